@@ -1,0 +1,107 @@
+using VmSandbox.Common;
+
+namespace VmSandbox.Cli;
+
+/// <summary>
+/// Parses runc's global flags, dispatches the verb, and holds the only catch-all: one line to
+/// stderr, the JSON error line to --log, the stack at debug level, exit code from <see cref="ExitCodes"/>.
+/// </summary>
+public static class CliApp
+{
+    public static string Version => typeof(CliApp).Assembly
+        .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+        .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0";
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var options = new GlobalOptions();
+        var log = new CliLog(options, stderr);
+        try
+        {
+            var reader = new ArgReader(args);
+            options = ParseGlobal(reader);
+            log = new CliLog(options, stderr);
+            if (reader.AtEnd)
+            {
+                Usage(stdout);
+                return ExitCodes.Usage;
+            }
+            string verb = reader.Next();
+            return verb switch
+            {
+                "check" => Commands.CheckCommand.Run(reader, stdout),
+                "boot" => Commands.BootCommand.Run(reader, stdout, log),
+                "version" or "--version" or "-v" => PrintVersion(stdout),
+                "help" or "--help" or "-h" => Usage(stdout),
+                _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown command \"{verb}\"")
+                {
+                    Hint = "vmsandbox help",
+                },
+            };
+        }
+        catch (Exception e)
+        {
+            log.Error(VmSandboxException.FormatChain(e));
+            log.Debug(e.ToString());
+            return VmSandboxException.CodeOf(e) == ErrorCode.InvalidArgument && e.Message.StartsWith("unknown", StringComparison.Ordinal)
+                ? ExitCodes.Usage
+                : ExitCodes.Failure;
+        }
+    }
+
+    private static GlobalOptions ParseGlobal(ArgReader reader)
+    {
+        var o = new GlobalOptions();
+        while (!reader.AtEnd && ArgReader.TryParseFlag(reader.Peek()!, out string name, out string? inline))
+        {
+            if (name is "version" or "v" or "help" or "h")
+            {
+                break;
+            }
+            reader.Next();
+            o = name switch
+            {
+                "root" => o with { Root = reader.TakeValue(name, inline) },
+                "log" => o with { LogPath = reader.TakeValue(name, inline) },
+                "log-format" => o with { LogFormat = ParseLogFormat(reader.TakeValue(name, inline)) },
+                "debug" => o with { Debug = ArgReader.ParseBool(name, inline) },
+                "systemd-cgroup" => o with { SystemdCgroup = ArgReader.ParseBool(name, inline) },
+                _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown global flag --{name}"),
+            };
+        }
+        return o;
+    }
+
+    private static string ParseLogFormat(string v) => v is "json" or "text"
+        ? v
+        : throw new VmSandboxException(ErrorCode.InvalidArgument, $"log format \"{v}\" is not json or text");
+
+    private static int PrintVersion(TextWriter stdout)
+    {
+        stdout.WriteLine($"vmsandbox version {Version}");
+        stdout.WriteLine("spec: 1.0.2");
+        return ExitCodes.Success;
+    }
+
+    private static int Usage(TextWriter stdout)
+    {
+        stdout.WriteLine("""
+            usage: vmsandbox [global flags] COMMAND [flags]
+
+            Runs OCI containers, each in its own lightweight VM.
+
+            commands:
+              check     show what this host has and lacks to run sandboxes (exit 0 when a VM can start)
+              boot      boot a sandbox VM, wait for the guest agent's greeting, power it off
+              version   print the version
+
+            global flags (runc-compatible):
+              --root DIR          state directory (default /run/vmsandbox)
+              --log FILE          also write errors to FILE
+              --log-format FMT    text or json (default text)
+              --debug             verbose logging
+              --systemd-cgroup    accepted for runc compatibility
+            """);
+        return ExitCodes.Success;
+    }
+}

@@ -1,0 +1,11 @@
+using System.Text.Json.Serialization;
+using VmSandbox.Cli.Commands;
+
+namespace VmSandbox.Cli;
+
+/// <summary>Source-generated JSON (NativeAOT-safe, no reflection) for the CLI's own output.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(BootResult))]
+internal sealed partial class CliJsonContext : JsonSerializerContext
+{
+}

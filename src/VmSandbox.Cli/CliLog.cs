@@ -1,0 +1,87 @@
+using System.Text;
+using System.Text.Json;
+
+namespace VmSandbox.Cli;
+
+/// <summary>
+/// The CLI's log: errors always go to stderr as one line; with --log they also go to that file,
+/// as JSON lines {"level","msg","time"} when --log-format=json, because containerd-shim-runc-v2
+/// reports the last such error line to the user.
+/// </summary>
+public sealed class CliLog
+{
+    private readonly GlobalOptions _options;
+    private readonly TextWriter _stderr;
+
+    public CliLog(GlobalOptions options, TextWriter stderr)
+    {
+        _options = options;
+        _stderr = stderr;
+    }
+
+    public void Error(string message)
+    {
+        _stderr.WriteLine($"vmsandbox: {message}");
+        Write("error", message);
+    }
+
+    public void Warn(string message)
+    {
+        if (_options.LogPath is null)
+        {
+            _stderr.WriteLine($"vmsandbox: warning: {message}");
+        }
+        Write("warning", message);
+    }
+
+    public void Debug(string message)
+    {
+        if (!_options.Debug)
+        {
+            return;
+        }
+        if (_options.LogPath is null)
+        {
+            _stderr.WriteLine($"vmsandbox: debug: {message}");
+        }
+        Write("debug", message);
+    }
+
+    private void Write(string level, string message)
+    {
+        if (_options.LogPath is null)
+        {
+            return;
+        }
+        try
+        {
+            File.AppendAllText(_options.LogPath, Format(level, message, DateTimeOffset.UtcNow, _options.LogFormat == "json"));
+        }
+        catch (IOException)
+        {
+            // The log is best effort: the error already went to stderr.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    public static string Format(string level, string message, DateTimeOffset time, bool json)
+    {
+        string stamp = time.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffK", System.Globalization.CultureInfo.InvariantCulture);
+        if (!json)
+        {
+            return $"time=\"{stamp}\" level={level} msg=\"{message.Replace("\"", "\\\"", StringComparison.Ordinal)}\"\n";
+        }
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteString("level", level);
+            w.WriteString("msg", message);
+            w.WriteString("time", stamp);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray()) + "\n";
+    }
+}

@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Text.Json;
+using VmSandbox.Common;
+using VmSandbox.Hypervisor;
+using VmSandbox.Runtime;
+using VmSandbox.Runtime.Config;
+
+namespace VmSandbox.Cli.Commands;
+
+/// <summary>
+/// `vmsandbox boot [--id ID] [--json] [--memory SIZE] [--accel auto|kvm|tcg]`: boots a sandbox
+/// VM, waits for the agent's readiness line, asks the guest to power off, and removes its state.
+/// The demo and the boot benchmark use it; nothing stays behind, also on errors and Ctrl-C.
+/// </summary>
+public static class BootCommand
+{
+    public static int Run(ArgReader reader, TextWriter stdout, CliLog log)
+    {
+        string id = "boot-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        bool json = false;
+        var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string)).ToList();
+        while (!reader.AtEnd)
+        {
+            string arg = reader.Next();
+            if (!ArgReader.TryParseFlag(arg, out string name, out string? inline))
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"boot takes no positional arguments, got \"{arg}\"");
+            }
+            switch (name)
+            {
+                case "id":
+                    id = reader.TakeValue(name, inline);
+                    break;
+                case "json":
+                    json = ArgReader.ParseBool(name, inline);
+                    break;
+                case "memory":
+                    env.Add(new("VMSANDBOX_HYPERVISOR__MEMORY", reader.TakeValue(name, inline)));
+                    break;
+                case "accel":
+                    env.Add(new("VMSANDBOX_HYPERVISOR__ACCEL", reader.TakeValue(name, inline)));
+                    break;
+                default:
+                    throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown flag --{name} for boot");
+            }
+        }
+        RuntimeConfig config = RuntimeConfigLoader.Load(env, AppContext.BaseDirectory);
+        IdValidator.Validate(id);
+        using var cts = new CancellationTokenSource();
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); });
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
+        return BootAsync(config, id, json, stdout, log, cts.Token).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> BootAsync(RuntimeConfig config, string id, bool json, TextWriter stdout, CliLog log, CancellationToken ct)
+    {
+        string stateDir = Path.Combine(config.StateRoot, "vm-" + id);
+        if (Directory.Exists(stateDir))
+        {
+            throw new VmSandboxException(ErrorCode.AlreadyExists, $"sandbox {id} exists already ({stateDir})");
+        }
+        var factory = new SandboxVmFactory(config, AccelDetector.ForHost(), new QemuHypervisor(), log.Warn);
+        try
+        {
+            VmSpec spec = factory.CreateSpec(id, stateDir);
+            await using IVm vm = await factory.BootAsync(spec, ct);
+            AgentReadiness ready = vm.Readiness!;
+            BootTimings t = vm.Timings!;
+            StopOutcome outcome = await vm.StopAsync(config.StopTimeout, ct);
+            if (json)
+            {
+                var result = new BootResult(id, spec.Accel.ToString().ToLowerInvariant(), ready.Version, t.QemuStartMs, t.FirmwareMs,
+                    t.KernelMs, t.AgentInitMs, t.TotalMs, outcome.ToString());
+                stdout.WriteLine(JsonSerializer.Serialize(result, CliJsonContext.Default.BootResult));
+            }
+            else
+            {
+                stdout.WriteLine($"sandbox {id}: {ready.Line}");
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"boot ({spec.Accel.ToString().ToLowerInvariant()}): qemu start {t.QemuStartMs:F0} ms, firmware+load {t.FirmwareMs:F0} ms, kernel {t.KernelMs:F0} ms, agent init {t.AgentInitMs:F0} ms, total {t.TotalMs:F0} ms"));
+                stdout.WriteLine($"stopped: {outcome}");
+            }
+            return outcome == StopOutcome.GuestPoweredOff ? ExitCodes.Success : ExitCodes.Failure;
+        }
+        finally
+        {
+            if (Directory.Exists(stateDir))
+            {
+                Directory.Delete(stateDir, recursive: true);
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Text;
+using VmSandbox.Common;
+using VmSandbox.Hypervisor.Qmp;
+
+namespace VmSandbox.Hypervisor.Qemu;
+
+/// <summary>
+/// One running QEMU process and what belongs to it: the QMP connection, the console log, the
+/// sockets in the state directory. It never outlives its owner: <see cref="DisposeAsync"/> stops
+/// the VM (gracefully if it can, then QMP quit, then SIGKILL) and removes the sockets.
+/// Collaborators: <see cref="QemuCommandLine"/> builds the arguments, <see cref="QmpClient"/>
+/// talks to QEMU, the guest agent announces itself on the console (<see cref="AgentReadiness"/>).
+/// </summary>
+public sealed partial class QemuVm : IVm
+{
+    private readonly Process _process;
+    private readonly Stopwatch _clock;
+    private readonly StderrTail _stderr = new();
+    private QmpClient? _qmp;
+    private double _qmpReadyMs;
+    private int _disposed;
+
+    private QemuVm(VmSpec spec, Process process, Stopwatch clock)
+    {
+        Spec = spec;
+        _process = process;
+        _clock = clock;
+    }
+
+    public VmSpec Spec { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public AgentReadiness? Readiness { get; private set; }
+
+    public BootTimings? Timings { get; private set; }
+
+    /// <summary>Starts QEMU and waits until its QMP socket answers.</summary>
+    public static async Task<QemuVm> StartAsync(VmSpec spec, TimeSpan qmpTimeout, CancellationToken ct)
+    {
+        CheckFile(spec.QemuPath, "qemu", "make setup (installs qemu-system-x86)");
+        CheckFile(spec.KernelPath, "guest kernel", "make guest");
+        CheckFile(spec.InitrdPath, "guest initramfs", "make guest");
+        Directory.CreateDirectory(spec.StateDir);
+        File.Delete(spec.QmpSocketPath);
+        File.Delete(spec.ConsoleLogPath);
+
+        var psi = new ProcessStartInfo(spec.QemuPath)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string arg in QemuCommandLine.Build(spec))
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        var clock = Stopwatch.StartNew();
+        Process process;
+        try
+        {
+            process = Process.Start(psi) ?? throw new VmSandboxException(ErrorCode.Vm, "qemu did not start");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new VmSandboxException(ErrorCode.HostMissing, $"start {spec.QemuPath}", e);
+        }
+        process.StandardInput.Close();
+        var vm = new QemuVm(spec, process, clock);
+        process.ErrorDataReceived += (_, e) => vm._stderr.Add(e.Data);
+        process.OutputDataReceived += (_, e) => vm._stderr.Add(e.Data);
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        try
+        {
+            vm._qmp = await QmpClient.ConnectAsync(spec.QmpSocketPath, DateTime.UtcNow + qmpTimeout, () => !process.HasExited, ct);
+            vm._qmpReadyMs = clock.Elapsed.TotalMilliseconds;
+        }
+        catch (Exception e)
+        {
+            // Wait briefly: QEMU failing at start-up exits right away, and its exit code and
+            // last stderr line make a better message than the QMP connect error.
+            await vm.WaitExitAsync(TimeSpan.FromMilliseconds(500));
+            VmSandboxException error = vm.ExitedError(e);
+            await vm.DisposeAsync();
+            throw error;
+        }
+        return vm;
+    }
+
+    /// <summary>Waits for the agent's readiness line on the console.</summary>
+    public async Task<AgentReadiness> WaitForAgentAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        long offset = 0;
+        var pending = new StringBuilder();
+        while (true)
+        {
+            foreach (string line in ReadNewConsoleLines(ref offset, pending))
+            {
+                if (AgentReadiness.TryParse(line) is { } ready)
+                {
+                    Readiness = ready;
+                    Timings = BootTimings.From(_qmpReadyMs, _clock.Elapsed.TotalMilliseconds, ready);
+                    return ready;
+                }
+                int fatal = line.IndexOf(AgentReadiness.FatalPrefix, StringComparison.Ordinal);
+                if (fatal >= 0)
+                {
+                    throw new VmSandboxException(ErrorCode.Vm, $"guest agent of {Spec.Id} failed: {Sanitize(line[(fatal + AgentReadiness.FatalPrefix.Length)..])}");
+                }
+            }
+            if (_process.HasExited)
+            {
+                throw ExitedError(null);
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new VmSandboxException(ErrorCode.Timeout,
+                    $"guest agent of {Spec.Id} not ready after {timeout.TotalSeconds:F0}s (console: {Spec.ConsoleLogPath})");
+            }
+            await Task.Delay(15, ct);
+        }
+    }
+
+    /// <summary>The last lines QEMU wrote to stderr/stdout, for error messages.</summary>
+    public string StderrTailText => _stderr.Text;
+
+    private VmSandboxException ExitedError(Exception? inner)
+    {
+        if (_process.HasExited)
+        {
+            _process.WaitForExit();
+            string tail = _stderr.LastLine;
+            return new VmSandboxException(ErrorCode.Vm,
+                $"qemu for {Spec.Id} exited with code {_process.ExitCode}" + (tail.Length > 0 ? $": {tail}" : ""));
+        }
+        return inner as VmSandboxException ?? new VmSandboxException(ErrorCode.Vm, $"start qemu for {Spec.Id}", inner);
+    }
+
+    private static void CheckFile(string path, string what, string fix)
+    {
+        if (!File.Exists(path))
+        {
+            throw new VmSandboxException(ErrorCode.HostMissing, $"{what} {path} not found") { Hint = fix };
+        }
+    }
+
+    /// <summary>Keeps only printable characters of guest-written text: it is untrusted.</summary>
+    internal static string Sanitize(string s)
+    {
+        var sb = new StringBuilder(Math.Min(s.Length, 512));
+        foreach (char c in s.AsSpan(0, Math.Min(s.Length, 512)))
+        {
+            sb.Append(char.IsControl(c) ? '?' : c);
+        }
+        return sb.ToString().Trim();
+    }
+
+    private List<string> ReadNewConsoleLines(ref long offset, StringBuilder pending)
+    {
+        var lines = new List<string>();
+        if (!File.Exists(Spec.ConsoleLogPath))
+        {
+            return lines;
+        }
+        using var fs = new FileStream(Spec.ConsoleLogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (fs.Length <= offset)
+        {
+            return lines;
+        }
+        fs.Position = offset;
+        byte[] buf = new byte[Math.Min(fs.Length - offset, 1 << 20)];
+        int n = fs.Read(buf, 0, buf.Length);
+        offset += n;
+        pending.Append(Encoding.UTF8.GetString(buf, 0, n));
+        string text = pending.ToString();
+        int last = text.LastIndexOf('\n');
+        if (last >= 0)
+        {
+            lines.AddRange(text[..last].Split('\n'));
+            pending.Clear().Append(text[(last + 1)..]);
+        }
+        if (pending.Length > 64 * 1024)
+        {
+            pending.Clear(); // a guest that never ends a line gets no unbounded buffer
+        }
+        return lines;
+    }
+}

@@ -1,0 +1,10 @@
+namespace VmSandbox.Hypervisor;
+
+/// <summary>How a VM ended when asked to stop.</summary>
+public enum StopOutcome
+{
+    AlreadyExited,
+    GuestPoweredOff,
+    Quit,
+    Killed,
+}

@@ -1,0 +1,26 @@
+namespace VmSandbox.Hypervisor;
+
+/// <summary>Everything needed to start one sandbox VM. Paths are absolute.</summary>
+public sealed record VmSpec
+{
+    /// <summary>Sandbox ID, used in the VM name and in messages.</summary>
+    public required string Id { get; init; }
+    public required string QemuPath { get; init; }
+    public required string KernelPath { get; init; }
+    public required string InitrdPath { get; init; }
+    /// <summary>Directory for the VM's sockets and console log; created by the caller.</summary>
+    public required string StateDir { get; init; }
+    public Accelerator Accel { get; init; } = Accelerator.Tcg;
+    public string Machine { get; init; } = "q35";
+    public int MemoryMiB { get; init; } = 256;
+    public int Vcpus { get; init; } = 1;
+    /// <summary>Extra kernel parameters appended after ours.</summary>
+    public string ExtraKernelParams { get; init; } = "";
+    /// <summary>Extra QEMU devices (vhost-user-vsock, vhost-user-fs, …) as complete argument lists.</summary>
+    public IReadOnlyList<string> ExtraArgs { get; init; } = [];
+    /// <summary>Apply QEMU's seccomp sandbox (-sandbox on).</summary>
+    public bool Seccomp { get; init; } = true;
+
+    public string ConsoleLogPath => Path.Combine(StateDir, "console.log");
+    public string QmpSocketPath => Path.Combine(StateDir, "qmp.sock");
+}

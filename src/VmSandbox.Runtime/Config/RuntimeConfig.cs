@@ -1,0 +1,28 @@
+using VmSandbox.Hypervisor;
+
+namespace VmSandbox.Runtime.Config;
+
+/// <summary>
+/// The runtime's settings, after defaults, /etc/vmsandbox/config.json and VMSANDBOX_* environment
+/// variables were applied in that order (later wins). See docs/configuration.md.
+/// </summary>
+public sealed record RuntimeConfig
+{
+    public const string DefaultPath = "/etc/vmsandbox/config.json";
+
+    /// <summary>Where the settings came from, for messages ("defaults" or the file path).</summary>
+    public string Source { get; init; } = "defaults";
+    public string QemuPath { get; init; } = "/usr/bin/qemu-system-x86_64";
+    public string VirtiofsdPath { get; init; } = "/usr/lib/qemu/virtiofsd";
+    public AccelMode Accel { get; init; } = AccelMode.Auto;
+    public string Machine { get; init; } = "q35";
+    public int MemoryMiB { get; init; } = 256;
+    public int Vcpus { get; init; } = 1;
+    public string KernelParams { get; init; } = "";
+    public string GuestDir { get; init; } = "";
+    public string KernelPath { get; init; } = "";
+    public string InitrdPath { get; init; } = "";
+    public string StateRoot { get; init; } = "/run/vmsandbox";
+    public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}

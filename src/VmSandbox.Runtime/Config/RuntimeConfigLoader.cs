@@ -1,0 +1,118 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using VmSandbox.Common;
+using VmSandbox.Hypervisor;
+
+namespace VmSandbox.Runtime.Config;
+
+/// <summary>
+/// Loads <see cref="RuntimeConfig"/>: built-in defaults, then the JSON file (read with
+/// Microsoft.Extensions.Configuration.Json), then environment variables
+/// <c>VMSANDBOX_SECTION__KEY</c> (e.g. <c>VMSANDBOX_HYPERVISOR__ACCEL=tcg</c>). The file is
+/// <c>$VMSANDBOX_CONFIG</c> if set, else /etc/vmsandbox/config.json; only the default file may be absent.
+/// </summary>
+public static class RuntimeConfigLoader
+{
+    public const string EnvPrefix = "VMSANDBOX_";
+    public const string ConfigPathVariable = "VMSANDBOX_CONFIG";
+
+    /// <summary>Loads from the process environment.</summary>
+    public static RuntimeConfig Load() => Load(Environment.GetEnvironmentVariables()
+        .Cast<System.Collections.DictionaryEntry>()
+        .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string)), AppContext.BaseDirectory);
+
+    /// <param name="environment">The environment to read VMSANDBOX_* variables from.</param>
+    /// <param name="exeDir">Directory of the running binary; the guest image is looked up beside it.</param>
+    public static RuntimeConfig Load(IEnumerable<KeyValuePair<string, string?>> environment, string exeDir)
+    {
+        var env = environment.Where(e => e.Key.StartsWith(EnvPrefix, StringComparison.Ordinal)).ToList();
+        string? explicitPath = env.FirstOrDefault(e => e.Key == ConfigPathVariable).Value;
+        string path = string.IsNullOrEmpty(explicitPath) ? RuntimeConfig.DefaultPath : explicitPath;
+        bool optional = string.IsNullOrEmpty(explicitPath);
+
+        var builder = new ConfigurationBuilder();
+        if (File.Exists(path) || !optional)
+        {
+            if (Directory.Exists(path) || !File.Exists(path))
+            {
+                throw new VmSandboxException(ErrorCode.Config, $"config file {path} is not a readable file")
+                {
+                    Hint = $"create it or unset {ConfigPathVariable}",
+                };
+            }
+            builder.AddJsonFile(Path.GetFullPath(path), optional: false, reloadOnChange: false);
+        }
+        builder.AddInMemoryCollection(env
+            .Where(e => e.Key != ConfigPathVariable)
+            .Select(e => new KeyValuePair<string, string?>(e.Key[EnvPrefix.Length..].Replace("__", ":", StringComparison.Ordinal), e.Value)));
+
+        IConfigurationRoot root;
+        try
+        {
+            root = builder.Build();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new VmSandboxException(ErrorCode.Config, $"read config file {path}", e.InnerException ?? e)
+            {
+                Hint = "fix the JSON syntax, or move the file away to use the defaults",
+            };
+        }
+        try
+        {
+            return Bind(root, File.Exists(path) ? path : "defaults", exeDir);
+        }
+        catch (VmSandboxException e)
+        {
+            throw new VmSandboxException(ErrorCode.Config, $"config {(File.Exists(path) ? path : "from environment")}", e);
+        }
+    }
+
+    private static RuntimeConfig Bind(IConfiguration c, string source, string exeDir)
+    {
+        var d = new RuntimeConfig();
+        string guestDir = Str(c, "guest:dir") ?? DefaultGuestDir(exeDir);
+        return d with
+        {
+            Source = source,
+            QemuPath = Str(c, "hypervisor:path") ?? d.QemuPath,
+            VirtiofsdPath = Str(c, "virtiofsd:path") ?? d.VirtiofsdPath,
+            Accel = AccelDetector.ParseMode(Str(c, "hypervisor:accel")),
+            Machine = Str(c, "hypervisor:machine") ?? d.Machine,
+            MemoryMiB = Str(c, "hypervisor:memory") is { } mem ? SizeParser.ParseMemoryMiB(mem, "hypervisor.memory") : d.MemoryMiB,
+            Vcpus = Int(c, "hypervisor:vcpus", 1, 64) ?? d.Vcpus,
+            KernelParams = Str(c, "hypervisor:kernelParams") ?? d.KernelParams,
+            GuestDir = guestDir,
+            KernelPath = Str(c, "guest:kernel") ?? Path.Combine(guestDir, "vmlinuz"),
+            InitrdPath = Str(c, "guest:initrd") ?? Path.Combine(guestDir, "initramfs.img"),
+            StateRoot = Str(c, "stateRoot") ?? d.StateRoot,
+            BootTimeout = Int(c, "hypervisor:bootTimeoutSeconds", 1, 3600) is { } b ? TimeSpan.FromSeconds(b) : d.BootTimeout,
+            StopTimeout = Int(c, "hypervisor:stopTimeoutSeconds", 0, 3600) is { } s ? TimeSpan.FromSeconds(s) : d.StopTimeout,
+        };
+    }
+
+    /// <summary>The guest image beside the binary (build tree or install prefix), else the default prefix.</summary>
+    public static string DefaultGuestDir(string exeDir)
+    {
+        string beside = Path.GetFullPath(Path.Combine(exeDir, "..", "share", "vmsandbox", "guest"));
+        return File.Exists(Path.Combine(beside, "vmlinuz")) ? beside : "/usr/local/share/vmsandbox/guest";
+    }
+
+    private static string? Str(IConfiguration c, string key)
+    {
+        string? v = c[key];
+        return string.IsNullOrWhiteSpace(v) ? null : v.Trim();
+    }
+
+    private static int? Int(IConfiguration c, string key, int min, int max)
+    {
+        string? v = Str(c, key);
+        if (v is null)
+        {
+            return null;
+        }
+        return int.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n) && n >= min && n <= max
+            ? n
+            : throw new VmSandboxException(ErrorCode.Config, $"{key.Replace(':', '.')} \"{v}\" is not a whole number in {min}..{max}");
+    }
+}
