@@ -30,7 +30,7 @@ public static class CliApp
             return verb switch
             {
                 "check" => Commands.CheckCommand.Run(reader, stdout),
-                "boot" => Commands.BootCommand.Run(reader, stdout, log),
+                "boot" => Commands.BootCommand.Run(reader, options, stdout, log),
                 "version" or "--version" or "-v" => PrintVersion(stdout),
                 "help" or "--help" or "-h" => Usage(stdout),
                 _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown command \"{verb}\"")

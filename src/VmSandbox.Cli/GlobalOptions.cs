@@ -3,7 +3,8 @@ namespace VmSandbox.Cli;
 /// <summary>runc's global flags. `--systemd-cgroup` is accepted for compatibility.</summary>
 public sealed record GlobalOptions
 {
-    public string Root { get; init; } = "/run/vmsandbox";
+    /// <summary>State directory; null means the configuration's stateRoot (default /run/vmsandbox).</summary>
+    public string? Root { get; init; }
     public string? LogPath { get; init; }
     public string LogFormat { get; init; } = "text";
     public bool Debug { get; init; }

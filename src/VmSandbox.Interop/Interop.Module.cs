@@ -19,7 +19,17 @@ public static unsafe partial class KernelModule
     /// </summary>
     public static bool Load(string path, string parameters = "")
     {
-        using SafeFileHandle fd = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        int raw;
+        fixed (byte* p = Kvm.Utf8(path))
+        {
+            // SAFETY: p is a pinned NUL-terminated string.
+            raw = Tmds.Linux.LibC.open(p, Tmds.Linux.LibC.O_RDONLY | Tmds.Linux.LibC.O_CLOEXEC);
+        }
+        if (raw < 0)
+        {
+            throw SyscallError.Create("open", path, Tmds.Linux.LibC.errno);
+        }
+        using var fd = new SafeFileHandle(raw, ownsHandle: true);
         fixed (byte* p = Kvm.Utf8(parameters))
         {
             // SAFETY: fd is open for the duration of the call; p is a pinned NUL-terminated string.

@@ -49,16 +49,21 @@ public sealed class SandboxVmFactory
     /// <summary>Starts the VM and waits for the agent; on any failure nothing is left running.</summary>
     public async Task<IVm> BootAsync(VmSpec spec, CancellationToken ct)
     {
-        IVm vm = await _hypervisor.StartAsync(spec, ct);
+        IVm? vm = null;
         try
         {
+            vm = await _hypervisor.StartAsync(spec, ct);
             await vm.WaitForAgentAsync(_config.BootTimeout, ct);
             return vm;
         }
         catch (Exception e)
         {
-            await vm.DisposeAsync();
-            throw new VmSandboxException(ErrorCode.Vm, $"boot sandbox {spec.Id}", e);
+            if (vm is not null)
+            {
+                await vm.DisposeAsync();
+            }
+            throw new VmSandboxException(VmSandboxException.CodeOf(e) is ErrorCode.Internal ? ErrorCode.Vm : VmSandboxException.CodeOf(e),
+                $"boot sandbox {spec.Id}", e);
         }
     }
 }

@@ -14,7 +14,7 @@ namespace VmSandbox.Cli.Commands;
 /// </summary>
 public static class BootCommand
 {
-    public static int Run(ArgReader reader, TextWriter stdout, CliLog log)
+    public static int Run(ArgReader reader, GlobalOptions options, TextWriter stdout, CliLog log)
     {
         string id = "boot-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         bool json = false;
@@ -46,6 +46,10 @@ public static class BootCommand
             }
         }
         RuntimeConfig config = RuntimeConfigLoader.Load(env, AppContext.BaseDirectory);
+        if (options.Root is not null)
+        {
+            config = config with { StateRoot = Path.GetFullPath(options.Root) };
+        }
         IdValidator.Validate(id);
         using var cts = new CancellationTokenSource();
         using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(

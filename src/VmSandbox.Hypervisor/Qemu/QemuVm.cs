@@ -98,10 +98,18 @@ public sealed partial class QemuVm : IVm
         DateTime deadline = DateTime.UtcNow + timeout;
         long offset = 0;
         var pending = new StringBuilder();
+        string lastLine = "";
         while (true)
         {
+            // Read the exit state before the console: QEMU flushes the console before it exits,
+            // so an exit seen here never hides the agent's last words.
+            bool exited = _process.HasExited;
             foreach (string line in ReadNewConsoleLines(ref offset, pending))
             {
+                if (line.Trim().Length > 0)
+                {
+                    lastLine = line;
+                }
                 if (AgentReadiness.TryParse(line) is { } ready)
                 {
                     Readiness = ready;
@@ -114,14 +122,14 @@ public sealed partial class QemuVm : IVm
                     throw new VmSandboxException(ErrorCode.Vm, $"guest agent of {Spec.Id} failed: {Sanitize(line[(fatal + AgentReadiness.FatalPrefix.Length)..])}");
                 }
             }
-            if (_process.HasExited)
+            if (exited)
             {
                 throw ExitedError(null);
             }
             if (DateTime.UtcNow > deadline)
             {
                 throw new VmSandboxException(ErrorCode.Timeout,
-                    $"guest agent of {Spec.Id} not ready after {timeout.TotalSeconds:F0}s (console: {Spec.ConsoleLogPath})");
+                    $"guest agent of {Spec.Id} not ready after {timeout.TotalSeconds:F0}s; last console line: \"{Sanitize(lastLine)}\"");
             }
             await Task.Delay(15, ct);
         }
@@ -154,6 +162,7 @@ public sealed partial class QemuVm : IVm
     internal static string Sanitize(string s)
     {
         var sb = new StringBuilder(Math.Min(s.Length, 512));
+        s = s.Trim();
         foreach (char c in s.AsSpan(0, Math.Min(s.Length, 512)))
         {
             sb.Append(char.IsControl(c) ? '?' : c);

@@ -29,7 +29,10 @@ internal sealed class StderrTail
         {
             lock (_lock)
             {
-                return _lines.Count == 0 ? "" : _lines.Last().Trim();
+                // QEMU prefixes its error with its program name and may add hints after it
+                // ("Use -machine help to list supported machines"): prefer the error itself.
+                string? error = _lines.LastOrDefault(l => l.StartsWith("qemu-system-", StringComparison.Ordinal));
+                return (error ?? _lines.LastOrDefault() ?? "").Trim();
             }
         }
     }

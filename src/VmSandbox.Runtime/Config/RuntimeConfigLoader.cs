@@ -64,7 +64,7 @@ public static class RuntimeConfigLoader
         }
         catch (VmSandboxException e)
         {
-            throw new VmSandboxException(ErrorCode.Config, $"config {(File.Exists(path) ? path : "from environment")}", e);
+            throw new VmSandboxException(ErrorCode.Config, File.Exists(path) ? $"config {path}" : "config", e);
         }
     }
 

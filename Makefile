@@ -1,0 +1,77 @@
+# VmSandbox — everyday commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PREFIX      ?= /usr/local
+CONFIGURATION ?= Release
+DOTNET      ?= dotnet
+OUT         := $(CURDIR)/out
+BIN         := $(OUT)/bin
+GUEST_DIR   := $(OUT)/share/vmsandbox/guest
+AGENT_BIN   := $(OUT)/agent/vmsandbox-agent
+CLI_BIN     := $(BIN)/vmsandbox
+PUBLISH     := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --nologo -v quiet -p:DebugType=none
+
+COMMON_SRC  := Directory.Build.props Directory.Packages.props global.json $(shell find src/VmSandbox.Common src/VmSandbox.Interop -name '*.cs' -o -name '*.csproj' 2>/dev/null)
+AGENT_SRC   := $(COMMON_SRC) $(shell find guest-agent -name '*.cs' -o -name '*.csproj' 2>/dev/null)
+CLI_SRC     := $(COMMON_SRC) $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/null)
+
+.PHONY: help setup build guest test test-unit test-vm lint bench install uninstall demo clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## Install what the project needs with apt-get (Debian 12; idempotent)
+	@packaging/scripts/setup.sh
+
+build: $(CLI_BIN) guest ## Build everything: solution, NativeAOT CLI and agent, guest image
+	@$(DOTNET) build VmSandbox.sln -c $(CONFIGURATION) --nologo -v quiet -clp:ErrorsOnly
+
+$(CLI_BIN): $(CLI_SRC)
+	@echo "publish vmsandbox (NativeAOT)"
+	@$(PUBLISH) src/VmSandbox.Cli -o $(OUT)/publish/cli
+	@install -D -m 0755 $(OUT)/publish/cli/vmsandbox $@
+
+$(AGENT_BIN): $(AGENT_SRC)
+	@echo "publish vmsandbox-agent (NativeAOT)"
+	@$(PUBLISH) guest-agent/VmSandbox.Agent -o $(OUT)/publish/agent
+	@install -D -m 0755 $(OUT)/publish/agent/vmsandbox-agent $@
+
+guest: $(GUEST_DIR)/initramfs.img ## Build the guest image (Debian cloud kernel + initramfs with the agent)
+
+$(GUEST_DIR)/initramfs.img: $(AGENT_BIN) packaging/guest/build-guest.sh packaging/guest/modules.list
+	@packaging/guest/build-guest.sh $(AGENT_BIN) $(GUEST_DIR)
+
+test: setup build ## Run all tests (unit, then VM) and print one summary line
+	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit tests/VmSandbox.Tests.Vm
+
+test-unit: ## Unit tests only (no root, no VM)
+	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit
+
+test-vm: build ## VM tests: boot the real guest under QEMU
+	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Vm
+
+lint: ## dotnet format check plus analyzers (warnings are errors)
+	@$(DOTNET) format VmSandbox.sln --verify-no-changes --exclude '**/Generated/**'
+	@$(DOTNET) build VmSandbox.sln -c $(CONFIGURATION) --nologo -v quiet -clp:ErrorsOnly --no-incremental
+
+bench: build ## Benchmarks; results go to docs/performance.md
+	@$(DOTNET) run --project tests/VmSandbox.Bench -c $(CONFIGURATION) -- --vmsandbox $(CLI_BIN) --out docs/performance.md
+
+install: build ## Install binaries and the guest image under PREFIX (default /usr/local)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vmsandbox/guest
+	install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/vmsandbox
+	install -m 0644 $(GUEST_DIR)/vmlinuz $(GUEST_DIR)/initramfs.img $(GUEST_DIR)/manifest.json $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/
+
+uninstall: ## Remove what install put under PREFIX
+	rm -f $(DESTDIR)$(PREFIX)/bin/vmsandbox
+	rm -rf $(DESTDIR)$(PREFIX)/share/vmsandbox
+
+demo: setup build ## Set up, build, and boot a sandbox VM showing the agent's greeting
+	@$(CLI_BIN) check || true
+	@echo
+	@$(CLI_BIN) boot --id demo
+
+clean: ## Remove build outputs (the kernel download cache in ~/.cache/vmsandbox stays)
+	rm -rf $(OUT)
+	find . -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} +

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs the given test projects one after the other and prints one closing line
+# "test summary: N passed, N failed, N skipped". Skipped tests are listed with their reason.
+# Counts come from each run's TRX file. Exits non-zero when a test failed or a project did not run.
+set -uo pipefail
+
+passed=0 failed=0 skipped=0 status=0
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+for project in "$@"; do
+    name=$(basename "$project")
+    echo "== $name"
+    dotnet test "$project" -c "${CONFIGURATION:-Release}" --nologo \
+        --logger "console;verbosity=normal" --logger "trx;LogFileName=$name.trx" --results-directory "$results" 2>&1 |
+        grep -vE '^\s*(Passed |Build started|Test run for|VSTest version|Starting test execution|A total of|Results File:)' || true
+    rc=${PIPESTATUS[0]}
+    trx=$results/$name.trx
+    if [[ ! -f $trx ]]; then
+        echo "run-tests: $name produced no results (exit $rc)" >&2
+        status=1
+        continue
+    fi
+    counters=$(grep -o '<Counters [^>]*>' "$trx")
+    get() { sed -nE "s/.* $1=\"([0-9]+)\".*/\1/p" <<<"$counters"; }
+    p=$(get passed) f=$(get failed) e=$(get error) t=$(get total) x=$(get executed)
+    s=$((t - x))
+    passed=$((passed + p)) failed=$((failed + f + e)) skipped=$((skipped + s))
+    if ((s > 0)); then
+        echo "skipped in $name:"
+        # Each skipped result carries its reason as a StdOut/message; print test name and reason.
+        grep -oE 'testName="[^"]+"[^>]*outcome="NotExecuted"' "$trx" | sed -E 's/testName="([^"]+)".*/  \1/'
+    fi
+    ((rc == 0)) || status=1
+done
+
+echo
+echo "test summary: $passed passed, $failed failed, $skipped skipped"
+((failed == 0)) || status=1
+exit $status

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs with apt-get everything VmSandbox needs on Debian 12. Idempotent: packages already
+# installed are left alone, and apt-get runs only when something is missing.
+set -euo pipefail
+
+packages=(
+    qemu-system-x86   # the VMM, and /usr/lib/qemu/virtiofsd
+    runc runsc        # the runtimes `make bench` compares against
+    cpio kmod         # initramfs builder: cpio archive, depmod
+    ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    [[ $(id -u) == 0 ]] || { echo "setup: installing ${missing[*]} needs root (fix: sudo make setup)" >&2; exit 1; }
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "setup: all packages present"
+fi
+
+command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK is required (see README.md)" >&2; exit 1; }
+# apt-get download (guest kernel) needs current package lists.
+if ! apt-cache depends linux-image-cloud-amd64 2>/dev/null | grep -q 'Depends: linux-image-[0-9]'; then
+    apt-get update -qq
+fi
+dotnet restore VmSandbox.sln --nologo -v quiet

@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace VmSandbox.Bench;
+
+/// <summary>
+/// `make bench`: measures VmSandbox against runc and runsc on this machine in the same run and
+/// rewrites docs/performance.md. A benchmark, never a test: it asserts nothing about speed.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        string vmsandbox = Arg(args, "--vmsandbox") ?? "out/bin/vmsandbox";
+        string output = Arg(args, "--out") ?? "docs/performance.md";
+        int runs = int.Parse(Arg(args, "--runs") ?? "5", CultureInfo.InvariantCulture);
+
+        var doc = new StringBuilder();
+        doc.AppendLine("# Performance").AppendLine();
+        doc.AppendLine("Produced by `make bench` (tests/VmSandbox.Bench); do not edit by hand. Medians of repeated runs on one machine.").AppendLine();
+        doc.AppendLine(CultureInfo.InvariantCulture, $"- date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        doc.AppendLine(CultureInfo.InvariantCulture, $"- host: {Environment.ProcessorCount} cpus, {CpuModel()}, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}");
+        doc.AppendLine();
+
+        BootSection(doc, vmsandbox, runs);
+        CliStartSection(doc, vmsandbox);
+
+        File.WriteAllText(output, doc.ToString());
+        Console.WriteLine(doc.ToString());
+        Console.WriteLine($"bench: wrote {output}");
+        return 0;
+    }
+
+    private static void BootSection(StringBuilder doc, string vmsandbox, int runs)
+    {
+        var results = new List<JsonElement>();
+        for (int i = 0; i < runs; i++)
+        {
+            (int rc, string stdout, string stderr) = Run(vmsandbox, ["boot", "--json", "--id", $"bench-{Environment.ProcessId}-{i}"], TimeSpan.FromMinutes(3));
+            if (rc != 0)
+            {
+                Console.Error.WriteLine($"bench: boot run {i} failed: {stderr.Trim()}");
+                continue;
+            }
+            results.Add(JsonDocument.Parse(stdout).RootElement.Clone());
+        }
+        doc.AppendLine("## Sandbox VM boot breakdown").AppendLine();
+        if (results.Count == 0)
+        {
+            doc.AppendLine("No successful boot: see `vmsandbox check`.").AppendLine();
+            return;
+        }
+        string accel = results[0].GetProperty("accel").GetString()!;
+        doc.AppendLine(CultureInfo.InvariantCulture,
+            $"`vmsandbox boot`: QEMU start → kernel → agent ready, {results.Count} runs, accelerator **{accel}**, 256 MiB, 1 vCPU, q35, Debian cloud kernel. ")
+            .AppendLine("QEMU start is spawn until QMP answers; firmware+load is the rest until the guest clock starts; kernel is guest uptime at /init; agent init is /init until the readiness line (mounts, modules).")
+            .AppendLine();
+        doc.AppendLine("| phase | median ms | min ms | max ms |").AppendLine("|---|---:|---:|---:|");
+        foreach ((string key, string label) in new[]
+        {
+            ("qemuStartMs", "QEMU start"), ("firmwareMs", "firmware + kernel load"), ("kernelMs", "kernel to /init"),
+            ("agentInitMs", "agent init to ready"), ("totalMs", "**total to agent ready**"),
+        })
+        {
+            var v = results.Select(r => r.GetProperty(key).GetDouble()).Order().ToList();
+            doc.AppendLine(CultureInfo.InvariantCulture, $"| {label} | {Median(v):F0} | {v[0]:F0} | {v[^1]:F0} |");
+        }
+        doc.AppendLine();
+    }
+
+    private static void CliStartSection(StringBuilder doc, string vmsandbox)
+    {
+        // Docker calls the runtime binary several times per container: its start-up is on every path.
+        doc.AppendLine("## Runtime binary start-up").AppendLine();
+        doc.AppendLine("`<runtime> --version`, 30 runs each, wall time of the whole process.").AppendLine();
+        doc.AppendLine("| runtime | median ms | ratio to runc |").AppendLine("|---|---:|---:|");
+        var rows = new List<(string Name, double Ms)>();
+        foreach ((string name, string path) in new[] { ("vmsandbox", vmsandbox), ("runc", "/usr/sbin/runc"), ("runsc", "/usr/bin/runsc") })
+        {
+            string? exe = File.Exists(path) ? path : Which(name);
+            if (exe is null)
+            {
+                doc.AppendLine(CultureInfo.InvariantCulture, $"| {name} | not installed | |");
+                continue;
+            }
+            var times = new List<double>();
+            for (int i = 0; i < 30; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                Run(exe, ["--version"], TimeSpan.FromSeconds(30));
+                times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            rows.Add((name, Median(times)));
+        }
+        double runc = rows.FirstOrDefault(r => r.Name == "runc").Ms;
+        foreach ((string name, double ms) in rows)
+        {
+            doc.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {ms:F1} | {(runc > 0 ? (ms / runc).ToString("F2", CultureInfo.InvariantCulture) : "n/a")} |");
+        }
+        doc.AppendLine();
+    }
+
+    private static double Median(List<double> sorted) =>
+        sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+
+    private static (int Rc, string Stdout, string Stderr) Run(string exe, string[] args, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        Task<string> o = p.StandardOutput.ReadToEndAsync();
+        Task<string> e = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            return (-1, "", "timed out");
+        }
+        return (p.ExitCode, o.Result, e.Result);
+    }
+
+    private static string? Which(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+    private static string CpuModel() =>
+        File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown cpu";
+
+    private static string? Arg(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

@@ -1,0 +1,67 @@
+using VmSandbox.Agent.Init;
+using VmSandbox.Hypervisor;
+using Xunit;
+
+namespace VmSandbox.Tests.Unit.Agent;
+
+public sealed class Pid1Tests
+{
+    [Fact]
+    public void Mounts_devtmpfs_first_then_wires_the_console_then_the_rest()
+    {
+        var sys = new FakeSystemInit();
+        new Pid1(sys).Initialize();
+        var mounts = sys.Calls.Where(c => c.StartsWith("mount", StringComparison.Ordinal) || c.StartsWith("stdio", StringComparison.Ordinal)).ToList();
+        Assert.Equal(
+            ["mount devtmpfs /dev", "stdio /dev/console", "mount proc /proc", "mount sysfs /sys", "mount devpts /dev/pts",
+             "mount tmpfs /dev/shm", "mount tmpfs /run", "mount cgroup2 /sys/fs/cgroup"],
+            mounts);
+        Assert.True(sys.Calls.IndexOf("mkdir /sys/fs/cgroup") < sys.Calls.IndexOf("mount cgroup2 /sys/fs/cgroup"));
+    }
+
+    [Fact]
+    public void Loads_modules_in_the_listed_order_skipping_comments_and_counts_new_ones()
+    {
+        var sys = new FakeSystemInit();
+        sys.Files[Pid1.ModuleListPath] = ["# order matters", "/lib/modules/virtio_ring.ko", "", "  /lib/modules/virtio.ko  ", "/lib/modules/vsock.ko"];
+        sys.LoadedAlready.Add("/lib/modules/vsock.ko");
+        var pid1 = new Pid1(sys);
+        pid1.Initialize();
+        Assert.Equal(["insmod /lib/modules/virtio_ring.ko", "insmod /lib/modules/virtio.ko", "insmod /lib/modules/vsock.ko"],
+            sys.Calls.Where(c => c.StartsWith("insmod", StringComparison.Ordinal)));
+        Assert.Equal(2, pid1.ModulesLoaded);
+    }
+
+    [Fact]
+    public void Readiness_line_is_what_the_host_parses()
+    {
+        var sys = new FakeSystemInit();
+        sys.Files[Pid1.ModuleListPath] = ["/lib/modules/a.ko"];
+        new Pid1(sys).Initialize();
+        AgentReadiness? r = AgentReadiness.TryParse(Assert.Single(sys.Console));
+        Assert.NotNull(r);
+        Assert.Equal(1, r.Modules);
+        Assert.True(r.ReadyMs > r.StartedMs);
+        Assert.Contains("cad off", sys.Calls);
+    }
+
+    [Fact]
+    public void A_failing_mount_powers_the_vm_off_with_a_fatal_line()
+    {
+        var sys = new FakeSystemInit { FailMountOf = "/sys" };
+        int rc = new Pid1(sys).Run();
+        Assert.Equal(1, rc);
+        Assert.Equal(1, sys.PowerOffs);
+        Assert.Contains(sys.Console, l => l.StartsWith("vmsandbox-agent: fatal: mount /sys: no such device", StringComparison.Ordinal));
+        Assert.Contains(sys.Console, l => l == "vmsandbox-agent: powering off reason=fatal error");
+    }
+
+    [Fact]
+    public async Task Shutdown_request_keeps_the_first_reason()
+    {
+        var pid1 = new Pid1(new FakeSystemInit());
+        pid1.RequestShutdown("SIGTERM");
+        pid1.RequestShutdown("ctrl-alt-del");
+        Assert.Equal("SIGTERM", await pid1.ShutdownRequested);
+    }
+}

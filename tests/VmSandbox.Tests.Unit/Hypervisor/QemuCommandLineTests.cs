@@ -1,0 +1,103 @@
+using VmSandbox.Hypervisor;
+using VmSandbox.Hypervisor.Qemu;
+using Xunit;
+
+namespace VmSandbox.Tests.Unit.Hypervisor;
+
+public sealed class QemuCommandLineTests
+{
+    private static VmSpec Spec(Accelerator accel = Accelerator.Tcg, int vcpus = 1, int mem = 256) => new()
+    {
+        Id = "abc",
+        QemuPath = "/usr/bin/qemu-system-x86_64",
+        KernelPath = "/g/vmlinuz",
+        InitrdPath = "/g/initramfs.img",
+        StateDir = "/run/vmsandbox/vm-abc",
+        Accel = accel,
+        Vcpus = vcpus,
+        MemoryMiB = mem,
+    };
+
+    private static string ValueOf(IReadOnlyList<string> args, string flag)
+    {
+        int i = args.ToList().IndexOf(flag);
+        Assert.True(i >= 0 && i + 1 < args.Count, $"{flag} missing");
+        return args[i + 1];
+    }
+
+    [Fact]
+    public void Has_no_defaults_and_no_user_config()
+    {
+        var args = QemuCommandLine.Build(Spec());
+        Assert.Contains("-nodefaults", args);
+        Assert.Contains("-no-user-config", args);
+        Assert.Contains("-no-reboot", args);
+        Assert.Equal("none", ValueOf(args, "-display"));
+    }
+
+    [Fact]
+    public void Boots_the_kernel_directly()
+    {
+        var args = QemuCommandLine.Build(Spec());
+        Assert.Equal("/g/vmlinuz", ValueOf(args, "-kernel"));
+        Assert.Equal("/g/initramfs.img", ValueOf(args, "-initrd"));
+        Assert.StartsWith("console=ttyS0 panic=-1", ValueOf(args, "-append"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(256, "256M")]
+    [InlineData(64, "64M")]
+    [InlineData(4096, "4096M")]
+    public void Guest_ram_is_a_shared_memfd_of_the_requested_size(int mib, string expected)
+    {
+        var args = QemuCommandLine.Build(Spec(mem: mib));
+        Assert.Equal(expected, ValueOf(args, "-m"));
+        Assert.Equal($"memory-backend-memfd,id=mem,size={expected},share=on", ValueOf(args, "-object"));
+        Assert.Equal("node,memdev=mem", ValueOf(args, "-numa"));
+    }
+
+    [Theory]
+    [InlineData(Accelerator.Kvm, "q35,accel=kvm", "host")]
+    [InlineData(Accelerator.Tcg, "q35,accel=tcg", "max")]
+    public void Accelerator_selects_machine_and_cpu(Accelerator accel, string machine, string cpu)
+    {
+        var args = QemuCommandLine.Build(Spec(accel));
+        Assert.Equal(machine, ValueOf(args, "-machine"));
+        Assert.Equal(cpu, ValueOf(args, "-cpu"));
+    }
+
+    [Fact]
+    public void Console_goes_to_a_log_file_and_qmp_to_a_socket_in_the_state_dir()
+    {
+        var args = QemuCommandLine.Build(Spec());
+        Assert.Equal("file,id=console,path=/run/vmsandbox/vm-abc/console.log", ValueOf(args, "-chardev"));
+        Assert.Equal("chardev:console", ValueOf(args, "-serial"));
+        Assert.Equal("unix:/run/vmsandbox/vm-abc/qmp.sock,server=on,wait=off", ValueOf(args, "-qmp"));
+    }
+
+    [Fact]
+    public void Seccomp_sandbox_is_on_by_default_and_can_be_turned_off()
+    {
+        Assert.StartsWith("on,", ValueOf(QemuCommandLine.Build(Spec()), "-sandbox"), StringComparison.Ordinal);
+        Assert.DoesNotContain("-sandbox", QemuCommandLine.Build(Spec() with { Seccomp = false }));
+    }
+
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(2, false)]
+    public void Smp_patching_is_skipped_only_on_one_vcpu(int vcpus, bool expected)
+    {
+        string p = QemuCommandLine.KernelParams(Spec(vcpus: vcpus));
+        Assert.Equal(expected, p.Contains("noreplace-smp", StringComparison.Ordinal));
+        Assert.Equal(vcpus.ToString(System.Globalization.CultureInfo.InvariantCulture), ValueOf(QemuCommandLine.Build(Spec(vcpus: vcpus)), "-smp"));
+    }
+
+    [Fact]
+    public void Extra_params_and_devices_come_last()
+    {
+        var spec = Spec() with { ExtraKernelParams = "foo=bar", ExtraArgs = ["-device", "vhost-user-vsock-pci,chardev=v"] };
+        var args = QemuCommandLine.Build(spec);
+        Assert.EndsWith("foo=bar", ValueOf(args, "-append"), StringComparison.Ordinal);
+        Assert.Equal("vhost-user-vsock-pci,chardev=v", args[^1]);
+    }
+}

@@ -1,0 +1,105 @@
+using VmSandbox.Common;
+using VmSandbox.Hypervisor;
+using VmSandbox.Runtime.Config;
+using Xunit;
+
+namespace VmSandbox.Tests.Unit.Runtime;
+
+public sealed class RuntimeConfigLoaderTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vmsandbox-config-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string WriteConfig(string json)
+    {
+        string path = Path.Combine(_dir, "config.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private RuntimeConfig Load(params (string Key, string Value)[] env) =>
+        RuntimeConfigLoader.Load(env.Select(e => new KeyValuePair<string, string?>(e.Key, e.Value)), _dir);
+
+    [Fact]
+    public void Defaults_apply_without_file_or_environment()
+    {
+        // The default /etc/vmsandbox/config.json may exist on a developer machine; point elsewhere.
+        RuntimeConfig c = Load(("VMSANDBOX_CONFIG", WriteConfig("{}")));
+        Assert.Equal(AccelMode.Auto, c.Accel);
+        Assert.Equal(256, c.MemoryMiB);
+        Assert.Equal(1, c.Vcpus);
+        Assert.Equal("/usr/bin/qemu-system-x86_64", c.QemuPath);
+        Assert.EndsWith("vmlinuz", c.KernelPath, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void File_values_override_defaults()
+    {
+        string path = WriteConfig("""
+            { "hypervisor": { "accel": "tcg", "memory": "1G", "vcpus": 2, "path": "/opt/qemu" },
+              "guest": { "dir": "/g" }, "stateRoot": "/tmp/s" }
+            """);
+        RuntimeConfig c = Load(("VMSANDBOX_CONFIG", path));
+        Assert.Equal(AccelMode.Tcg, c.Accel);
+        Assert.Equal(1024, c.MemoryMiB);
+        Assert.Equal(2, c.Vcpus);
+        Assert.Equal("/opt/qemu", c.QemuPath);
+        Assert.Equal("/g/vmlinuz", c.KernelPath);
+        Assert.Equal("/g/initramfs.img", c.InitrdPath);
+        Assert.Equal("/tmp/s", c.StateRoot);
+        Assert.Equal(path, c.Source);
+    }
+
+    [Fact]
+    public void Environment_overrides_the_file()
+    {
+        string path = WriteConfig("""{ "hypervisor": { "accel": "tcg", "memory": "512M" } }""");
+        RuntimeConfig c = Load(("VMSANDBOX_CONFIG", path), ("VMSANDBOX_HYPERVISOR__ACCEL", "kvm"), ("OTHER_HYPERVISOR__MEMORY", "2G"));
+        Assert.Equal(AccelMode.Kvm, c.Accel);
+        Assert.Equal(512, c.MemoryMiB);
+    }
+
+    [Fact]
+    public void Keys_are_case_insensitive()
+    {
+        RuntimeConfig c = Load(("VMSANDBOX_CONFIG", WriteConfig("""{ "Hypervisor": { "Memory": "128M" } }""")));
+        Assert.Equal(128, c.MemoryMiB);
+    }
+
+    [Theory]
+    [InlineData("{ \"hypervisor\": ")]
+    [InlineData("not json")]
+    [InlineData("[1, 2]")]
+    public void Malformed_json_is_a_config_error_naming_the_file(string json)
+    {
+        string path = WriteConfig(json);
+        var e = Assert.Throws<VmSandboxException>(() => Load(("VMSANDBOX_CONFIG", path)));
+        Assert.Equal(ErrorCode.Config, e.Code);
+        Assert.Contains(path, VmSandboxException.FormatChain(e), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_named_file_that_is_missing_or_a_directory_is_an_error()
+    {
+        Assert.Equal(ErrorCode.Config, Assert.Throws<VmSandboxException>(() => Load(("VMSANDBOX_CONFIG", Path.Combine(_dir, "nope.json")))).Code);
+        Assert.Equal(ErrorCode.Config, Assert.Throws<VmSandboxException>(() => Load(("VMSANDBOX_CONFIG", _dir))).Code);
+    }
+
+    [Theory]
+    [InlineData("hypervisor:memory", "lots")]
+    [InlineData("hypervisor:memory", "12M")]
+    [InlineData("hypervisor:memory", "-1")]
+    [InlineData("hypervisor:vcpus", "0")]
+    [InlineData("hypervisor:vcpus", "two")]
+    [InlineData("hypervisor:accel", "hvf")]
+    [InlineData("hypervisor:bootTimeoutSeconds", "0")]
+    public void Invalid_values_are_config_errors(string key, string value)
+    {
+        string[] parts = key.Split(':');
+        string json = $$"""{ "{{parts[0]}}": { "{{parts[1]}}": "{{value}}" } }""";
+        var e = Assert.Throws<VmSandboxException>(() => Load(("VMSANDBOX_CONFIG", WriteConfig(json))));
+        Assert.Equal(ErrorCode.Config, e.Code);
+        Assert.Contains(value, VmSandboxException.FormatChain(e), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,84 @@
+using VmSandbox.Hypervisor;
+using VmSandbox.Runtime;
+using VmSandbox.Runtime.Config;
+using Xunit;
+
+namespace VmSandbox.Tests.Vm;
+
+/// <summary>Boots the real guest under QEMU through the runtime library (TCG here, KVM where usable).</summary>
+public sealed class GuestBootTests : IDisposable
+{
+    private readonly string _state = Directory.CreateTempSubdirectory("vmsandbox-vmtest-").FullName;
+
+    public void Dispose() => Directory.Delete(_state, recursive: true);
+
+    private RuntimeConfig Config(string? initrd = null)
+    {
+        TestEnvironment.RequireBuild();
+        return new RuntimeConfig
+        {
+            KernelPath = Path.Combine(TestEnvironment.GuestDir, "vmlinuz"),
+            InitrdPath = initrd ?? Path.Combine(TestEnvironment.GuestDir, "initramfs.img"),
+            StateRoot = _state,
+            BootTimeout = TimeSpan.FromSeconds(120),
+        };
+    }
+
+    [Fact]
+    public async Task Agent_announces_readiness_and_the_guest_powers_off_cleanly()
+    {
+        var warnings = new List<string>();
+        var factory = new SandboxVmFactory(Config(), AccelDetector.ForHost(), new QemuHypervisor(), warnings.Add);
+        string id = "boot-" + Guid.NewGuid().ToString("N")[..8];
+        VmSpec spec = factory.CreateSpec(id, Path.Combine(_state, id));
+        IVm vm = await factory.BootAsync(spec, TestContext.Current.CancellationToken);
+        int pid = vm.Pid;
+        try
+        {
+            AgentReadiness ready = Assert.IsType<AgentReadiness>(vm.Readiness);
+            Assert.StartsWith("0.1.0", ready.Version, StringComparison.Ordinal);
+            Assert.True(ready.Modules >= 10, $"only {ready.Modules} modules loaded");
+            Assert.True(vm.Timings!.TotalMs > 0);
+            Assert.Contains(TestEnvironment.ProcessesMatching($"vmsandbox-{id},"), p => p == pid);
+            if (spec.Accel == Accelerator.Tcg)
+            {
+                Assert.Single(warnings, w => w.Contains("tcg", StringComparison.Ordinal) && !w.Contains('\n', StringComparison.Ordinal));
+            }
+
+            StopOutcome outcome = await vm.StopAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+            Assert.Equal(StopOutcome.GuestPoweredOff, outcome);
+            string console = await File.ReadAllTextAsync(spec.ConsoleLogPath, TestContext.Current.CancellationToken);
+            Assert.Contains("vmsandbox-agent: powering off reason=ctrl-alt-del", console, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await vm.DisposeAsync();
+        }
+        Assert.Empty(TestEnvironment.ProcessesMatching($"vmsandbox-{id},"));
+        Assert.False(File.Exists(spec.QmpSocketPath));
+    }
+
+    [Fact]
+    public async Task A_failing_agent_powers_the_vm_off_and_the_host_reports_why()
+    {
+        // Overlay the initramfs with a module list naming a module that does not exist: PID 1
+        // fails during init and must end the VM instead of hanging it.
+        string initrd = Path.Combine(_state, "broken-initramfs.img");
+        await using (var f = File.Create(initrd))
+        {
+            await f.WriteAsync(await File.ReadAllBytesAsync(Path.Combine(TestEnvironment.GuestDir, "initramfs.img"), TestContext.Current.CancellationToken), TestContext.Current.CancellationToken);
+            await f.WriteAsync(TestEnvironment.NewcArchive("lib/modules/vmsandbox.load", "/lib/modules/missing.ko\n"), TestContext.Current.CancellationToken);
+        }
+        var factory = new SandboxVmFactory(Config(initrd), AccelDetector.ForHost(), new QemuHypervisor(), _ => { });
+        string id = "crash-" + Guid.NewGuid().ToString("N")[..8];
+        VmSpec spec = factory.CreateSpec(id, Path.Combine(_state, id));
+
+        var e = await Assert.ThrowsAsync<VmSandbox.Common.VmSandboxException>(() => factory.BootAsync(spec, TestContext.Current.CancellationToken));
+
+        string message = VmSandbox.Common.VmSandboxException.FormatChain(e);
+        Assert.Contains($"guest agent of {id} failed: open /lib/modules/missing.ko: no such file or directory (errno 2)", message, StringComparison.Ordinal);
+        Assert.Empty(TestEnvironment.ProcessesMatching($"vmsandbox-{id},"));
+        string console = await File.ReadAllTextAsync(spec.ConsoleLogPath, TestContext.Current.CancellationToken);
+        Assert.Contains("vmsandbox-agent: powering off reason=fatal error", console, StringComparison.Ordinal);
+    }
+}
