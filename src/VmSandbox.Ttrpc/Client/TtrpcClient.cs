@@ -16,6 +16,8 @@ namespace VmSandbox.Ttrpc;
 /// </summary>
 public sealed partial class TtrpcClient : IAsyncDisposable
 {
+    private static readonly TimeSpan s_maxLocalTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     private readonly Stream _stream;
     private readonly FrameWriter _writer;
     private readonly TtrpcClientOptions _options;
@@ -55,13 +57,22 @@ public sealed partial class TtrpcClient : IAsyncDisposable
         ThrowIfClosed(service, method);
 
         TimeSpan? timeout = options?.Timeout ?? _options.DefaultTimeout;
+        if (timeout == System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            timeout = null;
+        }
+        else if (timeout <= TimeSpan.Zero)
+        {
+            // Like an expired Go context: fail before sending anything.
+            throw new TtrpcException(StatusCode.DeadlineExceeded, $"call {service}/{method}: deadline exceeded before the call");
+        }
         var request = new Request
         {
             Service = service,
             Method = method,
             // No copy: the payload is only read while the frame is encoded below.
             Payload = UnsafeByteOperations.UnsafeWrap(payload),
-            TimeoutNano = timeout is { } t ? Math.Max(1, t.Ticks * TimeSpan.NanosecondsPerTick) : 0,
+            TimeoutNano = timeout is { } t ? ToNanoseconds(t) : 0,
         };
         AddMetadata(request, _options.Metadata);
         AddMetadata(request, options?.Metadata);
@@ -86,7 +97,8 @@ public sealed partial class TtrpcClient : IAsyncDisposable
             Response response;
             try
             {
-                response = timeout is { } limit
+                // WaitAsync takes at most ~49 days; beyond that, wait without a local timer.
+                response = timeout is { } limit && limit < s_maxLocalTimeout
                     ? await pending.Task.WaitAsync(limit, cancellationToken)
                     : await pending.Task.WaitAsync(cancellationToken);
             }
@@ -176,6 +188,9 @@ public sealed partial class TtrpcClient : IAsyncDisposable
             request.Metadata.Add(new KeyValue { Key = key, Value = value });
         }
     }
+
+    private static long ToNanoseconds(TimeSpan t) =>
+        t.Ticks > long.MaxValue / TimeSpan.NanosecondsPerTick ? long.MaxValue : t.Ticks * TimeSpan.NanosecondsPerTick;
 
     private static StatusCode ToStatusCode(int code) =>
         code is > 0 and <= (int)StatusCode.Unauthenticated ? (StatusCode)code : StatusCode.Unknown;

@@ -146,6 +146,26 @@ public sealed class TtrpcClientServerTests
         await serving.WaitAsync(TimeSpan.FromSeconds(10), Ct);
     }
 
+    [Fact]
+    public async Task ZeroTimeoutFailsWithoutSendingAndInfiniteMeansNone()
+    {
+        int calls = 0;
+        await using var host = TtrpcTestHost.Start(s => s.RegisterService(Service, svc => svc
+            .AddMethod("Count", (_, ctx) =>
+            {
+                Interlocked.Increment(ref calls);
+                Assert.Null(ctx.Deadline);
+                return ValueTask.FromResult(TtrpcResult.FromBytes(default));
+            })));
+
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => host.Client.CallAsync(Service, "Count", default,
+            new TtrpcCallOptions { Timeout = TimeSpan.Zero }, Ct));
+        await host.Client.CallAsync(Service, "Count", default, new TtrpcCallOptions { Timeout = Timeout.InfiniteTimeSpan }, Ct);
+
+        Assert.Equal(StatusCode.DeadlineExceeded, e.Status);
+        Assert.Equal(1, calls);
+    }
+
     [Theory]
     [InlineData(Service, "NoSuchMethod", "service test.v1.Echo: unknown method NoSuchMethod")]
     [InlineData("no.such.Service", "Echo", "unknown service no.such.Service")]
