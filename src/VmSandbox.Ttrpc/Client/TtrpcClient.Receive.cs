@@ -1,5 +1,4 @@
 using Google.Protobuf;
-using VmSandbox.Common;
 using VmSandbox.Ttrpc.Framing;
 using VmSandbox.Ttrpc.Protocol;
 
@@ -31,8 +30,9 @@ public sealed partial class TtrpcClient
         {
             reason = new ObjectDisposedException(nameof(TtrpcClient), "ttrpc client disposed");
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or VmSandboxException)
+        catch (Exception e)
         {
+            // Whatever ended the stream ends the connection; the calls learn why.
             reason = _closing.IsCancellationRequested
                 ? new ObjectDisposedException(nameof(TtrpcClient), "ttrpc client disposed")
                 : e;

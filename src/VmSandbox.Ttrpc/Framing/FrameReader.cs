@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using VmSandbox.Common;
 
 namespace VmSandbox.Ttrpc.Framing;
@@ -29,6 +30,8 @@ public sealed class FrameReader
     /// <see cref="VmSandboxException"/> (<see cref="ErrorCode.Protocol"/>) when it ended inside
     /// a frame.
     /// </summary>
+    // Pooled builder: a read that has to wait allocates no state machine box per frame.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Frame?> ReadAsync(CancellationToken cancellationToken = default)
     {
         int got = await _stream.ReadAtLeastAsync(_header, FrameHeader.Size, throwOnEndOfStream: false, cancellationToken);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Google.Protobuf;
 
 namespace VmSandbox.Ttrpc.Framing;
@@ -19,6 +20,7 @@ public sealed class FrameWriter : IDisposable
     }
 
     /// <summary>Writes a frame whose data is the encoding of <paramref name="body"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(uint streamId, FrameType type, FrameFlags flags, IMessage body, CancellationToken cancellationToken = default)
     {
         int length = body.CalculateSize();
@@ -37,6 +39,7 @@ public sealed class FrameWriter : IDisposable
     }
 
     /// <summary>Writes a frame with raw data.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(uint streamId, FrameType type, FrameFlags flags, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         CheckLength(data.Length, streamId);
@@ -55,6 +58,7 @@ public sealed class FrameWriter : IDisposable
 
     public void Dispose() => _lock.Dispose();
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteLockedAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
         await _lock.WaitAsync(cancellationToken);

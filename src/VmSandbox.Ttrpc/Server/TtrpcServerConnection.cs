@@ -1,5 +1,4 @@
 using Google.Protobuf;
-using VmSandbox.Common;
 using VmSandbox.Ttrpc.Framing;
 using VmSandbox.Ttrpc.Protocol;
 
@@ -54,8 +53,9 @@ internal sealed class TtrpcServerConnection : IAsyncDisposable
         catch (OperationCanceledException) when (_closing.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or VmSandboxException)
+        catch (Exception e)
         {
+            // Whatever the stream or the peer did, it ends this connection only.
             if (!_closing.IsCancellationRequested)
             {
                 _server.ConnectionError?.Invoke(e);
