@@ -13,6 +13,8 @@ namespace VmSandbox.Ttrpc;
 /// </summary>
 public sealed class TtrpcServer
 {
+    private static readonly TimeSpan s_acceptBackoff = TimeSpan.FromMilliseconds(100);
+
     private readonly object _registerLock = new();
     private volatile FrozenDictionary<string, FrozenDictionary<string, TtrpcMethodHandler>> _services =
         FrozenDictionary<string, FrozenDictionary<string, TtrpcMethodHandler>>.Empty;
@@ -62,6 +64,20 @@ public sealed class TtrpcServer
                     || (e is SocketException s && s.SocketErrorCode == SocketError.OperationAborted))
                 {
                     break;
+                }
+                catch (SocketException e)
+                {
+                    // accept(2) fails transiently (ECONNABORTED, EMFILE): report, back off, go on.
+                    ConnectionError?.Invoke(e);
+                    try
+                    {
+                        await Task.Delay(s_acceptBackoff, cancellationToken);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                    continue;
                 }
                 Task connection = ServeConnectionAsync(new NetworkStream(socket, ownsSocket: true), cancellationToken);
                 connections[connection] = true;

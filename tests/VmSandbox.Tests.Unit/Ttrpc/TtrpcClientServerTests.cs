@@ -290,10 +290,16 @@ public sealed class TtrpcClientServerTests
                 Assert.Equal(i, reply.Span[0]);
                 return client;
             }));
-            foreach (var client in clients)
+            foreach (var client in clients.Skip(1))
             {
                 await client.DisposeAsync();
             }
+
+            // Stopping the server closes the connections still open.
+            await stop.CancelAsync();
+            await serving.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+            await clients[0].Completion.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+            await clients[0].DisposeAsync();
         }
         finally
         {
@@ -301,6 +307,22 @@ public sealed class TtrpcClientServerTests
             await serving.WaitAsync(TimeSpan.FromSeconds(10), Ct);
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    public async Task ResponseAboveTheFrameLimitBecomesResourceExhausted()
+    {
+        await using var host = TtrpcTestHost.Start(s => s.RegisterService(Service, svc => svc
+            .AddMethod("Huge", (_, _) => ValueTask.FromResult<TtrpcResult>(new byte[5 << 20]))
+            .AddMethod("Echo", (p, _) => ValueTask.FromResult<TtrpcResult>(p.ToArray()))));
+
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => host.Client.CallAsync(Service, "Huge", default, cancellationToken: Ct));
+        var sendTooBig = await Assert.ThrowsAsync<TtrpcException>(() => host.Client.CallAsync(Service, "Echo", new byte[5 << 20], cancellationToken: Ct));
+
+        Assert.Equal(StatusCode.ResourceExhausted, e.Status);
+        Assert.Contains("exceed maximum message size of 4194304", e.Message);
+        Assert.Equal(StatusCode.ResourceExhausted, sendTooBig.Status);
+        Assert.Equal(1, (await host.Client.CallAsync(Service, "Echo", new byte[] { 1 }, cancellationToken: Ct)).Length);
     }
 
     private static async ValueTask<TtrpcResult> Throw(Exception e)
