@@ -35,56 +35,60 @@ namespace VmSandbox.Agent.Protocol {
             "aW9TdHJlYW0SLwoGc3RkZXJyGAMgASgLMh8udm1zYW5kYm94LmFnZW50LnYx",
             "LlN0ZGlvU3RyZWFtImIKC1Jvb3Rmc01vdW50EhEKCXNoYXJlX3RhZxgBIAEo",
             "CRIMCgRwYXRoGAIgASgJEg8KB2ZzX3R5cGUYAyABKAkSDwoHb3B0aW9ucxgE",
-            "IAMoCRIQCghyZWFkb25seRgFIAEoCCKtAQoWQ3JlYXRlQ29udGFpbmVyUmVx",
-            "dWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSEAoIb2NpX3NwZWMYAiABKAwS",
-            "LwoGcm9vdGZzGAMgASgLMh8udm1zYW5kYm94LmFnZW50LnYxLlJvb3Rmc01v",
-            "dW50EigKBXN0ZGlvGAQgASgLMhkudm1zYW5kYm94LmFnZW50LnYxLlN0ZGlv",
-            "EhAKCHRlcm1pbmFsGAUgASgIIiYKF0NyZWF0ZUNvbnRhaW5lclJlc3BvbnNl",
-            "EgsKA3BpZBgBIAEoDSItChVTdGFydENvbnRhaW5lclJlcXVlc3QSFAoMY29u",
-            "dGFpbmVyX2lkGAEgASgJIiUKFlN0YXJ0Q29udGFpbmVyUmVzcG9uc2USCwoD",
-            "cGlkGAEgASgNIogBChJFeGVjUHJvY2Vzc1JlcXVlc3QSFAoMY29udGFpbmVy",
-            "X2lkGAEgASgJEg8KB2V4ZWNfaWQYAiABKAkSDwoHcHJvY2VzcxgDIAEoDBIo",
-            "CgVzdGRpbxgEIAEoCzIZLnZtc2FuZGJveC5hZ2VudC52MS5TdGRpbxIQCgh0",
-            "ZXJtaW5hbBgFIAEoCCIiChNFeGVjUHJvY2Vzc1Jlc3BvbnNlEgsKA3BpZBgB",
-            "IAEoDSJaChRTaWduYWxQcm9jZXNzUmVxdWVzdBIUCgxjb250YWluZXJfaWQY",
-            "ASABKAkSDwoHZXhlY19pZBgCIAEoCRIOCgZzaWduYWwYAyABKA0SCwoDYWxs",
-            "GAQgASgIIjsKEldhaXRQcm9jZXNzUmVxdWVzdBIUCgxjb250YWluZXJfaWQY",
-            "ASABKAkSDwoHZXhlY19pZBgCIAEoCSJVChNXYWl0UHJvY2Vzc1Jlc3BvbnNl",
-            "EhEKCWV4aXRfY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKA0SGwoTZXhpdGVk",
-            "X2F0X3VuaXhfbmFubxgDIAEoAyJYChBSZXNpemVUdHlSZXF1ZXN0EhQKDGNv",
-            "bnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJEgwKBHJvd3MYAyAB",
-            "KA0SDwoHY29sdW1ucxgEIAEoDSI6ChFDbG9zZVN0ZGluUmVxdWVzdBIUCgxj",
-            "b250YWluZXJfaWQYASABKAkSDwoHZXhlY19pZBgCIAEoCSIsChRMaXN0UHJv",
-            "Y2Vzc2VzUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkiWAoLUHJvY2Vz",
-            "c0luZm8SCwoDcGlkGAEgASgNEgwKBHBwaWQYAiABKA0SDwoHZXhlY19pZBgD",
-            "IAEoCRIPCgdjb21tYW5kGAQgASgJEgwKBGFyZ3MYBSADKAkiSwoVTGlzdFBy",
-            "b2Nlc3Nlc1Jlc3BvbnNlEjIKCXByb2Nlc3NlcxgBIAMoCzIfLnZtc2FuZGJv",
-            "eC5hZ2VudC52MS5Qcm9jZXNzSW5mbyJCChZSZW1vdmVDb250YWluZXJSZXF1",
-            "ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRISCgp0aW1lb3V0X21zGAIgASgN",
-            "IiQKDFN0YXRzUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkiiAEKCENw",
-            "dVN0YXRzEhIKCnVzYWdlX3VzZWMYASABKAQSEQoJdXNlcl91c2VjGAIgASgE",
-            "EhMKC3N5c3RlbV91c2VjGAMgASgEEhIKCm5yX3BlcmlvZHMYBCABKAQSFAoM",
-            "bnJfdGhyb3R0bGVkGAUgASgEEhYKDnRocm90dGxlZF91c2VjGAYgASgEIowB",
-            "CgtNZW1vcnlTdGF0cxITCgt1c2FnZV9ieXRlcxgBIAEoBBITCgtsaW1pdF9i",
-            "eXRlcxgCIAEoBBIYChBzd2FwX3VzYWdlX2J5dGVzGAMgASgEEhIKCmFub25f",
-            "Ynl0ZXMYBCABKAQSEgoKZmlsZV9ieXRlcxgFIAEoBBIRCglvb21fa2lsbHMY",
-            "BiABKAQiKwoJUGlkc1N0YXRzEg8KB2N1cnJlbnQYASABKAQSDQoFbGltaXQY",
-            "AiABKAQiewoNSW9EZXZpY2VTdGF0cxINCgVtYWpvchgBIAEoDRINCgVtaW5v",
-            "chgCIAEoDRISCgpyZWFkX2J5dGVzGAMgASgEEhMKC3dyaXRlX2J5dGVzGAQg",
-            "ASgEEhAKCHJlYWRfaW9zGAUgASgEEhEKCXdyaXRlX2lvcxgGIAEoBCLHAQoN",
-            "U3RhdHNSZXNwb25zZRIpCgNjcHUYASABKAsyHC52bXNhbmRib3guYWdlbnQu",
-            "djEuQ3B1U3RhdHMSLwoGbWVtb3J5GAIgASgLMh8udm1zYW5kYm94LmFnZW50",
-            "LnYxLk1lbW9yeVN0YXRzEisKBHBpZHMYAyABKAsyHS52bXNhbmRib3guYWdl",
-            "bnQudjEuUGlkc1N0YXRzEi0KAmlvGAQgAygLMiEudm1zYW5kYm94LmFnZW50",
-            "LnYxLklvRGV2aWNlU3RhdHNCG6oCGFZtU2FuZGJveC5BZ2VudC5Qcm90b2Nv",
-            "bGIGcHJvdG8z"));
+            "IAMoCRIQCghyZWFkb25seRgFIAEoCCJUCgtTaGFyZWRNb3VudBITCgtkZXN0",
+            "aW5hdGlvbhgBIAEoCRIRCglzaGFyZV90YWcYAiABKAkSDAoEcGF0aBgDIAEo",
+            "CRIPCgdvcHRpb25zGAQgAygJIuUBChZDcmVhdGVDb250YWluZXJSZXF1ZXN0",
+            "EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIQCghvY2lfc3BlYxgCIAEoDBIvCgZy",
+            "b290ZnMYAyABKAsyHy52bXNhbmRib3guYWdlbnQudjEuUm9vdGZzTW91bnQS",
+            "KAoFc3RkaW8YBCABKAsyGS52bXNhbmRib3guYWdlbnQudjEuU3RkaW8SEAoI",
+            "dGVybWluYWwYBSABKAgSNgoNc2hhcmVkX21vdW50cxgGIAMoCzIfLnZtc2Fu",
+            "ZGJveC5hZ2VudC52MS5TaGFyZWRNb3VudCImChdDcmVhdGVDb250YWluZXJS",
+            "ZXNwb25zZRILCgNwaWQYASABKA0iLQoVU3RhcnRDb250YWluZXJSZXF1ZXN0",
+            "EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSIlChZTdGFydENvbnRhaW5lclJlc3Bv",
+            "bnNlEgsKA3BpZBgBIAEoDSKIAQoSRXhlY1Byb2Nlc3NSZXF1ZXN0EhQKDGNv",
+            "bnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJEg8KB3Byb2Nlc3MY",
+            "AyABKAwSKAoFc3RkaW8YBCABKAsyGS52bXNhbmRib3guYWdlbnQudjEuU3Rk",
+            "aW8SEAoIdGVybWluYWwYBSABKAgiIgoTRXhlY1Byb2Nlc3NSZXNwb25zZRIL",
+            "CgNwaWQYASABKA0iWgoUU2lnbmFsUHJvY2Vzc1JlcXVlc3QSFAoMY29udGFp",
+            "bmVyX2lkGAEgASgJEg8KB2V4ZWNfaWQYAiABKAkSDgoGc2lnbmFsGAMgASgN",
+            "EgsKA2FsbBgEIAEoCCI7ChJXYWl0UHJvY2Vzc1JlcXVlc3QSFAoMY29udGFp",
+            "bmVyX2lkGAEgASgJEg8KB2V4ZWNfaWQYAiABKAkiVQoTV2FpdFByb2Nlc3NS",
+            "ZXNwb25zZRIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgNEhsK",
+            "E2V4aXRlZF9hdF91bml4X25hbm8YAyABKAMiWAoQUmVzaXplVHR5UmVxdWVz",
+            "dBIUCgxjb250YWluZXJfaWQYASABKAkSDwoHZXhlY19pZBgCIAEoCRIMCgRy",
+            "b3dzGAMgASgNEg8KB2NvbHVtbnMYBCABKA0iOgoRQ2xvc2VTdGRpblJlcXVl",
+            "c3QSFAoMY29udGFpbmVyX2lkGAEgASgJEg8KB2V4ZWNfaWQYAiABKAkiLAoU",
+            "TGlzdFByb2Nlc3Nlc1JlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJIlgK",
+            "C1Byb2Nlc3NJbmZvEgsKA3BpZBgBIAEoDRIMCgRwcGlkGAIgASgNEg8KB2V4",
+            "ZWNfaWQYAyABKAkSDwoHY29tbWFuZBgEIAEoCRIMCgRhcmdzGAUgAygJIksK",
+            "FUxpc3RQcm9jZXNzZXNSZXNwb25zZRIyCglwcm9jZXNzZXMYASADKAsyHy52",
+            "bXNhbmRib3guYWdlbnQudjEuUHJvY2Vzc0luZm8iQgoWUmVtb3ZlQ29udGFp",
+            "bmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSEgoKdGltZW91dF9t",
+            "cxgCIAEoDSIkCgxTdGF0c1JlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJ",
+            "IogBCghDcHVTdGF0cxISCgp1c2FnZV91c2VjGAEgASgEEhEKCXVzZXJfdXNl",
+            "YxgCIAEoBBITCgtzeXN0ZW1fdXNlYxgDIAEoBBISCgpucl9wZXJpb2RzGAQg",
+            "ASgEEhQKDG5yX3Rocm90dGxlZBgFIAEoBBIWCg50aHJvdHRsZWRfdXNlYxgG",
+            "IAEoBCKMAQoLTWVtb3J5U3RhdHMSEwoLdXNhZ2VfYnl0ZXMYASABKAQSEwoL",
+            "bGltaXRfYnl0ZXMYAiABKAQSGAoQc3dhcF91c2FnZV9ieXRlcxgDIAEoBBIS",
+            "Cgphbm9uX2J5dGVzGAQgASgEEhIKCmZpbGVfYnl0ZXMYBSABKAQSEQoJb29t",
+            "X2tpbGxzGAYgASgEIisKCVBpZHNTdGF0cxIPCgdjdXJyZW50GAEgASgEEg0K",
+            "BWxpbWl0GAIgASgEInsKDUlvRGV2aWNlU3RhdHMSDQoFbWFqb3IYASABKA0S",
+            "DQoFbWlub3IYAiABKA0SEgoKcmVhZF9ieXRlcxgDIAEoBBITCgt3cml0ZV9i",
+            "eXRlcxgEIAEoBBIQCghyZWFkX2lvcxgFIAEoBBIRCgl3cml0ZV9pb3MYBiAB",
+            "KAQixwEKDVN0YXRzUmVzcG9uc2USKQoDY3B1GAEgASgLMhwudm1zYW5kYm94",
+            "LmFnZW50LnYxLkNwdVN0YXRzEi8KBm1lbW9yeRgCIAEoCzIfLnZtc2FuZGJv",
+            "eC5hZ2VudC52MS5NZW1vcnlTdGF0cxIrCgRwaWRzGAMgASgLMh0udm1zYW5k",
+            "Ym94LmFnZW50LnYxLlBpZHNTdGF0cxItCgJpbxgEIAMoCzIhLnZtc2FuZGJv",
+            "eC5hZ2VudC52MS5Jb0RldmljZVN0YXRzQhuqAhhWbVNhbmRib3guQWdlbnQu",
+            "UHJvdG9jb2xiBnByb3RvMw=="));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(null, null, new pbr::GeneratedClrTypeInfo[] {
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.StdioStream), global::VmSandbox.Agent.Protocol.StdioStream.Parser, new[]{ "Port", "Token" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Stdio), global::VmSandbox.Agent.Protocol.Stdio.Parser, new[]{ "Stdin", "Stdout", "Stderr" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.RootfsMount), global::VmSandbox.Agent.Protocol.RootfsMount.Parser, new[]{ "ShareTag", "Path", "FsType", "Options", "Readonly" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerRequest), global::VmSandbox.Agent.Protocol.CreateContainerRequest.Parser, new[]{ "ContainerId", "OciSpec", "Rootfs", "Stdio", "Terminal" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.SharedMount), global::VmSandbox.Agent.Protocol.SharedMount.Parser, new[]{ "Destination", "ShareTag", "Path", "Options" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerRequest), global::VmSandbox.Agent.Protocol.CreateContainerRequest.Parser, new[]{ "ContainerId", "OciSpec", "Rootfs", "Stdio", "Terminal", "SharedMounts" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerResponse), global::VmSandbox.Agent.Protocol.CreateContainerResponse.Parser, new[]{ "Pid" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.StartContainerRequest), global::VmSandbox.Agent.Protocol.StartContainerRequest.Parser, new[]{ "ContainerId" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.StartContainerResponse), global::VmSandbox.Agent.Protocol.StartContainerResponse.Parser, new[]{ "Pid" }, null, null, null, null),
@@ -1007,6 +1011,320 @@ namespace VmSandbox.Agent.Protocol {
 
   }
 
+  /// <summary>
+  /// An OCI mount whose source is a host path: the host shares it over virtio-fs and tells the
+  /// agent where to find it in the guest.
+  /// </summary>
+  [global::System.Diagnostics.DebuggerDisplayAttribute("{ToString(),nq}")]
+  public sealed partial class SharedMount : pb::IMessage<SharedMount>
+  #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      , pb::IBufferMessage
+  #endif
+  {
+    private static readonly pb::MessageParser<SharedMount> _parser = new pb::MessageParser<SharedMount>(() => new SharedMount());
+    private pb::UnknownFieldSet _unknownFields;
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pb::MessageParser<SharedMount> Parser { get { return _parser; } }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pbr::MessageDescriptor Descriptor {
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[3]; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    pbr::MessageDescriptor pb::IMessage.Descriptor {
+      get { return Descriptor; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public SharedMount() {
+      OnConstruction();
+    }
+
+    partial void OnConstruction();
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public SharedMount(SharedMount other) : this() {
+      destination_ = other.destination_;
+      shareTag_ = other.shareTag_;
+      path_ = other.path_;
+      options_ = other.options_.Clone();
+      _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public SharedMount Clone() {
+      return new SharedMount(this);
+    }
+
+    /// <summary>Field number for the "destination" field.</summary>
+    public const int DestinationFieldNumber = 1;
+    private string destination_ = "";
+    /// <summary>
+    /// the OCI mount's destination in the container
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string Destination {
+      get { return destination_; }
+      set {
+        destination_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "share_tag" field.</summary>
+    public const int ShareTagFieldNumber = 2;
+    private string shareTag_ = "";
+    /// <summary>
+    /// virtio-fs tag of the share holding the source
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string ShareTag {
+      get { return shareTag_; }
+      set {
+        shareTag_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "path" field.</summary>
+    public const int PathFieldNumber = 3;
+    private string path_ = "";
+    /// <summary>
+    /// path of the source inside the share
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string Path {
+      get { return path_; }
+      set {
+        path_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "options" field.</summary>
+    public const int OptionsFieldNumber = 4;
+    private static readonly pb::FieldCodec<string> _repeated_options_codec
+        = pb::FieldCodec.ForString(34);
+    private readonly pbc::RepeatedField<string> options_ = new pbc::RepeatedField<string>();
+    /// <summary>
+    /// mount options (bind, ro, …)
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public pbc::RepeatedField<string> Options {
+      get { return options_; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override bool Equals(object other) {
+      return Equals(other as SharedMount);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public bool Equals(SharedMount other) {
+      if (ReferenceEquals(other, null)) {
+        return false;
+      }
+      if (ReferenceEquals(other, this)) {
+        return true;
+      }
+      if (Destination != other.Destination) return false;
+      if (ShareTag != other.ShareTag) return false;
+      if (Path != other.Path) return false;
+      if(!options_.Equals(other.options_)) return false;
+      return Equals(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override int GetHashCode() {
+      int hash = 1;
+      if (Destination.Length != 0) hash ^= Destination.GetHashCode();
+      if (ShareTag.Length != 0) hash ^= ShareTag.GetHashCode();
+      if (Path.Length != 0) hash ^= Path.GetHashCode();
+      hash ^= options_.GetHashCode();
+      if (_unknownFields != null) {
+        hash ^= _unknownFields.GetHashCode();
+      }
+      return hash;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override string ToString() {
+      return pb::JsonFormatter.ToDiagnosticString(this);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void WriteTo(pb::CodedOutputStream output) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      output.WriteRawMessage(this);
+    #else
+      if (Destination.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(Destination);
+      }
+      if (ShareTag.Length != 0) {
+        output.WriteRawTag(18);
+        output.WriteString(ShareTag);
+      }
+      if (Path.Length != 0) {
+        output.WriteRawTag(26);
+        output.WriteString(Path);
+      }
+      options_.WriteTo(output, _repeated_options_codec);
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(output);
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalWriteTo(ref pb::WriteContext output) {
+      if (Destination.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(Destination);
+      }
+      if (ShareTag.Length != 0) {
+        output.WriteRawTag(18);
+        output.WriteString(ShareTag);
+      }
+      if (Path.Length != 0) {
+        output.WriteRawTag(26);
+        output.WriteString(Path);
+      }
+      options_.WriteTo(ref output, _repeated_options_codec);
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(ref output);
+      }
+    }
+    #endif
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public int CalculateSize() {
+      int size = 0;
+      if (Destination.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(Destination);
+      }
+      if (ShareTag.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(ShareTag);
+      }
+      if (Path.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(Path);
+      }
+      size += options_.CalculateSize(_repeated_options_codec);
+      if (_unknownFields != null) {
+        size += _unknownFields.CalculateSize();
+      }
+      return size;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(SharedMount other) {
+      if (other == null) {
+        return;
+      }
+      if (other.Destination.Length != 0) {
+        Destination = other.Destination;
+      }
+      if (other.ShareTag.Length != 0) {
+        ShareTag = other.ShareTag;
+      }
+      if (other.Path.Length != 0) {
+        Path = other.Path;
+      }
+      options_.Add(other.options_);
+      _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(pb::CodedInputStream input) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      input.ReadRawMessage(this);
+    #else
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+      if ((tag & 7) == 4) {
+        // Abort on any end group tag.
+        return;
+      }
+      switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, input);
+            break;
+          case 10: {
+            Destination = input.ReadString();
+            break;
+          }
+          case 18: {
+            ShareTag = input.ReadString();
+            break;
+          }
+          case 26: {
+            Path = input.ReadString();
+            break;
+          }
+          case 34: {
+            options_.AddEntriesFrom(input, _repeated_options_codec);
+            break;
+          }
+        }
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalMergeFrom(ref pb::ParseContext input) {
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+      if ((tag & 7) == 4) {
+        // Abort on any end group tag.
+        return;
+      }
+      switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, ref input);
+            break;
+          case 10: {
+            Destination = input.ReadString();
+            break;
+          }
+          case 18: {
+            ShareTag = input.ReadString();
+            break;
+          }
+          case 26: {
+            Path = input.ReadString();
+            break;
+          }
+          case 34: {
+            options_.AddEntriesFrom(ref input, _repeated_options_codec);
+            break;
+          }
+        }
+      }
+    }
+    #endif
+
+  }
+
   [global::System.Diagnostics.DebuggerDisplayAttribute("{ToString(),nq}")]
   public sealed partial class CreateContainerRequest : pb::IMessage<CreateContainerRequest>
   #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
@@ -1022,7 +1340,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[3]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[4]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -1047,6 +1365,7 @@ namespace VmSandbox.Agent.Protocol {
       rootfs_ = other.rootfs_ != null ? other.rootfs_.Clone() : null;
       stdio_ = other.stdio_ != null ? other.stdio_.Clone() : null;
       terminal_ = other.terminal_;
+      sharedMounts_ = other.sharedMounts_.Clone();
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -1119,6 +1438,20 @@ namespace VmSandbox.Agent.Protocol {
       }
     }
 
+    /// <summary>Field number for the "shared_mounts" field.</summary>
+    public const int SharedMountsFieldNumber = 6;
+    private static readonly pb::FieldCodec<global::VmSandbox.Agent.Protocol.SharedMount> _repeated_sharedMounts_codec
+        = pb::FieldCodec.ForMessage(50, global::VmSandbox.Agent.Protocol.SharedMount.Parser);
+    private readonly pbc::RepeatedField<global::VmSandbox.Agent.Protocol.SharedMount> sharedMounts_ = new pbc::RepeatedField<global::VmSandbox.Agent.Protocol.SharedMount>();
+    /// <summary>
+    /// replace the OCI mounts with these destinations
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public pbc::RepeatedField<global::VmSandbox.Agent.Protocol.SharedMount> SharedMounts {
+      get { return sharedMounts_; }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -1139,6 +1472,7 @@ namespace VmSandbox.Agent.Protocol {
       if (!object.Equals(Rootfs, other.Rootfs)) return false;
       if (!object.Equals(Stdio, other.Stdio)) return false;
       if (Terminal != other.Terminal) return false;
+      if(!sharedMounts_.Equals(other.sharedMounts_)) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -1151,6 +1485,7 @@ namespace VmSandbox.Agent.Protocol {
       if (rootfs_ != null) hash ^= Rootfs.GetHashCode();
       if (stdio_ != null) hash ^= Stdio.GetHashCode();
       if (Terminal != false) hash ^= Terminal.GetHashCode();
+      hash ^= sharedMounts_.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -1189,6 +1524,7 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(40);
         output.WriteBool(Terminal);
       }
+      sharedMounts_.WriteTo(output, _repeated_sharedMounts_codec);
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -1219,6 +1555,7 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(40);
         output.WriteBool(Terminal);
       }
+      sharedMounts_.WriteTo(ref output, _repeated_sharedMounts_codec);
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -1244,6 +1581,7 @@ namespace VmSandbox.Agent.Protocol {
       if (Terminal != false) {
         size += 1 + 1;
       }
+      size += sharedMounts_.CalculateSize(_repeated_sharedMounts_codec);
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
       }
@@ -1277,6 +1615,7 @@ namespace VmSandbox.Agent.Protocol {
       if (other.Terminal != false) {
         Terminal = other.Terminal;
       }
+      sharedMounts_.Add(other.sharedMounts_);
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
 
@@ -1320,6 +1659,10 @@ namespace VmSandbox.Agent.Protocol {
           }
           case 40: {
             Terminal = input.ReadBool();
+            break;
+          }
+          case 50: {
+            sharedMounts_.AddEntriesFrom(input, _repeated_sharedMounts_codec);
             break;
           }
         }
@@ -1367,6 +1710,10 @@ namespace VmSandbox.Agent.Protocol {
             Terminal = input.ReadBool();
             break;
           }
+          case 50: {
+            sharedMounts_.AddEntriesFrom(ref input, _repeated_sharedMounts_codec);
+            break;
+          }
         }
       }
     }
@@ -1389,7 +1736,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[4]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[5]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -1590,7 +1937,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[5]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[6]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -1788,7 +2135,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[6]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[7]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -1986,7 +2333,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[7]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[8]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -2344,7 +2691,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[8]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[9]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -2545,7 +2892,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[9]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[10]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -2857,7 +3204,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[10]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[11]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -3092,7 +3439,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[11]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[12]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -3373,7 +3720,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[12]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[13]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -3682,7 +4029,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[13]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[14]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -3917,7 +4264,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[14]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[15]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -4115,7 +4462,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[15]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[16]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -4459,7 +4806,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[16]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[17]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -4646,7 +4993,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[17]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[18]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -4884,7 +5231,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[18]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[19]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -5085,7 +5432,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[19]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[20]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -5471,7 +5818,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[20]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[21]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -5860,7 +6207,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[21]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[22]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -6101,7 +6448,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[22]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[23]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -6484,7 +6831,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[23]; }
+      get { return global::VmSandbox.Agent.Protocol.ContainerReflection.Descriptor.MessageTypes[24]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
