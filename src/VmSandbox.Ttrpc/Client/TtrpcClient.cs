@@ -80,29 +80,32 @@ public sealed partial class TtrpcClient : IAsyncDisposable
         uint streamId = NextStreamId(service, method);
         var pending = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[streamId] = pending;
+        // The deadline covers the whole call, the wait for the write lock included. Past
+        // ~49 days (CancelAfter's limit) only the server enforces it.
+        using var deadline = timeout is { } limit && limit < s_maxLocalTimeout
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
+            : null;
+        deadline?.CancelAfter(timeout!.Value);
+        CancellationToken token = deadline?.Token ?? cancellationToken;
         try
         {
             // The receive loop sets _closedReason before it fails what is pending; checking after
             // registering means either it sees this call or this call sees the reason.
             ThrowIfClosed(service, method);
-            try
-            {
-                await _writer.WriteAsync(streamId, FrameType.Request, FrameFlags.None, request, cancellationToken);
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
-            {
-                throw new TtrpcException(StatusCode.Unavailable, $"call {service}/{method}: send request", e);
-            }
-
             Response response;
             try
             {
-                // WaitAsync takes at most ~49 days; beyond that, wait without a local timer.
-                response = timeout is { } limit && limit < s_maxLocalTimeout
-                    ? await pending.Task.WaitAsync(limit, cancellationToken)
-                    : await pending.Task.WaitAsync(cancellationToken);
+                try
+                {
+                    await _writer.WriteAsync(streamId, FrameType.Request, FrameFlags.None, request, token);
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
+                {
+                    throw new TtrpcException(StatusCode.Unavailable, $"call {service}/{method}: send request", e);
+                }
+                response = await pending.Task.WaitAsync(token);
             }
-            catch (TimeoutException)
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && deadline is { IsCancellationRequested: true })
             {
                 throw new TtrpcException(StatusCode.DeadlineExceeded, $"call {service}/{method}: deadline exceeded after {timeout}");
             }
