@@ -16,7 +16,7 @@ COMMON_SRC  := Directory.Build.props Directory.Packages.props global.json $(shel
 AGENT_SRC   := $(COMMON_SRC) $(shell find guest-agent -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 CLI_SRC     := $(COMMON_SRC) $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 
-.PHONY: help setup build guest test test-unit test-vm lint bench install uninstall demo clean
+.PHONY: help setup build guest test test-unit test-vm lint bench install uninstall demo clean proto
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ demo: setup build ## Set up, build, and boot a sandbox VM showing the agent's gr
 	@$(CLI_BIN) check || true
 	@echo
 	@$(CLI_BIN) boot --id demo
+
+proto: ## Regenerate the protobuf C# code under */Generated/ (protoc from the Grpc.Tools package)
+	@packaging/scripts/gen-proto.sh
 
 clean: ## Remove build outputs (the kernel download cache in ~/.cache/vmsandbox stays)
 	rm -rf $(OUT)

@@ -1,0 +1,26 @@
+namespace VmSandbox.Ttrpc;
+
+/// <summary>
+/// The gRPC status codes that ttrpc carries in <c>Response.status.code</c>
+/// (grpc/codes/codes.go; containerd's errdefs maps them to its error classes).
+/// </summary>
+public enum StatusCode
+{
+    Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
