@@ -1,3 +1,4 @@
+using VmSandbox.Agent.Api;
 using VmSandbox.Agent.Init;
 
 namespace VmSandbox.Agent;
@@ -12,6 +13,12 @@ public static class Program
             Console.WriteLine($"vmsandbox-agent {AgentInfo.Version}");
             return 0;
         }
-        return new Pid1(new SystemInit()).Run();
+        var sys = new SystemInit();
+        return new Pid1(sys, pid1 =>
+        {
+            var service = new AgentService(new GuestFacts(), pid1.RequestShutdown);
+            new VsockApiListener(service, line => sys.WriteConsole($"{AgentInfo.ConsolePrefix} {line}")).Start();
+            return $"vsock:{VmSandbox.Agent.Protocol.AgentApi.VsockPort}";
+        }).Run();
     }
 }

@@ -35,9 +35,16 @@ public sealed class Pid1
     private readonly List<PosixSignalRegistration> _signals = [];
     private int _poweringOff;
 
-    public Pid1(ISystemInit sys)
+    private readonly Func<Pid1, string>? _startServices;
+
+    /// <param name="sys">OS calls.</param>
+    /// <param name="startServices">Starts the agent API once the system is up; returns a short
+    /// description for the readiness line (e.g. "vsock:1024"). A failure is logged, not fatal:
+    /// the VM can still be stopped from the host.</param>
+    public Pid1(ISystemInit sys, Func<Pid1, string>? startServices = null)
     {
         _sys = sys;
+        _startServices = startServices;
     }
 
     /// <summary>Completes with the reason once a shutdown was requested.</summary>
@@ -85,9 +92,21 @@ public sealed class Pid1
         }
         LoadModules();
         _sys.DisableCtrlAltDel();
+        string api = "none";
+        if (_startServices is not null)
+        {
+            try
+            {
+                api = _startServices(this);
+            }
+            catch (Exception e)
+            {
+                _sys.WriteConsole($"{AgentInfo.ConsolePrefix} api unavailable: {Common.VmSandboxException.FormatChain(e)}");
+            }
+        }
         double readyAt = _sys.UptimeSeconds();
         _sys.WriteConsole(string.Create(CultureInfo.InvariantCulture,
-            $"{AgentInfo.ConsolePrefix} ready version={AgentInfo.Version} started_ms={startedAt * 1000:F0} ready_ms={readyAt * 1000:F0} modules={ModulesLoaded}"));
+            $"{AgentInfo.ConsolePrefix} ready version={AgentInfo.Version} started_ms={startedAt * 1000:F0} ready_ms={readyAt * 1000:F0} modules={ModulesLoaded} api={api}"));
     }
 
     /// <summary>Asks PID 1 to end the VM; the first reason wins.</summary>

@@ -57,6 +57,21 @@ public sealed class Pid1Tests
     }
 
     [Fact]
+    public void Services_start_before_readiness_and_their_failure_is_not_fatal()
+    {
+        var sys = new FakeSystemInit();
+        new Pid1(sys, _ => throw new Common.VmSandboxException(Common.ErrorCode.System, "socket(AF_VSOCK) port 1024: address family not supported (errno 97)")).Initialize();
+        Assert.Equal("vmsandbox-agent: api unavailable: socket(AF_VSOCK) port 1024: address family not supported (errno 97)", sys.Console[0]);
+        Assert.EndsWith(" api=none", sys.Console[1], StringComparison.Ordinal);
+        Assert.NotNull(AgentReadiness.TryParse(sys.Console[1]));
+        Assert.Equal(0, sys.PowerOffs);
+
+        var ok = new FakeSystemInit();
+        new Pid1(ok, _ => "vsock:1024").Initialize();
+        Assert.EndsWith(" api=vsock:1024", Assert.Single(ok.Console), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Shutdown_request_keeps_the_first_reason()
     {
         var pid1 = new Pid1(new FakeSystemInit());

@@ -16,6 +16,44 @@ public sealed class InteropTests
     }
 
     [Fact]
+    public unsafe void Sockaddr_vm_matches_the_kernel_layout()
+    {
+        // linux/vm_sockets.h: family u16 @0, reserved u16 @2, port u32 @4, cid u32 @8, zero[4] @12; 16 bytes.
+        Assert.Equal(16, sizeof(Vsock.sockaddr_vm));
+        Assert.Equal(0, (int)System.Runtime.InteropServices.Marshal.OffsetOf<Vsock.sockaddr_vm>(nameof(Vsock.sockaddr_vm.svm_family)));
+        Assert.Equal(4, (int)System.Runtime.InteropServices.Marshal.OffsetOf<Vsock.sockaddr_vm>(nameof(Vsock.sockaddr_vm.svm_port)));
+        Assert.Equal(8, (int)System.Runtime.InteropServices.Marshal.OffsetOf<Vsock.sockaddr_vm>(nameof(Vsock.sockaddr_vm.svm_cid)));
+        Assert.Equal(12, (int)System.Runtime.InteropServices.Marshal.OffsetOf<Vsock.sockaddr_vm>(nameof(Vsock.sockaddr_vm.svm_zero)));
+    }
+
+    [Fact]
+    public void Raw_fd_stream_moves_bytes_both_ways()
+    {
+        // A Unix socketpair stands in for a vsock connection (never AF_VSOCK on the host).
+        using var a = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        string path = Path.Combine(Path.GetTempPath(), "vmsandbox-raw-" + Guid.NewGuid().ToString("N")[..8]);
+        a.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        a.Listen(1);
+        using var c = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        c.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        using var s = a.Accept();
+        File.Delete(path);
+        int dupFd = Dup(checked((int)s.SafeHandle.DangerousGetHandle()));
+        using var raw = new RawFdStream(new RawFdStream.Handle(dupFd));
+        raw.Write("ping"u8);
+        byte[] buf = new byte[4];
+        Assert.Equal(4, c.Receive(buf));
+        Assert.Equal("ping"u8.ToArray(), buf);
+        c.Send("pong"u8);
+        Assert.Equal(4, raw.Read(buf));
+        Assert.Equal("pong"u8.ToArray(), buf);
+        c.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        Assert.Equal(0, raw.Read(buf));
+    }
+
+    private static int Dup(int fd) => Tmds.Linux.LibC.dup(fd);
+
+    [Fact]
     public void Kvm_probe_explains_a_missing_device() =>
         Assert.Equal("/nonexistent/kvm does not exist", Kvm.ProbeUnusableReason("/nonexistent/kvm"));
 

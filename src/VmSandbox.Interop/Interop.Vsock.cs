@@ -1,0 +1,94 @@
+using System.Runtime.InteropServices;
+
+namespace VmSandbox.Interop;
+
+/// <summary>
+/// AF_VSOCK sockets. GUEST SIDE ONLY: the host never opens AF_VSOCK (its /dev/vsock belongs to the
+/// machine's own hypervisor); the host end of our vsock is the vhost-user device's Unix socket.
+/// </summary>
+public static unsafe partial class Vsock
+{
+    public const ushort AF_VSOCK = 40;
+    public const uint VMADDR_CID_ANY = 0xFFFFFFFF;
+    public const uint VMADDR_CID_HOST = 2;
+    private const int SOCK_STREAM = 1;
+    private const int SOCK_CLOEXEC = 0x80000;
+    private const int EINTR = 4;
+
+    /// <summary>linux/vm_sockets.h struct sockaddr_vm (16 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct sockaddr_vm
+    {
+        public ushort svm_family;
+        public ushort svm_reserved1;
+        public uint svm_port;
+        public uint svm_cid;
+        public uint svm_zero;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int bind(int fd, sockaddr_vm* addr, uint len);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int listen(int fd, int backlog);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int accept4(int fd, sockaddr_vm* addr, uint* len, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int connect(int fd, sockaddr_vm* addr, uint len);
+
+    /// <summary>Listens on <paramref name="port"/> for connections from any CID.</summary>
+    public static RawFdStream.Handle Listen(uint port, int backlog = 16)
+    {
+        var fd = new RawFdStream.Handle(Check(socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket(AF_VSOCK)", port));
+        var addr = new sockaddr_vm { svm_family = AF_VSOCK, svm_port = port, svm_cid = VMADDR_CID_ANY };
+        // SAFETY: &addr points to a local struct of the size passed.
+        Check(bind(fd.Fd, &addr, (uint)sizeof(sockaddr_vm)), "bind(AF_VSOCK)", port, fd);
+        Check(listen(fd.Fd, backlog), "listen(AF_VSOCK)", port, fd);
+        return fd;
+    }
+
+    /// <summary>Blocks until a peer connects; returns the connection.</summary>
+    public static RawFdStream.Handle Accept(RawFdStream.Handle listener)
+    {
+        while (true)
+        {
+            // SAFETY: null address/length pointers are allowed by accept4(2).
+            int fd = accept4(listener.Fd, null, null, SOCK_CLOEXEC);
+            if (fd >= 0)
+            {
+                return new RawFdStream.Handle(fd);
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != EINTR)
+            {
+                throw SyscallError.Create("accept4(AF_VSOCK)", null, errno);
+            }
+        }
+    }
+
+    /// <summary>Connects to <paramref name="cid"/>:<paramref name="port"/> (the host is CID 2).</summary>
+    public static RawFdStream.Handle Connect(uint cid, uint port)
+    {
+        var fd = new RawFdStream.Handle(Check(socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket(AF_VSOCK)", port));
+        var addr = new sockaddr_vm { svm_family = AF_VSOCK, svm_port = port, svm_cid = cid };
+        // SAFETY: &addr points to a local struct of the size passed.
+        Check(connect(fd.Fd, &addr, (uint)sizeof(sockaddr_vm)), "connect(AF_VSOCK)", port, fd);
+        return fd;
+    }
+
+    private static int Check(int rc, string call, uint port, RawFdStream.Handle? dispose = null)
+    {
+        if (rc < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            dispose?.Dispose();
+            throw SyscallError.Create(call, $"port {port}", errno);
+        }
+        return rc;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Runtime.InteropServices;
+
+namespace VmSandbox.Interop;
+
+/// <summary>
+/// A duplex <see cref="Stream"/> over a connected stream socket fd (AF_VSOCK in the guest), with
+/// blocking read(2)/write(2) run off the caller's thread. Reads and writes may run concurrently.
+/// Disposing shuts the socket down first, which wakes a blocked read.
+/// </summary>
+public sealed unsafe partial class RawFdStream : Stream
+{
+    private const int EINTR = 4;
+    private const int SHUT_RDWR = 2;
+    private readonly Handle _fd;
+
+    public RawFdStream(Handle fd)
+    {
+        _fd = fd;
+    }
+
+    /// <summary>Owns one file descriptor.</summary>
+    public sealed class Handle : SafeHandle
+    {
+        public Handle(int fd)
+            : base(-1, ownsHandle: true)
+        {
+            SetHandle(fd);
+        }
+
+        public override bool IsInvalid => handle == -1;
+
+        public int Fd => (int)handle;
+
+        public void Shutdown() => _ = shutdown(Fd, SHUT_RDWR);
+
+        protected override bool ReleaseHandle() => close((int)handle) == 0;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint read(int fd, byte* buf, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint write(int fd, byte* buf, nint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int shutdown(int fd, int how);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+
+    public override bool CanRead => true;
+    public override bool CanWrite => true;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(Span<byte> buffer)
+    {
+        while (true)
+        {
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                // SAFETY: p points to buffer.Length pinned bytes.
+                n = read(_fd.Fd, p, buffer.Length);
+            }
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != EINTR)
+            {
+                throw new IOException(SyscallError.Create("read", null, errno).Message);
+            }
+        }
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                // SAFETY: p points to buffer.Length pinned bytes.
+                n = write(_fd.Fd, p, buffer.Length);
+            }
+            if (n < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == EINTR)
+                {
+                    continue;
+                }
+                throw new IOException(SyscallError.Create("write", null, errno).Message);
+            }
+            buffer = buffer[(int)n..];
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        new(Task.Factory.StartNew(() => Read(buffer.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        // Writes to a socket with free buffer space do not block for long: do them inline.
+        Write(buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _fd.Shutdown();
+            _fd.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
