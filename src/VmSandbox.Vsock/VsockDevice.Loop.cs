@@ -15,9 +15,13 @@ internal sealed partial class VsockDevice : IDisposable
     /// <summary>Asks the event loop to run <see cref="Process"/> soon (any thread).</summary>
     public void Wake()
     {
-        if (!_wakeFd.IsClosed)
+        try
         {
             EventFd.Signal(_wakeFd);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Host I/O finishing after the device stopped: nothing left to wake.
         }
     }
 
