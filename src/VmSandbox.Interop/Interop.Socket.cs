@@ -12,6 +12,14 @@ public static unsafe class UnixSocket
     /// <summary>vhost-user sends at most 8 fds with one message (VHOST_MEMORY_BASELINE_NREGIONS).</summary>
     public const int MaxFds = 8;
 
+    /// <summary>sizeof(struct cmsghdr) on LP64 Linux (x86_64, arm64).</summary>
+    private const int CmsgHeaderSize = 16;
+
+    private static int CmsgSpace(int dataLength)
+    {
+        return CmsgHeaderSize + ((dataLength + 7) & ~7);
+    }
+
     /// <summary>
     /// Receives up to <paramref name="buffer"/>.Length bytes; any fds that came with them are
     /// written to <paramref name="fds"/> (owned by the caller from then on) and counted in
@@ -25,7 +33,7 @@ public static unsafe class UnixSocket
         try
         {
             int fd = (int)socket.DangerousGetHandle().ToInt64();
-            int controlLen = (int)LibC.CMSG_SPACE(sizeof(int) * MaxFds);
+            int controlLen = CmsgSpace(sizeof(int) * MaxFds);
             byte* control = stackalloc byte[controlLen];
             new Span<byte>(control, controlLen).Clear();
             fixed (byte* data = buffer)
@@ -50,26 +58,36 @@ public static unsafe class UnixSocket
                 {
                     throw SyscallError.Create("recvmsg", null, LibC.errno);
                 }
-                // SAFETY: CMSG_FIRSTHDR/NXTHDR stay within msg_controllen as filled in by the kernel.
-                for (cmsghdr* c = LibC.CMSG_FIRSTHDR(&msg); c != null; c = LibC.CMSG_NXTHDR(&msg, c))
+                // Walk the control messages by hand: struct cmsghdr on LP64 Linux is
+                // { size_t cmsg_len; int cmsg_level; int cmsg_type; } = 16 bytes, data 8-aligned.
+                long controlUsed = (long)(uint)msg.msg_controllen;
+                for (long off = 0; off + CmsgHeaderSize <= controlUsed;)
                 {
-                    if (c->cmsg_level != LibC.SOL_SOCKET || c->cmsg_type != LibC.SCM_RIGHTS)
+                    // SAFETY: off + 16 <= controlUsed <= controlLen, inside the stack buffer.
+                    long len = (long)*(ulong*)(control + off);
+                    int level = *(int*)(control + off + 8);
+                    int type = *(int*)(control + off + 12);
+                    if (len < CmsgHeaderSize || off + len > controlUsed)
                     {
-                        continue;
+                        break;
                     }
-                    int count = (int)(((long)(uint)c->cmsg_len - (long)(ulong)LibC.CMSG_LEN(0)) / sizeof(int));
-                    int* received = (int*)LibC.CMSG_DATA(c);
-                    for (int i = 0; i < count; i++)
+                    if (level == LibC.SOL_SOCKET && type == LibC.SCM_RIGHTS)
                     {
-                        if (fdCount < fds.Length)
+                        int count = (int)((len - CmsgHeaderSize) / sizeof(int));
+                        int* received = (int*)(control + off + CmsgHeaderSize);
+                        for (int i = 0; i < count; i++)
                         {
-                            fds[fdCount++] = received[i];
-                        }
-                        else
-                        {
-                            _ = LibC.close(received[i]);
+                            if (fdCount < fds.Length)
+                            {
+                                fds[fdCount++] = received[i];
+                            }
+                            else
+                            {
+                                _ = LibC.close(received[i]);
+                            }
                         }
                     }
+                    off += (len + 7) & ~7L;
                 }
                 if ((msg.msg_flags & LibC.MSG_CTRUNC) != 0)
                 {
@@ -104,7 +122,7 @@ public static unsafe class UnixSocket
         try
         {
             int fd = (int)socket.DangerousGetHandle().ToInt64();
-            int controlLen = fds.Length == 0 ? 0 : (int)LibC.CMSG_SPACE(sizeof(int) * fds.Length);
+            int controlLen = fds.Length == 0 ? 0 : CmsgSpace(sizeof(int) * fds.Length);
             byte* control = stackalloc byte[Math.Max(controlLen, 1)];
             fixed (byte* start = data)
             {
@@ -122,12 +140,12 @@ public static unsafe class UnixSocket
                         new Span<byte>(control, controlLen).Clear();
                         msg.msg_control = control;
                         msg.msg_controllen = (socklen_t)controlLen;
-                        // SAFETY: control holds CMSG_SPACE(n * sizeof(int)) zeroed bytes, enough for one header and n fds.
-                        cmsghdr* c = LibC.CMSG_FIRSTHDR(&msg);
-                        c->cmsg_level = LibC.SOL_SOCKET;
-                        c->cmsg_type = LibC.SCM_RIGHTS;
-                        c->cmsg_len = (socklen_t)(uint)(ulong)LibC.CMSG_LEN(sizeof(int) * fds.Length);
-                        fds.CopyTo(new Span<int>(LibC.CMSG_DATA(c), fds.Length));
+                        // SAFETY: control holds CmsgSpace(n * sizeof(int)) zeroed bytes: one 16-byte
+                        // header followed by n ints.
+                        *(ulong*)control = (ulong)(CmsgHeaderSize + (sizeof(int) * fds.Length));
+                        *(int*)(control + 8) = LibC.SOL_SOCKET;
+                        *(int*)(control + 12) = LibC.SCM_RIGHTS;
+                        fds.CopyTo(new Span<int>(control + CmsgHeaderSize, fds.Length));
                     }
                     // SAFETY: msg points at stack locals and the pinned data, alive for the call.
                     long n = LibC.sendmsg(fd, &msg, LibC.MSG_NOSIGNAL);

@@ -117,7 +117,7 @@ public sealed class VhostUserVsockBackend : IAsyncDisposable
         }
         catch (Exception e)
         {
-            _options.Log?.Invoke($"vhost-user: {VmSandboxException.FormatChain(e)}");
+            _options.Log?.Invoke($"vsock back-end: {VmSandboxException.FormatChain(e)}");
         }
         finally
         {

@@ -22,6 +22,15 @@ internal sealed unsafe class GuestRam : IDisposable
         Memory = new GuestMemory([new GuestRegion(BaseGpa, size, UserBase, (nint)Host)]);
     }
 
+    /// <summary>Guest RAM backed by a memfd, as QEMU's memory-backend-memfd shares it.</summary>
+    public GuestRam(SafeFd memfd, ulong size)
+    {
+        _map = MappedRegion.MapShared(memfd, size, "test guest ram");
+        Host = _map.Pointer;
+        Size = size;
+        Memory = new GuestMemory([new GuestRegion(BaseGpa, size, UserBase, (nint)Host)]);
+    }
+
     public byte* Host { get; }
 
     public ulong Size { get; }
