@@ -18,6 +18,9 @@ public sealed unsafe class MappedRegion : SafeHandle
     /// <summary>The start of the mapping; only valid while this handle is alive and not disposed.</summary>
     public byte* Pointer => (byte*)handle;
 
+    /// <summary>The start of the mapping as an address (same validity as <see cref="Pointer"/>).</summary>
+    public nint Address => handle;
+
     public override bool IsInvalid => handle == IntPtr.Zero;
 
     /// <summary>mmap(NULL, length, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0).</summary>

@@ -9,7 +9,7 @@ namespace VmSandbox.Vsock.VhostUser;
 /// memory_size + mmap_offset bytes (libvhost-user maps from offset 0 and adds mmap_offset).
 /// Owns the mappings; <see cref="Dispose"/> unmaps them all.
 /// </summary>
-internal sealed unsafe class MemoryTable : IDisposable
+internal sealed class MemoryTable : IDisposable
 {
     public const int MaxRegions = 8;
     private readonly MappedRegion[] _mappings;
@@ -56,7 +56,7 @@ internal sealed unsafe class MemoryTable : IDisposable
                 }
                 MappedRegion map = MappedRegion.MapShared(fds[i], size + mmapOffset, $"guest memory region {i}");
                 mappings.Add(map);
-                regions[i] = new GuestRegion(gpa, size, userAddr, (nint)(map.Pointer + mmapOffset));
+                regions[i] = new GuestRegion(gpa, size, userAddr, map.Address + (nint)mmapOffset);
             }
         }
         catch

@@ -5,7 +5,7 @@ namespace VmSandbox.Vsock.Virtio;
 /// bounds-checked. One instance per queue is reused for every pop (no per-packet allocation).
 /// Device-readable buffers come first (virtio 1.2 §2.7.4.2), then device-writable ones.
 /// </summary>
-internal sealed unsafe class DescriptorChain
+internal sealed class DescriptorChain
 {
     private ChainSegment[] _segments = [];
     private bool _sawWritable;
@@ -31,8 +31,13 @@ internal sealed unsafe class DescriptorChain
                 break;
             }
             int n = (int)Math.Min(s.Length, (uint)(dest.Length - copied));
-            // SAFETY: s.Host..s.Host+s.Length was bounds-checked against a mapped region when popped.
-            new ReadOnlySpan<byte>((void*)s.Host, n).CopyTo(dest[copied..]);
+            unsafe
+            {
+                // SAFETY: [s.Host, s.Host + s.Length) was bounds-checked against a mapped region
+                // when the chain was popped, n <= s.Length, and the mapping outlives the chain
+                // (tables are swapped only under the device lock, which the caller holds).
+                new ReadOnlySpan<byte>((void*)s.Host, n).CopyTo(dest[copied..]);
+            }
             copied += n;
         }
         return copied;
@@ -53,8 +58,11 @@ internal sealed unsafe class DescriptorChain
                 break;
             }
             int n = (int)Math.Min(s.Length, (uint)(src.Length - written));
-            // SAFETY: as in CopyReadable; the buffer is device-writable by the chain's flags.
-            src.Slice(written, n).CopyTo(new Span<byte>((void*)s.Host, n));
+            unsafe
+            {
+                // SAFETY: as in CopyReadable; the guest marked this buffer device-writable.
+                src.Slice(written, n).CopyTo(new Span<byte>((void*)s.Host, n));
+            }
             written += n;
         }
         return written;

@@ -7,7 +7,7 @@ namespace VmSandbox.Vsock.Virtio;
 /// This type does not own the mappings: whoever created it keeps them alive while it is used
 /// (the vhost-user handler swaps tables only while holding the device lock).
 /// </summary>
-internal sealed unsafe class GuestMemory
+internal sealed class GuestMemory
 {
     private readonly GuestRegion[] _regions;
 
@@ -21,34 +21,33 @@ internal sealed unsafe class GuestMemory
     public int RegionCount => _regions.Length;
 
     /// <summary>Translates [gpa, gpa + len) to a host pointer; false when any byte is outside one region.</summary>
-    public bool TryTranslateGpa(ulong gpa, ulong len, out byte* host)
+    public bool TryTranslateGpa(ulong gpa, ulong len, out nint host)
     {
         foreach (GuestRegion r in _regions)
         {
             if (TryInRegion(gpa, len, r.GuestPhysAddr, r.Size, out ulong offset))
             {
-                // SAFETY: offset + len <= r.Size, and [Host, Host + Size) is mapped by the owner.
-                host = (byte*)r.Host + offset;
+                // offset + len <= r.Size, and [Host, Host + Size) is mapped by the owner.
+                host = r.Host + (nint)offset;
                 return true;
             }
         }
-        host = null;
+        host = 0;
         return false;
     }
 
     /// <summary>Translates a front-end virtual address range (vhost-user ring addresses).</summary>
-    public bool TryTranslateVa(ulong va, ulong len, out byte* host)
+    public bool TryTranslateVa(ulong va, ulong len, out nint host)
     {
         foreach (GuestRegion r in _regions)
         {
             if (TryInRegion(va, len, r.UserAddr, r.Size, out ulong offset))
             {
-                // SAFETY: as in TryTranslateGpa.
-                host = (byte*)r.Host + offset;
+                host = r.Host + (nint)offset;
                 return true;
             }
         }
-        host = null;
+        host = 0;
         return false;
     }
 

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace VmSandbox.Vsock.Virtio;
 
-internal sealed unsafe partial class Virtqueue
+internal sealed partial class Virtqueue
 {
     private const ushort DescFNext = 1;
     private const ushort DescFWrite = 2;
@@ -18,7 +18,7 @@ internal sealed unsafe partial class Virtqueue
     private bool TryWalkChain(ushort head, DescriptorChain chain, out string? why)
     {
         chain.Reset(head, 2 * Size);
-        byte* table = _desc;
+        nint table = _desc;
         uint tableSize = Size;
         uint idx = head;
         uint visited = 0;
@@ -36,11 +36,7 @@ internal sealed unsafe partial class Virtqueue
                 why = "chain longer than its table (loop?)";
                 return false;
             }
-            byte* d = table + 16 * idx;
-            ulong addr = Unsafe.ReadUnaligned<ulong>(d);
-            uint len = Unsafe.ReadUnaligned<uint>(d + 8);
-            ushort flags = Unsafe.ReadUnaligned<ushort>(d + 12);
-            ushort next = Unsafe.ReadUnaligned<ushort>(d + 14);
+            (ulong addr, uint len, ushort flags, ushort next) = ReadDescriptor(table + (nint)(16 * idx));
             if ((flags & DescFIndirect) != 0)
             {
                 if (!IndirectDesc || indirect)
@@ -53,7 +49,7 @@ internal sealed unsafe partial class Virtqueue
                     why = $"bad indirect descriptor (len {len}, flags {flags})";
                     return false;
                 }
-                if (!memory.TryTranslateGpa(addr, len, out byte* itable))
+                if (!memory.TryTranslateGpa(addr, len, out nint itable))
                 {
                     why = $"indirect table 0x{addr:x}+{len} outside guest memory";
                     return false;
@@ -65,12 +61,12 @@ internal sealed unsafe partial class Virtqueue
                 indirect = true;
                 continue;
             }
-            if (!memory.TryTranslateGpa(addr, len, out byte* buffer))
+            if (!memory.TryTranslateGpa(addr, len, out nint buffer))
             {
                 why = $"buffer 0x{addr:x}+{len} outside guest memory";
                 return false;
             }
-            if (!chain.TryAdd((nint)buffer, len, (flags & DescFWrite) != 0))
+            if (!chain.TryAdd(buffer, len, (flags & DescFWrite) != 0))
             {
                 why = "readable descriptor after a writable one, or chain too long";
                 return false;
@@ -81,6 +77,18 @@ internal sealed unsafe partial class Virtqueue
                 return true;
             }
             idx = next;
+        }
+    }
+
+    /// <summary>Copies one descriptor out of guest memory (read once, then validated as a local).</summary>
+    private static (ulong Addr, uint Len, ushort Flags, ushort Next) ReadDescriptor(nint d)
+    {
+        unsafe
+        {
+            // SAFETY: idx < tableSize was checked, and the table [base, base + 16 * tableSize)
+            // was translated as a whole (TryActivate or the indirect descriptor's len).
+            return (Unsafe.ReadUnaligned<ulong>((void*)d), Unsafe.ReadUnaligned<uint>((void*)(d + 8)),
+                Unsafe.ReadUnaligned<ushort>((void*)(d + 12)), Unsafe.ReadUnaligned<ushort>((void*)(d + 14)));
         }
     }
 }

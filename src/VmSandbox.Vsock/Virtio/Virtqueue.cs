@@ -12,7 +12,7 @@ namespace VmSandbox.Vsock.Virtio;
 /// the queue broken; a corrupt chain is returned to the guest with used len 0 and skipped.
 /// Not thread-safe: the owner serialises access (the device lock).
 /// </summary>
-internal sealed unsafe partial class Virtqueue
+internal sealed partial class Virtqueue
 {
     public const int MaxSize = 32768;
     private const ushort AvailFNoInterrupt = 1;
@@ -20,9 +20,9 @@ internal sealed unsafe partial class Virtqueue
     private readonly string _name;
     private readonly Action<string>? _log;
     private GuestMemory _memory = GuestMemory.Empty;
-    private byte* _desc;
-    private byte* _avail;
-    private byte* _used;
+    private nint _desc;
+    private nint _avail;
+    private nint _used;
     private ushort _usedIdx;
     private ushort _usedAtLastNotify;
 
@@ -49,7 +49,7 @@ internal sealed unsafe partial class Virtqueue
     public bool IndirectDesc { get; private set; }
 
     /// <summary>Ring addresses translated and valid under the current memory table.</summary>
-    public bool IsActive => _desc != null && !IsBroken;
+    public bool IsActive => _desc != 0 && !IsBroken;
 
     public bool IsBroken { get; private set; }
 
@@ -98,9 +98,9 @@ internal sealed unsafe partial class Virtqueue
         ulong q = Size;
         // virtio 1.2 §2.7: alignment 16 / 2 / 4 and sizes 16Q / 6+2Q / 6+8Q.
         if ((DescAddr & 15) != 0 || (AvailAddr & 1) != 0 || (UsedAddr & 3) != 0
-            || !Translate(memory, addressesAreVa, DescAddr, 16 * q, out byte* desc)
-            || !Translate(memory, addressesAreVa, AvailAddr, 6 + 2 * q, out byte* avail)
-            || !Translate(memory, addressesAreVa, UsedAddr, 6 + 8 * q, out byte* used))
+            || !Translate(memory, addressesAreVa, DescAddr, 16 * q, out nint desc)
+            || !Translate(memory, addressesAreVa, AvailAddr, 6 + 2 * q, out nint avail)
+            || !Translate(memory, addressesAreVa, UsedAddr, 6 + 8 * q, out nint used))
         {
             MarkBroken("ring addresses outside guest memory or misaligned");
             return false;
@@ -117,9 +117,9 @@ internal sealed unsafe partial class Virtqueue
     /// <summary>Forgets the translated ring pointers (memory table change, ring stop).</summary>
     public void Deactivate()
     {
-        _desc = null;
-        _avail = null;
-        _used = null;
+        _desc = 0;
+        _avail = 0;
+        _used = 0;
     }
 
     /// <summary>
@@ -147,7 +147,7 @@ internal sealed unsafe partial class Virtqueue
             }
             // virtio 1.2 §2.7.13.3: read the ring entry only after avail->idx (acquire).
             Interlocked.MemoryBarrier();
-            ushort head = ReadU16(_avail + 4 + 2 * (LastAvailIdx & (Size - 1)));
+            ushort head = ReadU16(_avail + 4 + (2 * (LastAvailIdx & (Size - 1))));
             if (head >= Size)
             {
                 MarkBroken($"avail ring head {head} out of range");
@@ -180,12 +180,12 @@ internal sealed unsafe partial class Virtqueue
         {
             return;
         }
-        byte* elem = _used + 4 + 8 * (_usedIdx & (Size - 1));
-        Unsafe.WriteUnaligned(elem, (uint)head);
-        Unsafe.WriteUnaligned(elem + 4, len);
+        nint elem = _used + 4 + (8 * (_usedIdx & (Size - 1)));
+        WriteU32(elem, head);
+        WriteU32(elem + 4, len);
         _usedIdx++;
         // virtio 1.2 §2.7.14: the element must be visible before used->idx (release).
-        Volatile.Write(ref Unsafe.AsRef<ushort>(_used + 2), _usedIdx);
+        WriteU16(_used + 2, _usedIdx);
     }
 
     /// <summary>
@@ -201,11 +201,11 @@ internal sealed unsafe partial class Virtqueue
         if (EventIdx)
         {
             // avail_event sits after the used ring: used + 4 + 8Q (virtio 1.2 §2.7.10).
-            Volatile.Write(ref Unsafe.AsRef<ushort>(_used + 4 + 8 * Size), LastAvailIdx);
+            WriteU16(_used + 4 + (8 * Size), LastAvailIdx);
         }
         else
         {
-            Volatile.Write(ref Unsafe.AsRef<ushort>(_used), (ushort)0);
+            WriteU16(_used, 0);
         }
         Interlocked.MemoryBarrier();
         return ReadU16(_avail + 2) != LastAvailIdx;
@@ -229,22 +229,47 @@ internal sealed unsafe partial class Virtqueue
         Interlocked.MemoryBarrier();
         if (EventIdx)
         {
-            ushort usedEvent = ReadU16(_avail + 4 + 2 * Size);
+            ushort usedEvent = ReadU16(_avail + 4 + (2 * Size));
             // vring_need_event (virtio 1.2 §2.7.10).
             return (ushort)(newIdx - usedEvent - 1) < (ushort)(newIdx - oldIdx);
         }
         return (ReadU16(_avail) & AvailFNoInterrupt) == 0;
     }
 
-    private static bool Translate(GuestMemory memory, bool va, ulong addr, ulong len, out byte* host)
+    private static bool Translate(GuestMemory memory, bool va, ulong addr, ulong len, out nint host)
     {
         return va ? memory.TryTranslateVa(addr, len, out host) : memory.TryTranslateGpa(addr, len, out host);
     }
 
-    private static ushort ReadU16(byte* p)
+    // The only raw accesses to ring memory. Callers pass addresses inside the desc/avail/used
+    // ranges that TryActivate validated against the current memory table.
+
+    private static ushort ReadU16(nint p)
     {
-        // SAFETY (callers): p lies inside a ring range validated in TryActivate.
-        return Volatile.Read(ref Unsafe.AsRef<ushort>(p));
+        unsafe
+        {
+            // SAFETY: p + 2 lies inside a validated ring range of a live mapping; volatile
+            // because the guest writes it concurrently (acquire for avail->idx).
+            return Volatile.Read(ref Unsafe.AsRef<ushort>((void*)p));
+        }
+    }
+
+    private static void WriteU16(nint p, ushort value)
+    {
+        unsafe
+        {
+            // SAFETY: as in ReadU16; volatile so used->idx is published after the element (release).
+            Volatile.Write(ref Unsafe.AsRef<ushort>((void*)p), value);
+        }
+    }
+
+    private static void WriteU32(nint p, uint value)
+    {
+        unsafe
+        {
+            // SAFETY: p + 4 lies inside the validated used ring of a live mapping.
+            Unsafe.WriteUnaligned((void*)p, value);
+        }
     }
 
     private void MarkBroken(string why)

@@ -179,6 +179,16 @@ internal sealed partial class VsockMuxer
         }
     }
 
+    /// <summary>
+    /// virtio 1.2 §5.10.6.5: after our SHUTDOWN the peer should answer RST; if it does not within
+    /// an implementation-defined time, send RST ourselves (Linux waits 8 s, VSOCK_CLOSE_TIMEOUT).
+    /// </summary>
+    private async Task ResetIfNoRstAsync(VsockConnection conn)
+    {
+        await Task.Delay(ShutdownTimeout).ConfigureAwait(false);
+        CloseFromHost(conn);
+    }
+
     private void CloseFromHost(VsockConnection conn)
     {
         lock (Gate)

@@ -86,6 +86,7 @@ internal sealed partial class VsockMuxer
             h.Op = VsockOp.Shutdown;
             h.Flags = VsockHeader.ShutdownRcv | VsockHeader.ShutdownSend;
             conn.ShutdownSent = true;
+            _ = ResetIfNoRstAsync(conn);
         }
         else if (Take(conn, PendingControl.CreditRequest))
         {

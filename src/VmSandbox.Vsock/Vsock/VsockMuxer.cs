@@ -15,6 +15,7 @@ internal sealed partial class VsockMuxer
     public const int MaxConnections = 1024;
     private const int RstQueueCapacity = 256;
     private const uint FirstLocalPort = 1u << 30;
+    private static readonly TimeSpan s_shutdownTimeout = TimeSpan.FromSeconds(8);
 
     private readonly ulong _guestCid;
     private readonly string _udsPath;
@@ -47,6 +48,9 @@ internal sealed partial class VsockMuxer
     public bool HasRxWork => _rstCount > 0 || _ready.Count > 0;
 
     public ulong GuestCid => _guestCid;
+
+    /// <summary>How long a SHUTDOWN we sent may stay unanswered before we send RST (tests shorten it).</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = s_shutdownTimeout;
 
     /// <summary>Handles one packet (header + payload) the guest put on the tx queue.</summary>
     public void OnTxPacket(ReadOnlySpan<byte> packet)

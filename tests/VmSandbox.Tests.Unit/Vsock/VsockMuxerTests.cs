@@ -133,6 +133,37 @@ public sealed class VsockMuxerTests : IDisposable
     }
 
     [Fact]
+    public void HostEof_GuestNeverAnswers_RstAfterTimeout()
+    {
+        (Socket host, Socket listener) = Establish(1000, 1234);
+        using (listener)
+        {
+            host.Dispose();
+            _h.Expect(VsockOp.Shutdown);
+            VsockHeader rst = _h.Expect(VsockOp.Rst);
+            Assert.Equal(1000u, rst.DstPort);
+            Assert.Equal(0, _h.Muxer.ConnectionCount);
+        }
+    }
+
+    [Fact]
+    public void StructLayout_HeaderIs44BytesLittleEndian()
+    {
+        byte[] b = MuxerHarness.Packet(VsockOp.Rw, 0x11223344, 0x55667788, bufAlloc: 0x01020304, fwdCnt: 0x0a0b0c0d, flags: 3, srcCid: 0x99, dstCid: 2);
+        Assert.Equal(44, VsockHeader.Size);
+        Assert.Equal(0x99, b[0]);
+        Assert.Equal(2, b[8]);
+        Assert.Equal(0x44, b[16]);
+        Assert.Equal(0x88, b[20]);
+        Assert.Equal(0, b[24]);
+        Assert.Equal(1, b[28]);
+        Assert.Equal((byte)VsockOp.Rw, b[30]);
+        Assert.Equal(3, b[32]);
+        Assert.Equal(0x04, b[36]);
+        Assert.Equal(0x0d, b[40]);
+    }
+
+    [Fact]
     public void GuestExceedingCredit_IsReset()
     {
         (Socket host, Socket listener) = Establish(1000, 1234);
