@@ -10,54 +10,54 @@ internal sealed partial class VhostUserHandler
         switch (request)
         {
             case VhostUserRequest.SetVringNum:
-            {
-                Vring vring = VringFromState(p, out uint num);
-                if (!vring.Queue.TrySetSize(num))
                 {
-                    throw VhostUserProtocol.Error($"set_vring_num: bad size {num}");
+                    Vring vring = VringFromState(p, out uint num);
+                    if (!vring.Queue.TrySetSize(num))
+                    {
+                        throw VhostUserProtocol.Error($"set_vring_num: bad size {num}");
+                    }
+                    break;
                 }
-                break;
-            }
             case VhostUserRequest.SetVringBase:
-            {
-                Vring vring = VringFromState(p, out uint num);
-                if (num > ushort.MaxValue)
                 {
-                    throw VhostUserProtocol.Error($"set_vring_base: bad index {num}");
+                    Vring vring = VringFromState(p, out uint num);
+                    if (num > ushort.MaxValue)
+                    {
+                        throw VhostUserProtocol.Error($"set_vring_base: bad index {num}");
+                    }
+                    vring.Queue.SetBase((ushort)num);
+                    break;
                 }
-                vring.Queue.SetBase((ushort)num);
-                break;
-            }
             case VhostUserRequest.SetVringEnable:
-            {
-                Vring vring = VringFromState(p, out uint num);
-                vring.Enabled = num != 0;
-                break;
-            }
+                {
+                    Vring vring = VringFromState(p, out uint num);
+                    vring.Enabled = num != 0;
+                    break;
+                }
             case VhostUserRequest.SetVringAddr:
                 SetVringAddr(p);
                 break;
             case VhostUserRequest.SetVringKick:
-            {
-                Vring vring = VringFromFdMessage(p, out SafeFd? fd);
-                _device.SetKick(vring, fd);
-                // rst "Ring states": the kick fd starts the ring.
-                vring.Started = true;
-                Activate(vring);
-                break;
-            }
+                {
+                    Vring vring = VringFromFdMessage(p, out SafeFd? fd);
+                    _device.SetKick(vring, fd);
+                    // rst "Ring states": the kick fd starts the ring.
+                    vring.Started = true;
+                    Activate(vring);
+                    break;
+                }
             case VhostUserRequest.SetVringCall:
-            {
-                Vring vring = VringFromFdMessage(p, out SafeFd? fd);
-                vring.ReplaceCall(fd);
-                break;
-            }
+                {
+                    Vring vring = VringFromFdMessage(p, out SafeFd? fd);
+                    vring.ReplaceCall(fd);
+                    break;
+                }
             case VhostUserRequest.SetVringErr:
-            {
-                Vring vring = VringFromFdMessage(p, out SafeFd? fd);
-                vring.ReplaceErr(fd);
-                break;
-            }
+                {
+                    Vring vring = VringFromFdMessage(p, out SafeFd? fd);
+                    vring.ReplaceErr(fd);
+                    break;
+                }
         }
     }
 
