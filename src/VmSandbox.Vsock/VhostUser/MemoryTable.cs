@@ -54,6 +54,13 @@ internal sealed class MemoryTable : IDisposable
                 {
                     throw VhostUserProtocol.Error($"set_mem_table: bad region {i} (gpa 0x{gpa:x} size 0x{size:x} offset 0x{mmapOffset:x})");
                 }
+                // Touching a MAP_SHARED page past the end of the file raises SIGBUS, which no
+                // managed code can survive: refuse regions larger than their file.
+                ulong fileSize = FileStat.GetSize(fds[i], $"guest memory region {i}");
+                if (fileSize < size + mmapOffset)
+                {
+                    throw VhostUserProtocol.Error($"set_mem_table: region {i} needs 0x{size + mmapOffset:x} bytes, its fd has 0x{fileSize:x}");
+                }
                 MappedRegion map = MappedRegion.MapShared(fds[i], size + mmapOffset, $"guest memory region {i}");
                 mappings.Add(map);
                 regions[i] = new GuestRegion(gpa, size, userAddr, map.Address + (nint)mmapOffset);

@@ -182,6 +182,7 @@ public sealed class VhostUserBackendTests : IDisposable
     [InlineData("bad-queue-size")]
     [InlineData("mem-table-without-fd")]
     [InlineData("features-not-offered")]
+    [InlineData("mem-table-region-beyond-file")]
     public async Task ProtocolViolation_ClosesConnection_AndStopsBackend(string kind)
     {
         await using VhostUserVsockBackend backend = VhostUserVsockBackend.Start(_options);
@@ -209,6 +210,15 @@ public sealed class VhostUserBackendTests : IDisposable
                 p[16] = 1;
                 qemu.Send(VhostUserRequest.SetMemTable, p);
                 break;
+            case "mem-table-region-beyond-file":
+                using (SafeFd small = MemFd.Create("vsock-small", 4096))
+                {
+                    byte[] t = new byte[40];
+                    t[0] = 1;
+                    BitConverter.GetBytes(8192UL).CopyTo(t, 16);
+                    qemu.Send(VhostUserRequest.SetMemTable, t, 1, small.Fd);
+                }
+                break;
             case "features-not-offered":
                 qemu.SendU64(VhostUserRequest.SetFeatures, 1UL << 34);
                 break;
@@ -216,6 +226,10 @@ public sealed class VhostUserBackendTests : IDisposable
         await backend.Completion.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         Assert.True(qemu.IsClosedByPeer());
         Assert.Contains(_log, l => l.StartsWith("vsock back-end: vhost-user: ", StringComparison.Ordinal));
+        if (kind == "mem-table-region-beyond-file")
+        {
+            Assert.Contains(_log, l => l.Contains("its fd has", StringComparison.Ordinal));
+        }
     }
 
     [Fact]
