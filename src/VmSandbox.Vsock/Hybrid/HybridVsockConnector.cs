@@ -13,6 +13,10 @@ public static class HybridVsockConnector
 {
     private static readonly TimeSpan s_retryDelay = TimeSpan.FromMilliseconds(20);
 
+    // A guest whose vsock driver is still probing drops REQUESTs silently: do not wait for
+    // one attempt's OK line longer than this before trying again.
+    private static readonly TimeSpan s_attemptTimeout = TimeSpan.FromSeconds(2);
+
     /// <summary>Returns a socket connected to guest port <paramref name="port"/>, positioned after the OK line.</summary>
     public static async Task<Socket> ConnectAsync(string udsPath, uint port, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
@@ -31,7 +35,7 @@ public static class HybridVsockConnector
             try
             {
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                attempt.CancelAfter(left);
+                attempt.CancelAfter(left < s_attemptTimeout ? left : s_attemptTimeout);
                 await socket.ConnectAsync(new UnixDomainSocketEndPoint(udsPath), attempt.Token).ConfigureAwait(false);
                 await socket.SendAsync(command, SocketFlags.None, attempt.Token).ConfigureAwait(false);
                 string? line = await ReadLineAsync(socket, attempt.Token).ConfigureAwait(false);

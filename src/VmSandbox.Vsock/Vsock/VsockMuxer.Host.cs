@@ -189,6 +189,24 @@ internal sealed partial class VsockMuxer
         CloseFromHost(conn);
     }
 
+    /// <summary>
+    /// A guest whose vsock driver is still starting may drop our REQUEST without answering;
+    /// give up after a while so the host app sees its connection closed and retries.
+    /// </summary>
+    private async Task ResetIfNoResponseAsync(VsockConnection conn)
+    {
+        await Task.Delay(ConnectTimeout).ConfigureAwait(false);
+        lock (Gate)
+        {
+            if (conn.State != ConnectionState.LocalInit)
+            {
+                return;
+            }
+            Close(conn, sendRst: true);
+        }
+        _wake();
+    }
+
     private void CloseFromHost(VsockConnection conn)
     {
         lock (Gate)

@@ -57,6 +57,7 @@ internal sealed partial class VsockMuxer
         if (Take(conn, PendingControl.Request))
         {
             h.Op = VsockOp.Request;
+            _ = ResetIfNoResponseAsync(conn);
         }
         else if (Take(conn, PendingControl.Response))
         {

@@ -16,6 +16,7 @@ internal sealed partial class VsockMuxer
     private const int RstQueueCapacity = 256;
     private const uint FirstLocalPort = 1u << 30;
     private static readonly TimeSpan s_shutdownTimeout = TimeSpan.FromSeconds(8);
+    private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(5);
 
     private readonly ulong _guestCid;
     private readonly string _udsPath;
@@ -51,6 +52,9 @@ internal sealed partial class VsockMuxer
 
     /// <summary>How long a SHUTDOWN we sent may stay unanswered before we send RST (tests shorten it).</summary>
     public TimeSpan ShutdownTimeout { get; init; } = s_shutdownTimeout;
+
+    /// <summary>How long a host-initiated REQUEST may wait for the guest's RESPONSE or RST.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = s_connectTimeout;
 
     /// <summary>Handles one packet (header + payload) the guest put on the tx queue.</summary>
     public void OnTxPacket(ReadOnlySpan<byte> packet)

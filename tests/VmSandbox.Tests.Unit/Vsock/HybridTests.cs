@@ -118,6 +118,18 @@ public sealed class HybridTests : IDisposable
     }
 
     [Fact]
+    public void GuestNeverAnswersRequest_HostConnectionClosedAfterTimeout()
+    {
+        using Socket s = Connect();
+        s.Send("CONNECT 52\n"u8);
+        VsockHeader req = _h.Expect(VsockOp.Request);
+        AssertClosed(s);
+        VsockHeader rst = _h.Expect(VsockOp.Rst);
+        Assert.Equal(req.SrcPort, rst.SrcPort);
+        Assert.Equal(0, _h.Muxer.ConnectionCount);
+    }
+
+    [Fact]
     public async Task Connector_TimesOutAtDeadline()
     {
         var e = await Assert.ThrowsAsync<VmSandbox.Common.VmSandboxException>(() =>

@@ -15,7 +15,7 @@ internal sealed class MuxerHarness : IDisposable
         Dir = Path.Combine(Path.GetTempPath(), "vsk-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(Dir);
         UdsPath = Path.Combine(Dir, "v.sock");
-        Muxer = new VsockMuxer(GuestCid, UdsPath, () => Interlocked.Increment(ref Wakes)) { ShutdownTimeout = TimeSpan.FromMilliseconds(300) };
+        Muxer = new VsockMuxer(GuestCid, UdsPath, () => Interlocked.Increment(ref Wakes)) { ShutdownTimeout = TimeSpan.FromMilliseconds(300), ConnectTimeout = TimeSpan.FromMilliseconds(300) };
     }
 
     public int Wakes;
