@@ -233,6 +233,31 @@ public sealed class VhostUserBackendTests : IDisposable
     }
 
     [Fact]
+    public async Task RingAddressesOutsideGuestMemory_RingStaysOff_BackendKeepsServing()
+    {
+        await using VhostUserVsockBackend backend = VhostUserVsockBackend.Start(_options);
+        using var qemu = new FakeFrontEnd(_options.SocketPath);
+        qemu.Negotiate(Cid);
+        using var guest = new GuestSide("vsock-badring-" + Guid.NewGuid().ToString("N")[..6]);
+        qemu.SetMemTable(guest.MemFd, GuestSide.RamSize);
+        byte[] addr = new byte[40];
+        BitConverter.GetBytes(0xdead_0000_0000UL).CopyTo(addr, 8);
+        BitConverter.GetBytes(ulong.MaxValue - 7).CopyTo(addr, 16);
+        BitConverter.GetBytes(GuestRam.UserBase + GuestSide.RamSize - 2).CopyTo(addr, 24);
+        qemu.SendState(VhostUserRequest.SetVringNum, 1, 128);
+        qemu.Send(VhostUserRequest.SetVringAddr, addr);
+        qemu.SendU64(VhostUserRequest.SetVringKick, 1, 1, guest.TxKick.Fd);
+        // NOFD (bit 8): no call fd, the ring is polled by the front-end's rules.
+        qemu.SendU64(VhostUserRequest.SetVringCall, 1 | 0x100);
+        qemu.SendState(VhostUserRequest.SetVringEnable, 1, 1);
+        EventFd.Signal(guest.TxKick);
+        qemu.Sync();
+        Assert.Equal(0u, qemu.GetVringBase(1));
+        Assert.Contains(_log, l => l.Contains("vring 1 addresses are invalid", StringComparison.Ordinal));
+        Assert.False(backend.Completion.IsCompleted);
+    }
+
+    [Fact]
     public async Task GetConfig_OutOfRange_RepliesEmpty()
     {
         await using VhostUserVsockBackend backend = VhostUserVsockBackend.Start(_options);
