@@ -19,11 +19,11 @@ public sealed class InteropTests
     public unsafe void Sockaddr_vm_matches_the_kernel_layout()
     {
         // linux/vm_sockets.h: family u16 @0, reserved u16 @2, port u32 @4, cid u32 @8, zero[4] @12; 16 bytes.
-        Assert.Equal(16, sizeof(Vsock.sockaddr_vm));
-        Assert.Equal(0, (int)System.Runtime.InteropServices.Marshal.OffsetOf<Vsock.sockaddr_vm>(nameof(Vsock.sockaddr_vm.svm_family)));
-        Assert.Equal(4, (int)System.Runtime.InteropServices.Marshal.OffsetOf<Vsock.sockaddr_vm>(nameof(Vsock.sockaddr_vm.svm_port)));
-        Assert.Equal(8, (int)System.Runtime.InteropServices.Marshal.OffsetOf<Vsock.sockaddr_vm>(nameof(Vsock.sockaddr_vm.svm_cid)));
-        Assert.Equal(12, (int)System.Runtime.InteropServices.Marshal.OffsetOf<Vsock.sockaddr_vm>(nameof(Vsock.sockaddr_vm.svm_zero)));
+        Assert.Equal(16, sizeof(VmSandbox.Interop.Vsock.sockaddr_vm));
+        Assert.Equal(0, (int)System.Runtime.InteropServices.Marshal.OffsetOf<VmSandbox.Interop.Vsock.sockaddr_vm>(nameof(VmSandbox.Interop.Vsock.sockaddr_vm.svm_family)));
+        Assert.Equal(4, (int)System.Runtime.InteropServices.Marshal.OffsetOf<VmSandbox.Interop.Vsock.sockaddr_vm>(nameof(VmSandbox.Interop.Vsock.sockaddr_vm.svm_port)));
+        Assert.Equal(8, (int)System.Runtime.InteropServices.Marshal.OffsetOf<VmSandbox.Interop.Vsock.sockaddr_vm>(nameof(VmSandbox.Interop.Vsock.sockaddr_vm.svm_cid)));
+        Assert.Equal(12, (int)System.Runtime.InteropServices.Marshal.OffsetOf<VmSandbox.Interop.Vsock.sockaddr_vm>(nameof(VmSandbox.Interop.Vsock.sockaddr_vm.svm_zero)));
     }
 
     [Fact]

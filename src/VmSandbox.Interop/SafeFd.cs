@@ -1,0 +1,30 @@
+using System.Runtime.InteropServices;
+using Tmds.Linux;
+
+namespace VmSandbox.Interop;
+
+/// <summary>An owned Linux file descriptor, closed exactly once when released.</summary>
+public sealed class SafeFd : SafeHandle
+{
+    public SafeFd()
+        : base(new IntPtr(-1), ownsHandle: true)
+    {
+    }
+
+    public SafeFd(int fd, bool ownsHandle = true)
+        : base(new IntPtr(-1), ownsHandle)
+    {
+        SetHandle(new IntPtr(fd));
+    }
+
+    public override bool IsInvalid => handle.ToInt64() < 0;
+
+    /// <summary>The raw descriptor; only valid while this handle is alive.</summary>
+    public int Fd => (int)handle.ToInt64();
+
+    protected override bool ReleaseHandle()
+    {
+        // SAFETY: the handle owns the descriptor and SafeHandle calls this at most once.
+        return LibC.close((int)handle.ToInt64()) == 0;
+    }
+}

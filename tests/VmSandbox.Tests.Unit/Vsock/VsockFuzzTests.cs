@@ -1,0 +1,210 @@
+using System.Net.Sockets;
+using VmSandbox.Vsock;
+using VmSandbox.Vsock.VhostUser;
+using VmSandbox.Vsock.Vsock;
+using Xunit;
+
+namespace VmSandbox.Tests.Unit.Vsock;
+
+/// <summary>
+/// Seeded, bounded fuzzing of everything the guest controls: ring layouts, descriptor chains
+/// and packet headers. Guest RAM sits between guard pages, so an access outside it would
+/// crash the run; the device must never throw.
+/// </summary>
+public sealed class VsockFuzzTests : IDisposable
+{
+    private const ushort Q = 16;
+    private const ulong RamSize = 256 * 1024;
+    private readonly MuxerHarness _h = new();
+    private readonly GuestRam _ram = new(RamSize);
+    private readonly VsockDevice _device;
+    private readonly Socket _listener;
+
+    public VsockFuzzTests()
+    {
+        _device = new VsockDevice(_h.Muxer, log: null);
+        _listener = _h.Listen(5);
+        _ = DrainAcceptsAsync();
+    }
+
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _device.Dispose();
+        _h.Dispose();
+        _ram.Dispose();
+    }
+
+    private async Task DrainAcceptsAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                Socket s = await _listener.AcceptAsync();
+                _ = Task.Run(async () =>
+                {
+                    using (s)
+                    {
+                        byte[] b = new byte[4096];
+                        while (await s.ReceiveAsync(b) > 0)
+                        {
+                        }
+                    }
+                });
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private RingDriver Ring(int index) => new(_ram, Q, GuestRam.BaseGpa + ((ulong)index * 64 * 1024), 64 * 1024);
+
+    private void Activate(Vring vring, RingDriver d, Random rnd)
+    {
+        vring.Queue.TrySetSize(Q);
+        vring.Queue.SetAddresses(d.DescGpa, d.UsedGpa, d.AvailGpa);
+        vring.Queue.TryActivate(_ram.Memory, eventIdx: rnd.Next(2) == 0, indirectDesc: true, addressesAreVa: false);
+        vring.Started = true;
+        vring.Enabled = true;
+    }
+
+    private static ulong PickAddr(Random rnd, ulong validBase)
+    {
+        return rnd.Next(10) switch
+        {
+            0 => 0,
+            1 => ulong.MaxValue - (ulong)rnd.Next(64),
+            2 => GuestRam.BaseGpa + RamSize - (ulong)rnd.Next(64),
+            3 => GuestRam.BaseGpa - (ulong)rnd.Next(1, 64),
+            4 => (ulong)rnd.NextInt64(),
+            _ => validBase + (ulong)rnd.Next(0, 60 * 1024),
+        };
+    }
+
+    private static uint PickLen(Random rnd)
+    {
+        return rnd.Next(8) switch
+        {
+            0 => 0,
+            1 => uint.MaxValue,
+            2 => (uint)rnd.Next(1, 44),
+            3 => 16u * (uint)rnd.Next(0, 40),
+            4 => (uint)rnd.Next(),
+            _ => (uint)rnd.Next(44, 4096),
+        };
+    }
+
+    private static byte[] RandomPacket(Random rnd)
+    {
+        var op = (VsockOp)(rnd.Next(10) == 0 ? rnd.Next(0, 20) : rnd.Next(1, 8));
+        byte[] payload = new byte[rnd.Next(4) == 0 ? rnd.Next(0, 300) : 0];
+        rnd.NextBytes(payload);
+        return MuxerHarness.Packet(op, (uint)rnd.Next(1000, 1004), (uint)rnd.Next(3, 7), payload,
+            bufAlloc: rnd.Next(3) == 0 ? (uint)rnd.Next() : 65536, fwdCnt: (uint)rnd.Next(0, 100), flags: (uint)rnd.Next(0, 4),
+            type: (ushort)(rnd.Next(8) == 0 ? rnd.Next(0, 4) : 1), srcCid: rnd.Next(10) == 0 ? 3UL : MuxerHarness.GuestCid,
+            dstCid: rnd.Next(10) == 0 ? 5UL : 2UL, len: rnd.Next(10) == 0 ? (uint?)rnd.Next() : null);
+    }
+
+    [Fact]
+    public void MutatedRingsAndPackets_NeverThrowNorTouchOutsideGuestMemory()
+    {
+        var rnd = new Random(20240611);
+        RingDriver rx = Ring(0);
+        RingDriver tx = Ring(1);
+        ulong rxData = GuestRam.BaseGpa + (2UL * 64 * 1024);
+        ulong txData = GuestRam.BaseGpa + (3UL * 64 * 1024);
+        lock (_h.Muxer.Gate)
+        {
+            Activate(_device.Vrings[0], rx, rnd);
+            Activate(_device.Vrings[1], tx, rnd);
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int iterations = 0;
+        int broken = 0;
+        long dropped = 0;
+        while (iterations < 20000 && clock.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            iterations++;
+            // A plausible tx packet in a buffer, then a random descriptor pointing near it.
+            byte[] packet = RandomPacket(rnd);
+            ulong at = txData + (ulong)rnd.Next(0, 60 * 1024 - packet.Length);
+            packet.CopyTo(_ram.Span(at, packet.Length));
+            for (int k = rnd.Next(1, 4); k > 0; k--)
+            {
+                RingDriver d = rnd.Next(2) == 0 ? tx : rx;
+                ulong basis = d == tx ? at : rxData;
+                ushort flags = (ushort)(rnd.Next(4) == 0 ? rnd.Next(0, 8) : (d == rx ? RingDriver.Write : 0));
+                d.SetDesc(rnd.Next(Q), rnd.Next(3) == 0 ? PickAddr(rnd, basis) : basis, rnd.Next(3) == 0 ? PickLen(rnd) : (uint)packet.Length,
+                    flags, (ushort)rnd.Next(0, Q + 2));
+            }
+            // Occasionally an indirect table with random content.
+            if (rnd.Next(8) == 0)
+            {
+                ulong table = rxData + (ulong)rnd.Next(0, 32 * 1024) / 16 * 16;
+                for (int i = 0; i < 4; i++)
+                {
+                    rx.SetDesc(table, i, PickAddr(rnd, rxData), PickLen(rnd), (ushort)rnd.Next(0, 8), (ushort)rnd.Next(0, 6));
+                }
+                rx.SetDesc(rnd.Next(Q), table, (uint)(16 * rnd.Next(0, 6) + (rnd.Next(4) == 0 ? 1 : 0)), RingDriver.Indirect, 0);
+            }
+            // Publish heads; sometimes bogus heads or avail idx jumps, or scribble on the used ring.
+            RingDriver p = rnd.Next(2) == 0 ? tx : rx;
+            switch (rnd.Next(12))
+            {
+                case 0:
+                    p.AvailIdx += (ushort)rnd.Next(Q, 1000);
+                    _ram.W16(p.AvailGpa + 2, p.AvailIdx);
+                    break;
+                case 1:
+                    p.Publish((ushort)rnd.Next(Q, ushort.MaxValue));
+                    break;
+                case 2:
+                    _ram.W16(p.UsedGpa + 2, (ushort)rnd.Next());
+                    _ram.W16(p.AvailGpa + 4 + (2 * Q), (ushort)rnd.Next());
+                    break;
+                default:
+                    p.Publish((ushort)rnd.Next(Q));
+                    break;
+            }
+            lock (_h.Muxer.Gate)
+            {
+                _device.Process();
+                // Keep fuzzing after a ring broke, as a guest reset would.
+                for (int i = 0; i < 2; i++)
+                {
+                    if (_device.Vrings[i].Queue.IsBroken)
+                    {
+                        broken++;
+                        dropped = Math.Max(dropped, _device.Vrings[i].Queue.DroppedChains);
+                        RingDriver d = i == 0 ? rx : tx;
+                        d.AvailIdx = 0;
+                        _ram.W16(d.AvailGpa + 2, 0);
+                        _ram.W16(d.UsedGpa + 2, 0);
+                        _device.Vrings[i].Queue.SetBase(0);
+                        Activate(_device.Vrings[i], d, rnd);
+                    }
+                }
+            }
+            // Raw header fuzzing straight into the muxer as well.
+            byte[] raw = RandomPacket(rnd);
+            if (rnd.Next(4) == 0)
+            {
+                rnd.NextBytes(raw.AsSpan(0, rnd.Next(0, raw.Length)));
+            }
+            lock (_h.Muxer.Gate)
+            {
+                _h.Muxer.OnTxPacket(raw.AsSpan(0, rnd.Next(0, raw.Length + 1)));
+                _h.Muxer.FillRx(new byte[rnd.Next(0, 200)]);
+            }
+        }
+        Assert.True(iterations > 100);
+        // The run really exercised the rejection paths, and some packets still went through.
+        Assert.True(broken > 0, "no ring was ever broken");
+        Assert.True(dropped > 0, "no chain was ever dropped");
+        Assert.NotEqual(0, tx.UsedIdx + rx.UsedIdx);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{iterations} iterations, {broken} broken rings, {dropped} dropped chains");
+        Assert.True(_h.Muxer.ConnectionCount <= VsockMuxer.MaxConnections);
+    }
+}
