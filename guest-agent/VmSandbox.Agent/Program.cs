@@ -18,7 +18,13 @@ public static class Program
         {
             var service = new AgentService(new GuestFacts(), pid1.RequestShutdown);
             new VsockApiListener(service, line => sys.WriteConsole($"{AgentInfo.ConsolePrefix} {line}")).Start();
-            return $"vsock:{VmSandbox.Agent.Protocol.AgentApi.VsockPort}";
+            string api = $"vsock:{VmSandbox.Agent.Protocol.AgentApi.VsockPort}";
+            if (EchoListener.PortFromCmdline(File.ReadAllText("/proc/cmdline")) is { } echo)
+            {
+                EchoListener.Start(echo);
+                api += $",echo:{echo}";
+            }
+            return api;
         }).Run();
     }
 }

@@ -42,7 +42,7 @@ public sealed class CliTests : IDisposable
     {
         var r = await TestEnvironment.RunCliAsync(Env(), TimeSpan.FromMinutes(3), "--root", Path.Combine(_root, "state"), "boot", "--id", "clitest");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Matches(@"^sandbox clitest: vmsandbox-agent: ready version=0\.1\.0\S* started_ms=\d+ ready_ms=\d+ modules=\d+$", r.Stdout.Split('\n')[0]);
+        Assert.Matches(@"^sandbox clitest: vmsandbox-agent: ready version=0\.1\.0\S* started_ms=\d+ ready_ms=\d+ modules=\d+ api=vsock:1024$", r.Stdout.Split('\n')[0]);
         Assert.Contains("stopped: GuestPoweredOff", r.Stdout, StringComparison.Ordinal);
         AssertNothingLeft("clitest");
     }

@@ -1,3 +1,4 @@
+using VmSandbox.Agent.Protocol;
 using VmSandbox.Hypervisor;
 using VmSandbox.Runtime;
 using VmSandbox.Runtime.Config;
@@ -25,37 +26,64 @@ public sealed class GuestBootTests : IDisposable
     }
 
     [Fact]
-    public async Task Agent_announces_readiness_and_the_guest_powers_off_cleanly()
+    public async Task Agent_answers_over_vsock_and_shutdown_powers_the_guest_off()
     {
         var warnings = new List<string>();
         var factory = new SandboxVmFactory(Config(), AccelDetector.ForHost(), new QemuHypervisor(), warnings.Add);
         string id = "boot-" + Guid.NewGuid().ToString("N")[..8];
         VmSpec spec = factory.CreateSpec(id, Path.Combine(_state, id));
-        IVm vm = await factory.BootAsync(spec, TestContext.Current.CancellationToken);
-        int pid = vm.Pid;
+        SandboxVm sandbox = await factory.BootAsync(spec, TestContext.Current.CancellationToken);
+        int pid = sandbox.Vm.Pid;
         try
         {
-            AgentReadiness ready = Assert.IsType<AgentReadiness>(vm.Readiness);
+            AgentReadiness ready = Assert.IsType<AgentReadiness>(sandbox.Vm.Readiness);
             Assert.StartsWith("0.1.0", ready.Version, StringComparison.Ordinal);
             Assert.True(ready.Modules >= 10, $"only {ready.Modules} modules loaded");
-            Assert.True(vm.Timings!.TotalMs > 0);
             Assert.Contains(TestEnvironment.ProcessesMatching($"vmsandbox-{id},"), p => p == pid);
             if (spec.Accel == Accelerator.Tcg)
             {
                 Assert.Single(warnings, w => w.Contains("tcg", StringComparison.Ordinal) && !w.Contains('\n', StringComparison.Ordinal));
             }
 
-            StopOutcome outcome = await vm.StopAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+            // Check and GetGuestDetails travel through our vhost-user vsock device.
+            CheckResponse check = await sandbox.Agent.CheckAsync(new CheckRequest(), null, TestContext.Current.CancellationToken);
+            Assert.Equal(CheckResponse.Types.ServingStatus.Serving, check.Status);
+            Assert.Equal(ready.Version, check.AgentVersion);
+            GuestDetails guest = await sandbox.Agent.GetGuestDetailsAsync(new GetGuestDetailsRequest(), null, TestContext.Current.CancellationToken);
+            string manifest = await File.ReadAllTextAsync(Path.Combine(TestEnvironment.GuestDir, "manifest.json"), TestContext.Current.CancellationToken);
+            Assert.Contains($"\"kernelRelease\": \"{guest.KernelRelease}\"", manifest, StringComparison.Ordinal);
+            Assert.Equal((uint)spec.Vcpus, guest.CpuCount);
+            Assert.InRange(guest.MemoryTotalBytes, 128UL << 20, (ulong)spec.MemoryMiB << 20);
+            Assert.InRange(guest.MemoryAvailableBytes, 1UL, guest.MemoryTotalBytes);
+            Assert.True(guest.UptimeNano > (ulong)(ready.ReadyMs * 1e6));
+
+            StopOutcome outcome = await sandbox.ShutdownAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
             Assert.Equal(StopOutcome.GuestPoweredOff, outcome);
             string console = await File.ReadAllTextAsync(spec.ConsoleLogPath, TestContext.Current.CancellationToken);
-            Assert.Contains("vmsandbox-agent: powering off reason=ctrl-alt-del", console, StringComparison.Ordinal);
+            Assert.Contains("vmsandbox-agent: powering off reason=shutdown rpc", console, StringComparison.Ordinal);
         }
         finally
         {
-            await vm.DisposeAsync();
+            await sandbox.DisposeAsync();
         }
         Assert.Empty(TestEnvironment.ProcessesMatching($"vmsandbox-{id},"));
-        Assert.False(File.Exists(spec.QmpSocketPath));
+        Assert.Empty(Directory.GetFiles(spec.StateDir, "*.sock*"));
+    }
+
+    [Fact]
+    public async Task Ctrl_alt_del_from_the_host_powers_the_guest_off()
+    {
+        var factory = new SandboxVmFactory(Config(), AccelDetector.ForHost(), new QemuHypervisor(), _ => { });
+        string id = "cad-" + Guid.NewGuid().ToString("N")[..8];
+        VmSpec spec = factory.CreateSpec(id, Path.Combine(_state, id));
+        await using (SandboxVm sandbox = await factory.BootAsync(spec, TestContext.Current.CancellationToken))
+        {
+            // The hypervisor-level path, used when the agent API does not answer.
+            Assert.Equal(StopOutcome.GuestPoweredOff, await sandbox.Vm.StopAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
+        }
+        string console = await File.ReadAllTextAsync(spec.ConsoleLogPath, TestContext.Current.CancellationToken);
+        Assert.Contains("vmsandbox-agent: powering off reason=ctrl-alt-del", console, StringComparison.Ordinal);
+        Assert.Empty(TestEnvironment.ProcessesMatching($"vmsandbox-{id},"));
     }
 
     [Fact]

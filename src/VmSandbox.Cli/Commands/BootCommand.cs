@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Hypervisor;
 using VmSandbox.Runtime;
@@ -70,21 +71,25 @@ public static class BootCommand
         try
         {
             VmSpec spec = factory.CreateSpec(id, stateDir);
-            await using IVm vm = await factory.BootAsync(spec, ct);
-            AgentReadiness ready = vm.Readiness!;
-            BootTimings t = vm.Timings!;
-            StopOutcome outcome = await vm.StopAsync(config.StopTimeout, ct);
+            await using SandboxVm sandbox = await factory.BootAsync(spec, ct);
+            AgentReadiness ready = sandbox.Vm.Readiness!;
+            BootTimings t = sandbox.Vm.Timings!;
+            GuestDetails guest = await sandbox.Agent.GetGuestDetailsAsync(new GetGuestDetailsRequest(), null, ct);
+            StopOutcome outcome = await sandbox.ShutdownAsync(config.StopTimeout, ct);
+            string accel = spec.Accel.ToString().ToLowerInvariant();
             if (json)
             {
-                var result = new BootResult(id, spec.Accel.ToString().ToLowerInvariant(), ready.Version, t.QemuStartMs, t.FirmwareMs,
-                    t.KernelMs, t.AgentInitMs, t.TotalMs, outcome.ToString());
+                var result = new BootResult(id, accel, ready.Version, t.QemuStartMs, t.FirmwareMs,
+                    t.KernelMs, t.AgentInitMs, t.TotalMs, outcome.ToString(), guest.KernelRelease, guest.CpuCount, guest.MemoryTotalBytes);
                 stdout.WriteLine(JsonSerializer.Serialize(result, CliJsonContext.Default.BootResult));
             }
             else
             {
                 stdout.WriteLine($"sandbox {id}: {ready.Line}");
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"boot ({spec.Accel.ToString().ToLowerInvariant()}): qemu start {t.QemuStartMs:F0} ms, firmware+load {t.FirmwareMs:F0} ms, kernel {t.KernelMs:F0} ms, agent init {t.AgentInitMs:F0} ms, total {t.TotalMs:F0} ms"));
+                    $"boot ({accel}): qemu start {t.QemuStartMs:F0} ms, firmware+load {t.FirmwareMs:F0} ms, kernel {t.KernelMs:F0} ms, agent init {t.AgentInitMs:F0} ms, total {t.TotalMs:F0} ms"));
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"guest (agent api over vsock): kernel {guest.KernelRelease}, {guest.CpuCount} cpu, {guest.MemoryTotalBytes / (1024 * 1024)} MiB memory, agent {sandbox.AgentCheck.AgentVersion}"));
                 stdout.WriteLine($"stopped: {outcome}");
             }
             return outcome == StopOutcome.GuestPoweredOff ? ExitCodes.Success : ExitCodes.Failure;

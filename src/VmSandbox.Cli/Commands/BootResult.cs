@@ -10,4 +10,7 @@ public sealed record BootResult(
     double KernelMs,
     double AgentInitMs,
     double TotalMs,
-    string Stop);
+    string Stop,
+    string GuestKernel,
+    uint GuestCpus,
+    ulong GuestMemoryBytes);
