@@ -56,7 +56,7 @@ lint: ## dotnet format check plus analyzers (warnings are errors)
 	@$(DOTNET) build VmSandbox.sln -c $(CONFIGURATION) --nologo -v quiet -clp:ErrorsOnly --no-incremental
 
 bench: build ## Benchmarks; results go to docs/performance.md
-	@$(DOTNET) run --project tests/VmSandbox.Bench -c $(CONFIGURATION) -- --vmsandbox $(CLI_BIN) --out docs/performance.md
+	@$(DOTNET) run --project tests/VmSandbox.Bench -c $(CONFIGURATION) -- --vmsandbox $(CLI_BIN) --guest-dir $(GUEST_DIR) --out docs/performance.md
 
 install: build ## Install binaries and the guest image under PREFIX (default /usr/local)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vmsandbox/guest

@@ -103,8 +103,10 @@ public sealed unsafe partial class RawFdStream : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
+    // A blocking read on a pool thread: a new thread per read costs milliseconds in an emulated
+    // guest. The few long-lived connections of the agent keep the pool's blocking bounded.
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        new(Task.Factory.StartNew(() => Read(buffer.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+        new(Task.Run(() => Read(buffer.Span), cancellationToken));
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();

@@ -25,6 +25,7 @@ public static class Program
         doc.AppendLine();
 
         BootSection(doc, vmsandbox, runs);
+        VsockBench.RunAsync(doc, Arg(args, "--guest-dir") ?? "out/share/vmsandbox/guest").GetAwaiter().GetResult();
         CliStartSection(doc, vmsandbox);
 
         File.WriteAllText(output, doc.ToString());
