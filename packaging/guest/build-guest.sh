@@ -11,7 +11,7 @@ set -euo pipefail
 
 agent=${1:?usage: build-guest.sh AGENT_BINARY OUT_DIR}
 out=${2:?usage: build-guest.sh AGENT_BINARY OUT_DIR}
-cache=${VMSANDBOX_CACHE:-$HOME/.cache/vmsandbox}
+cache=${VMSANDBOX_CACHE:-${HOME:-/var/tmp}/.cache/vmsandbox}
 meta_pkg=${VMSANDBOX_KERNEL_PACKAGE:-linux-image-cloud-amd64}
 here=$(cd "$(dirname "$0")" && pwd)
 
