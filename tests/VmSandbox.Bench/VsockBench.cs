@@ -35,10 +35,11 @@ internal static class VsockBench
             var factory = new SandboxVmFactory(config, AccelDetector.ForHost(), new QemuHypervisor(), _ => { });
             VmSpec spec = factory.CreateSpec("bench", Path.Combine(state, "bench"));
             await using SandboxVm vm = await factory.BootAsync(spec, CancellationToken.None);
+            string uds = vm.VsockUdsPath ?? throw new InvalidOperationException("the bench needs hybrid vsock");
 
-            double toGuest = await SinkAsync(vm.VsockUdsPath);
-            double fromGuest = await SourceAsync(vm.VsockUdsPath);
-            double echo = await EchoAsync(vm.VsockUdsPath);
+            double toGuest = await SinkAsync(uds);
+            double fromGuest = await SourceAsync(uds);
+            double echo = await EchoAsync(uds);
             (double p50, double p99) = await RpcLatencyAsync(vm.Agent);
             await vm.ShutdownAsync(TimeSpan.FromSeconds(30));
 

@@ -21,7 +21,7 @@ public sealed class VsockStreamTests : IClassFixture<EchoVmFixture>
     }
 
     private Task<Socket> ConnectEcho(CancellationToken ct) =>
-        HybridVsockConnector.ConnectAsync(_vm.Sandbox.VsockUdsPath, EchoVmFixture.EchoPort, DateTimeOffset.UtcNow.AddSeconds(30), ct);
+        HybridVsockConnector.ConnectAsync(_vm.Sandbox.VsockUdsPath!, EchoVmFixture.EchoPort, DateTimeOffset.UtcNow.AddSeconds(30), ct);
 
     /// <summary>Sends <paramref name="total"/> pseudo-random bytes and reads the echo concurrently; returns both digests.</summary>
     private static async Task<(byte[] Sent, byte[] Received, long Count)> PumpAsync(Socket socket, long total, int seed, CancellationToken ct)
@@ -104,7 +104,7 @@ public sealed class VsockStreamTests : IClassFixture<EchoVmFixture>
     {
         using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(_vm.Sandbox.VsockUdsPath), TestContext.Current.CancellationToken);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(_vm.Sandbox.VsockUdsPath!), TestContext.Current.CancellationToken);
             await socket.SendAsync(Encoding.ASCII.GetBytes(line), SocketFlags.None, TestContext.Current.CancellationToken);
             byte[] buffer = new byte[64];
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);

@@ -1,4 +1,5 @@
 using VmSandbox.Hypervisor;
+using VmSandbox.Runtime.Vsock;
 
 namespace VmSandbox.Runtime.Config;
 
@@ -25,4 +26,5 @@ public sealed record RuntimeConfig
     public string StateRoot { get; init; } = "/run/vmsandbox";
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public VsockTransportKind VsockTransport { get; init; } = VsockTransportKind.Auto;
 }

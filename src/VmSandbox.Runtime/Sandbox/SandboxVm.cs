@@ -3,27 +3,25 @@ using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Hypervisor;
 using VmSandbox.Ttrpc;
-using VmSandbox.Vsock;
+using VmSandbox.Runtime.Vsock;
 
 namespace VmSandbox.Runtime;
 
 /// <summary>
-/// A booted sandbox: the VM, its vsock device (our vhost-user back-end) and a ttrpc connection
-/// to the guest agent over hybrid vsock. Disposing it stops everything and leaves no process,
+/// A booted sandbox: the VM, its vsock transport (our vhost-user device, or kernel vhost-vsock)
+/// and a ttrpc connection to the guest agent. Disposing it stops everything and leaves no process,
 /// socket or mapping behind. Collaborators: <see cref="SandboxVmFactory"/> creates it;
 /// <see cref="AgentClient"/> is the typed API to the agent.
 /// </summary>
 public sealed class SandboxVm : IAsyncDisposable
 {
-    private readonly VhostUserVsockBackend _vsock;
     private readonly TtrpcClient _ttrpc;
     private int _disposed;
 
-    internal SandboxVm(IVm vm, VhostUserVsockBackend vsock, string vsockUdsPath, TtrpcClient ttrpc, CheckResponse check)
+    internal SandboxVm(IVm vm, IVsockTransport vsock, TtrpcClient ttrpc, CheckResponse check)
     {
         Vm = vm;
-        _vsock = vsock;
-        VsockUdsPath = vsockUdsPath;
+        Vsock = vsock;
         _ttrpc = ttrpc;
         Agent = new AgentClient(ttrpc);
         AgentCheck = check;
@@ -36,8 +34,11 @@ public sealed class SandboxVm : IAsyncDisposable
     /// <summary>The agent's answer to the first health check.</summary>
     public CheckResponse AgentCheck { get; }
 
-    /// <summary>The hybrid vsock socket: "CONNECT &lt;port&gt;\n" reaches guest ports.</summary>
-    public string VsockUdsPath { get; }
+    /// <summary>How the host reaches guest vsock ports.</summary>
+    public IVsockTransport Vsock { get; }
+
+    /// <summary>The hybrid vsock socket ("CONNECT &lt;port&gt;\n"), null with kernel vhost-vsock.</summary>
+    public string? VsockUdsPath => (Vsock as HybridVsockTransport)?.UdsPath;
 
     /// <summary>
     /// Stops the sandbox: the agent's Shutdown RPC first (it syncs and powers off), then the
@@ -82,7 +83,7 @@ public sealed class SandboxVm : IAsyncDisposable
             }
             finally
             {
-                await _vsock.DisposeAsync();
+                await Vsock.DisposeAsync();
             }
         }
     }

@@ -3,21 +3,17 @@ using VmSandbox.Common;
 using VmSandbox.Hypervisor;
 using VmSandbox.Runtime.Config;
 using VmSandbox.Ttrpc;
-using VmSandbox.Vsock;
-using VmSandbox.Vsock.Hybrid;
+using VmSandbox.Runtime.Vsock;
 
 namespace VmSandbox.Runtime;
 
 /// <summary>
 /// Turns the runtime configuration into a <see cref="VmSpec"/> and boots a <see cref="SandboxVm"/>:
-/// chooses the accelerator (KVM or TCG with one warning line), starts our vhost-user vsock device,
-/// QEMU, waits for the agent's readiness line and connects to its API over hybrid vsock.
+/// chooses the accelerator (KVM or TCG with one warning line) and the vsock transport, starts
+/// the vsock device, QEMU, waits for the agent's readiness line and connects to its API over hybrid vsock.
 /// </summary>
 public sealed class SandboxVmFactory
 {
-    /// <summary>Each VM has its own vsock device, so every guest can use the first non-reserved CID.</summary>
-    public const ulong GuestCid = 3;
-
     /// <summary>sun_path is 108 bytes including the NUL.</summary>
     private const int MaxSocketPath = 107;
 
@@ -33,10 +29,6 @@ public sealed class SandboxVmFactory
         _hypervisor = hypervisor;
         _warn = warn;
     }
-
-    public static string VhostSocketPath(VmSpec spec) => Path.Combine(spec.StateDir, "vhost-vsock.sock");
-
-    public static string VsockUdsPath(VmSpec spec) => Path.Combine(spec.StateDir, "vsock.sock");
 
     public VmSpec CreateSpec(string id, string stateDir)
     {
@@ -69,40 +61,35 @@ public sealed class SandboxVmFactory
             Vcpus = _config.Vcpus,
             ExtraKernelParams = _config.KernelParams,
         };
-        return spec with
-        {
-            ExtraArgs = [.. spec.ExtraArgs, "-chardev", $"socket,id=vsock,path={VhostSocketPath(spec)}", "-device", "vhost-user-vsock-pci,chardev=vsock"],
-        };
+        return spec;
     }
+
+    /// <summary>The transport this host uses (config vsock.transport, auto-detected by default).</summary>
+    public VsockTransportKind TransportKind => VsockTransportSelector.Choose(_config.VsockTransport, File.Exists);
 
     /// <summary>Boots the sandbox; on any failure nothing is left running.</summary>
     public async Task<SandboxVm> BootAsync(VmSpec spec, CancellationToken ct)
     {
         Directory.CreateDirectory(spec.StateDir);
-        VhostUserVsockBackend? vsock = null;
+        IVsockTransport? vsock = null;
         IVm? vm = null;
         TtrpcClient? ttrpc = null;
         try
         {
-            // The back-end must listen before QEMU starts: QEMU connects while realizing the device.
-            vsock = VhostUserVsockBackend.Start(new VsockBackendOptions
-            {
-                SocketPath = VhostSocketPath(spec),
-                UdsPath = VsockUdsPath(spec),
-                GuestCid = GuestCid,
-            });
-            vm = await _hypervisor.StartAsync(spec, ct);
+            vsock = TransportKind == VsockTransportKind.Kernel
+                ? KernelVsockTransport.Create(Path.Combine(_config.StateRoot, "cids"))
+                : HybridVsockTransport.Start(spec.StateDir);
+            vm = await _hypervisor.StartAsync(spec with { ExtraArgs = [.. spec.ExtraArgs, .. vsock.QemuArgs] }, ct);
             await vm.WaitForAgentAsync(_config.BootTimeout, ct);
-            var socket = await HybridVsockConnector.ConnectAsync(VsockUdsPath(spec), AgentApi.VsockPort,
-                DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30), ct);
-            ttrpc = new TtrpcClient(new System.Net.Sockets.NetworkStream(socket, ownsSocket: true));
+            Stream stream = await vsock.ConnectAsync(AgentApi.VsockPort, DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30), ct);
+            ttrpc = new TtrpcClient(stream);
             CheckResponse check = await new AgentClient(ttrpc).CheckAsync(new CheckRequest(), new TtrpcCallOptions { Timeout = TimeSpan.FromSeconds(30) }, ct);
             if (check.ApiVersion != AgentApi.ApiVersion)
             {
                 throw new VmSandboxException(ErrorCode.Protocol,
                     $"guest agent speaks api version {check.ApiVersion}, this runtime needs {AgentApi.ApiVersion}") { Hint = "make install (guest image and CLI of one build)" };
             }
-            return new SandboxVm(vm, vsock, VsockUdsPath(spec), ttrpc, check);
+            return new SandboxVm(vm, vsock, ttrpc, check);
         }
         catch (Exception e)
         {

@@ -1,0 +1,41 @@
+using VmSandbox.Vsock;
+using VmSandbox.Vsock.Hybrid;
+
+namespace VmSandbox.Runtime.Vsock;
+
+/// <summary>Our vhost-user vsock back-end; guest ports are reached through a Unix socket (ADR 0005).</summary>
+public sealed class HybridVsockTransport : IVsockTransport
+{
+    /// <summary>Each VM has its own device, so every guest can use the first non-reserved CID.</summary>
+    public const ulong GuestCid = 3;
+
+    private readonly VhostUserVsockBackend _backend;
+
+    private HybridVsockTransport(VhostUserVsockBackend backend, string vhostSocket, string udsPath)
+    {
+        _backend = backend;
+        UdsPath = udsPath;
+        QemuArgs = ["-chardev", $"socket,id=vsock,path={vhostSocket}", "-device", "vhost-user-vsock-pci,chardev=vsock"];
+    }
+
+    /// <summary>The hybrid socket: "CONNECT &lt;port&gt;\n" reaches guest ports; "&lt;UdsPath&gt;_&lt;port&gt;" receives guest connections.</summary>
+    public string UdsPath { get; }
+
+    public IReadOnlyList<string> QemuArgs { get; }
+
+    public string Description => $"hybrid vsock ({UdsPath})";
+
+    /// <summary>Starts the back-end; it must listen before QEMU starts (QEMU connects while realizing the device).</summary>
+    public static HybridVsockTransport Start(string stateDir)
+    {
+        string vhost = Path.Combine(stateDir, "vhost-vsock.sock");
+        string uds = Path.Combine(stateDir, "vsock.sock");
+        VhostUserVsockBackend backend = VhostUserVsockBackend.Start(new VsockBackendOptions { SocketPath = vhost, UdsPath = uds, GuestCid = GuestCid });
+        return new HybridVsockTransport(backend, vhost, uds);
+    }
+
+    public async Task<Stream> ConnectAsync(uint port, DateTimeOffset deadline, CancellationToken ct) =>
+        new System.Net.Sockets.NetworkStream(await HybridVsockConnector.ConnectAsync(UdsPath, port, deadline, ct), ownsSocket: true);
+
+    public ValueTask DisposeAsync() => _backend.DisposeAsync();
+}
