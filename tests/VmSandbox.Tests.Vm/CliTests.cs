@@ -47,6 +47,73 @@ public sealed class CliTests : IDisposable
         AssertNothingLeft("clitest");
     }
 
+    [Fact]
+    public async Task A_killed_owner_leaves_no_vm_and_sigterm_stops_it_cleanly()
+    {
+        // Boot twice with --wait: SIGTERM must power the guest off and clean up; SIGKILL gives the
+        // CLI no chance to clean up, so the kernel's parent-death signal must take QEMU down.
+        foreach (var (signal, id) in new[] { (15, "waitterm"), (9, "waitkill") })
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo(TestEnvironment.CliPath)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (string a in (string[])["--root", Path.Combine(_root, "state"), "boot", "--wait", "--id", id])
+            {
+                psi.ArgumentList.Add(a);
+            }
+            foreach (var (k, v) in Env())
+            {
+                psi.Environment[k] = v;
+            }
+            using var cli = new System.Diagnostics.Process { StartInfo = psi };
+            var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            cli.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is null)
+                {
+                    running.TrySetException(new InvalidOperationException("boot --wait ended early: " + string.Join('\n', output)));
+                    return;
+                }
+                output.Enqueue(e.Data);
+                if (e.Data.Contains("running;", StringComparison.Ordinal))
+                {
+                    running.TrySetResult();
+                }
+            };
+            cli.ErrorDataReceived += (_, e) => output.Enqueue("stderr: " + e.Data);
+            cli.Start();
+            cli.BeginOutputReadLine();
+            cli.BeginErrorReadLine();
+            using var boot = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            boot.CancelAfter(TimeSpan.FromMinutes(3));
+            await running.Task.WaitAsync(boot.Token);
+            Assert.Single(TestEnvironment.ProcessesMatching($"vmsandbox-{id},"));
+
+            Assert.Equal(0, Tmds.Linux.LibC.kill(cli.Id, signal));
+            await cli.WaitForExitAsync(boot.Token);
+            if (signal == 15)
+            {
+                Assert.Equal(0, cli.ExitCode);
+                cli.WaitForExit(); // drains the output events
+                Assert.Contains("stopped: GuestPoweredOff", output);
+            }
+            DateTime deadline = DateTime.UtcNow.AddSeconds(10);
+            while (TestEnvironment.ProcessesMatching($"vmsandbox-{id},").Count > 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50, TestContext.Current.CancellationToken);
+            }
+            Assert.Empty(TestEnvironment.ProcessesMatching($"vmsandbox-{id},"));
+            if (signal == 15)
+            {
+                AssertNothingLeft(id);
+            }
+        }
+    }
+
     public static TheoryData<string, string, string, string> BadInput => new()
     {
         { "VMSANDBOX_GUEST__KERNEL", "/nonexistent/vmlinuz", "", "vmsandbox: boot sandbox bad: guest kernel /nonexistent/vmlinuz not found (fix: make guest)" },

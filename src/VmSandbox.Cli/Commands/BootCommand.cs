@@ -9,8 +9,9 @@ using VmSandbox.Runtime.Config;
 namespace VmSandbox.Cli.Commands;
 
 /// <summary>
-/// `vmsandbox boot [--id ID] [--json] [--memory SIZE] [--accel auto|kvm|tcg]`: boots a sandbox
-/// VM, waits for the agent's readiness line, asks the guest to power off, and removes its state.
+/// `vmsandbox boot [--id ID] [--json] [--wait] [--memory SIZE] [--accel auto|kvm|tcg]`: boots a
+/// sandbox VM, waits for the agent (readiness line, then Check over vsock), asks the guest to power
+/// off (with --wait: on Ctrl-C or SIGTERM), and removes its state.
 /// The demo and the boot benchmark use it; nothing stays behind, also on errors and Ctrl-C.
 /// </summary>
 public static class BootCommand
@@ -19,6 +20,7 @@ public static class BootCommand
     {
         string id = "boot-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         bool json = false;
+        bool wait = false;
         var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string)).ToList();
         while (!reader.AtEnd)
@@ -35,6 +37,9 @@ public static class BootCommand
                     break;
                 case "json":
                     json = ArgReader.ParseBool(name, inline);
+                    break;
+                case "wait":
+                    wait = ArgReader.ParseBool(name, inline);
                     break;
                 case "memory":
                     env.Add(new("VMSANDBOX_HYPERVISOR__MEMORY", reader.TakeValue(name, inline)));
@@ -57,10 +62,10 @@ public static class BootCommand
             System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); });
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
-        return BootAsync(config, id, json, stdout, log, cts.Token).GetAwaiter().GetResult();
+        return BootAsync(config, id, json, wait, stdout, log, cts.Token).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> BootAsync(RuntimeConfig config, string id, bool json, TextWriter stdout, CliLog log, CancellationToken ct)
+    private static async Task<int> BootAsync(RuntimeConfig config, string id, bool json, bool wait, TextWriter stdout, CliLog log, CancellationToken ct)
     {
         string stateDir = Path.Combine(config.StateRoot, "vm-" + id);
         if (Directory.Exists(stateDir))
@@ -75,7 +80,15 @@ public static class BootCommand
             AgentReadiness ready = sandbox.Vm.Readiness!;
             BootTimings t = sandbox.Vm.Timings!;
             GuestDetails guest = await sandbox.Agent.GetGuestDetailsAsync(new GetGuestDetailsRequest(), null, ct);
-            StopOutcome outcome = await sandbox.ShutdownAsync(config.StopTimeout, ct);
+            if (wait)
+            {
+                stdout.WriteLine($"sandbox {id}: {ready.Line}");
+                stdout.WriteLine($"sandbox {id}: running; vsock {sandbox.Vsock.Description}; stop with Ctrl-C or SIGTERM");
+                stdout.Flush();
+                // Until a signal, or until the guest goes away by itself.
+                await Task.WhenAny(Task.Delay(Timeout.Infinite, ct), sandbox.Vm.WaitExitAsync(Timeout.InfiniteTimeSpan));
+            }
+            StopOutcome outcome = await sandbox.ShutdownAsync(config.StopTimeout, CancellationToken.None);
             string accel = spec.Accel.ToString().ToLowerInvariant();
             if (json)
             {
