@@ -7,6 +7,8 @@ namespace VmSandbox.Oci;
 /// <summary>
 /// Source-generated JSON for every OCI document (NativeAOT-safe; the guest agent uses it too).
 /// Reading is case-insensitive like Go's encoding/json; nulls where the type has none are errors.
+/// Properties with a non-default initial value ("", a new object) have setters, not init: the
+/// generator assigns default to every absent init-only property, which would turn them into null.
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,

@@ -3,7 +3,7 @@ namespace VmSandbox.Oci.Spec;
 /// <summary>One hook: an absolute path, its argv (argv[0] included), env, and a timeout in seconds.</summary>
 public sealed record Hook
 {
-    public string Path { get; init; } = "";
+    public string Path { get; set; } = "";
 
     public IReadOnlyList<string>? Args { get; init; }
 

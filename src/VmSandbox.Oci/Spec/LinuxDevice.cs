@@ -3,9 +3,9 @@ namespace VmSandbox.Oci.Spec;
 /// <summary>A device node to create in the container (<c>linux.devices</c>).</summary>
 public sealed record LinuxDevice
 {
-    public string Path { get; init; } = "";
+    public string Path { get; set; } = "";
 
-    public string Type { get; init; } = "";
+    public string Type { get; set; } = "";
 
     public long Major { get; init; }
 

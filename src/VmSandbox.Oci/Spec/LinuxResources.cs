@@ -96,7 +96,7 @@ public sealed record LinuxResources
     /// <summary>A hugetlb limit for one page size such as "2MB".</summary>
     public sealed record HugepageLimit
     {
-        public string PageSize { get; init; } = "";
+        public string PageSize { get; set; } = "";
 
         public ulong Limit { get; init; }
     }
@@ -113,7 +113,7 @@ public sealed record LinuxResources
     /// <summary>A net_prio priority for one interface.</summary>
     public sealed record InterfacePriority
     {
-        public string Name { get; init; } = "";
+        public string Name { get; set; } = "";
 
         public uint Priority { get; init; }
     }

@@ -25,7 +25,7 @@ public sealed record LinuxSeccomp
         "SCMP_ARCH_X86", "SCMP_ARCH_X86_64",
     ];
 
-    public string DefaultAction { get; init; } = "";
+    public string DefaultAction { get; set; } = "";
 
     public uint? DefaultErrnoRet { get; init; }
 
@@ -44,7 +44,7 @@ public sealed record LinuxSeccomp
     {
         public IReadOnlyList<string>? Names { get; init; }
 
-        public string Action { get; init; } = "";
+        public string Action { get; set; } = "";
 
         public uint? ErrnoRet { get; init; }
 
@@ -61,6 +61,6 @@ public sealed record LinuxSeccomp
         [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
         public ulong ValueTwo { get; init; }
 
-        public string Op { get; init; } = "";
+        public string Op { get; set; } = "";
     }
 }

@@ -3,7 +3,7 @@ namespace VmSandbox.Oci.Spec;
 /// <summary>One entry of config.json's <c>mounts</c>, applied in order inside the guest.</summary>
 public sealed record Mount
 {
-    public string Destination { get; init; } = "";
+    public string Destination { get; set; } = "";
 
     public string? Type { get; init; }
 

@@ -13,13 +13,13 @@ public sealed record ProcessSpec
 
     public Box? ConsoleSize { get; init; }
 
-    public User User { get; init; } = new();
+    public User User { get; set; } = new();
 
     public IReadOnlyList<string>? Args { get; init; }
 
     public IReadOnlyList<string>? Env { get; init; }
 
-    public string Cwd { get; init; } = "";
+    public string Cwd { get; set; } = "";
 
     public LinuxCapabilities? Capabilities { get; init; }
 
@@ -45,7 +45,7 @@ public sealed record ProcessSpec
     /// <summary>A POSIX rlimit; <c>type</c> is an RLIMIT_* name (see <see cref="RlimitNames"/>).</summary>
     public sealed record Rlimit
     {
-        public string Type { get; init; } = "";
+        public string Type { get; set; } = "";
 
         public ulong Hard { get; init; }
 

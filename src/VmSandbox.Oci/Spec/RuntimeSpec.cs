@@ -10,7 +10,7 @@ namespace VmSandbox.Oci.Spec;
 public sealed record RuntimeSpec
 {
     [JsonPropertyName("ociVersion")]
-    public string OciVersion { get; init; } = "";
+    public string OciVersion { get; set; } = "";
 
     public ProcessSpec? Process { get; init; }
 

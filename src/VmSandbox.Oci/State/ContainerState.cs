@@ -11,31 +11,31 @@ namespace VmSandbox.Oci.State;
 public sealed record ContainerState
 {
     [JsonPropertyName("ociVersion")]
-    public string OciVersion { get; init; } = "";
+    public string OciVersion { get; set; } = "";
 
     [JsonPropertyName("id")]
-    public string Id { get; init; } = "";
+    public string Id { get; set; } = "";
 
     /// <summary>The container's PID on the host (the sandbox monitor's); 0 once stopped.</summary>
     [JsonPropertyName("pid")]
     public int Pid { get; init; }
 
     [JsonPropertyName("status")]
-    public string Status { get; init; } = "";
+    public string Status { get; set; } = "";
 
     [JsonPropertyName("bundle")]
-    public string Bundle { get; init; } = "";
+    public string Bundle { get; set; } = "";
 
     [JsonPropertyName("rootfs")]
-    public string Rootfs { get; init; } = "";
+    public string Rootfs { get; set; } = "";
 
     /// <summary>The creation time in Go's RFC3339Nano form (see <see cref="StateJson.FormatTime"/>).</summary>
     [JsonPropertyName("created")]
-    public string Created { get; init; } = "";
+    public string Created { get; set; } = "";
 
     [JsonPropertyName("annotations")]
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
 
     [JsonPropertyName("owner")]
-    public string Owner { get; init; } = "";
+    public string Owner { get; set; } = "";
 }

@@ -9,20 +9,20 @@ namespace VmSandbox.Oci.State;
 public sealed record HookState
 {
     [JsonPropertyName("ociVersion")]
-    public string OciVersion { get; init; } = "";
+    public string OciVersion { get; set; } = "";
 
     [JsonPropertyName("id")]
-    public string Id { get; init; } = "";
+    public string Id { get; set; } = "";
 
     [JsonPropertyName("status")]
-    public string Status { get; init; } = "";
+    public string Status { get; set; } = "";
 
     [JsonPropertyName("pid")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int Pid { get; init; }
 
     [JsonPropertyName("bundle")]
-    public string Bundle { get; init; } = "";
+    public string Bundle { get; set; } = "";
 
     [JsonPropertyName("annotations")]
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
