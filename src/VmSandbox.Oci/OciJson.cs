@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using System.Text.RegularExpressions;
 using VmSandbox.Common;
 
 namespace VmSandbox.Oci;
@@ -12,7 +11,7 @@ namespace VmSandbox.Oci;
 /// Every failure becomes a one-line <see cref="VmSandboxException"/> naming the file, the
 /// field and the line/byte position (1-based), never a raw <see cref="JsonException"/>.
 /// </summary>
-public static partial class OciJson
+public static class OciJson
 {
     /// <summary>Refuse absurd input: Docker's largest configs (big seccomp profiles) are ~50 KiB.</summary>
     public const int MaxFileSize = 16 * 1024 * 1024;
@@ -99,7 +98,7 @@ public static partial class OciJson
         }
         catch (JsonException e)
         {
-            throw new VmSandboxException(ErrorCode.InvalidArgument, $"{source}: {DescribeShapeError(e)}");
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"{source}: {JsonErrorLocator.Describe(e, data, info)}");
         }
         catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException or FormatException or OverflowException)
         {
@@ -133,36 +132,6 @@ public static partial class OciJson
         }
     }
 
-    private static string DescribeShapeError(JsonException e)
-    {
-        string field = e.Path is { Length: > 1 } p ? p.TrimStart('$').TrimStart('.') : "document";
-        if (field.Length == 0)
-        {
-            field = "document";
-        }
-        string where = e.LineNumber is long line ? $" (line {line + 1}, byte {(e.BytePositionInLine ?? 0) + 1})" : "";
-        Match m = ConvertedTo().Match(e.Message);
-        string problem = m.Success ? $"expected {GoTypeName(m.Groups[1].Value)}"
-            : e.Message.Contains("null", StringComparison.Ordinal) ? "must not be null"
-            : Reason(e.Message);
-        return $"{field}: {problem}{where}";
-    }
-
-    /// <summary>The System.Text.Json type name in the words of the spec (Go types).</summary>
-    private static string GoTypeName(string clr) => clr switch
-    {
-        "System.String" => "string",
-        "System.Boolean" or "System.Nullable`1[System.Boolean]" => "bool",
-        "System.Int32" or "System.Nullable`1[System.Int32]" => "int32",
-        "System.Int64" or "System.Nullable`1[System.Int64]" => "int64",
-        "System.UInt16" or "System.Nullable`1[System.UInt16]" => "uint16",
-        "System.UInt32" or "System.Nullable`1[System.UInt32]" => "uint32",
-        "System.UInt64" or "System.Nullable`1[System.UInt64]" => "uint64",
-        _ when clr.Contains("IReadOnlyList`1[System.String]", StringComparison.Ordinal) => "array of strings",
-        _ when clr.Contains("IReadOnlyList", StringComparison.Ordinal) => "array",
-        _ => "object",
-    };
-
     private static string Reason(string message)
     {
         int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
@@ -174,7 +143,4 @@ public static partial class OciJson
         string reason = (cut >= 0 ? message[..cut] : message).Trim().TrimEnd('.');
         return reason.Length > 0 ? char.ToLowerInvariant(reason[0]) + reason[1..] : "syntax error";
     }
-
-    [GeneratedRegex(@"could not be converted to (\S+?)\.? Path:")]
-    private static partial Regex ConvertedTo();
 }
