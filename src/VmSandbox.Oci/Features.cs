@@ -52,6 +52,9 @@ public sealed record Features
         Annotations = new Dictionary<string, string> { [VersionAnnotation] = version },
     };
 
+    /// <summary>The output of <c>features</c>: runc's <c>json.Encoder</c> with a 4-space indent and a final newline.</summary>
+    public string ToJson() => OciJson.Serialize(this, OciJsonContext.Default.Features, ' ', 4) + "\n";
+
     /// <summary>The <c>linux</c> object of the features document.</summary>
     public sealed record LinuxFeatures
     {
