@@ -177,14 +177,14 @@ internal static class JsonErrorLocator
             }
             return true;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             return false;
         }
     }
 
     /// <summary>1-based line and byte-in-line of <paramref name="offset"/>.</summary>
-    private static (long Line, long Column) Position(ReadOnlySpan<byte> data, long offset)
+    internal static (long Line, long Column) Position(ReadOnlySpan<byte> data, long offset)
     {
         ReadOnlySpan<byte> before = data[..(int)offset];
         int lastNewline = before.LastIndexOf((byte)'\n');

@@ -98,7 +98,7 @@ public static class OciJson
         }
         catch (JsonException e)
         {
-            throw new VmSandboxException(ErrorCode.InvalidArgument, $"{source}: {JsonErrorLocator.Describe(e, data, info)}");
+            throw new VmSandboxException(ErrorCode.InvalidArgument, MessageText.OneLine($"{source}: {JsonErrorLocator.Describe(e, data, info)}"));
         }
         catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException or FormatException or OverflowException)
         {
@@ -113,8 +113,28 @@ public static class OciJson
         var reader = new Utf8JsonReader(data, new JsonReaderOptions { MaxDepth = 64 });
         try
         {
+            // Go decodes a null array element as a zero value; nothing in the spec wants one, and
+            // the generated deserializer would hand it on as a null the records say cannot exist.
+            var inArray = new Stack<bool>();
             while (reader.Read())
             {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartArray or JsonTokenType.StartObject:
+                        inArray.Push(reader.TokenType == JsonTokenType.StartArray);
+                        break;
+                    case JsonTokenType.EndArray or JsonTokenType.EndObject:
+                        inArray.Pop();
+                        break;
+                    case JsonTokenType.String or JsonTokenType.PropertyName when !IsValidString(ref reader):
+                        (long l, long b) = JsonErrorLocator.Position(data, reader.TokenStartIndex);
+                        throw new VmSandboxException(ErrorCode.InvalidArgument,
+                            $"{source}: invalid json at line {l}, byte {b}: string is not valid utf-8 or utf-16");
+                    case JsonTokenType.Null when inArray.TryPeek(out bool array) && array:
+                        (long line, long column) = JsonErrorLocator.Position(data, reader.TokenStartIndex);
+                        throw new VmSandboxException(ErrorCode.InvalidArgument,
+                            $"{source}: null is not allowed in an array (line {line}, byte {column})");
+                }
             }
             if (reader.BytesConsumed == 0)
             {
@@ -128,7 +148,21 @@ public static class OciJson
                 throw new VmSandboxException(ErrorCode.InvalidArgument, $"{source}: empty document");
             }
             throw new VmSandboxException(ErrorCode.InvalidArgument,
-                $"{source}: invalid json at line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}: {Reason(e.Message)}");
+                MessageText.OneLine($"{source}: invalid json at line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}: {Reason(e.Message)}"));
+        }
+    }
+
+    // The reader checks structure only; invalid UTF-8 or a lone surrogate escape fails on decoding.
+    private static bool IsValidString(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            _ = reader.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 

@@ -31,7 +31,7 @@ public static class Signals
 
     /// <summary>Parses <paramref name="raw"/>; throws InvalidArgument "unknown signal \"X\"" as runc does.</summary>
     public static int Parse(string raw) =>
-        TryParse(raw, out int signal) ? signal : throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown signal \"{raw}\"");
+        TryParse(raw, out int signal) ? signal : throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown signal {MessageText.Quote(raw)}");
 
     public static bool TryParse(string? raw, out int signal)
     {

@@ -16,7 +16,7 @@ public static class SpecValidator
     {
         if (!SpecVersion.IsSupported(spec.OciVersion))
         {
-            return spec.OciVersion.Length == 0 ? "ociVersion: must be set" : $"ociVersion: unsupported spec version \"{Shorten(spec.OciVersion)}\"";
+            return spec.OciVersion.Length == 0 ? "ociVersion: must be set" : $"ociVersion: unsupported spec version {MessageText.Quote(spec.OciVersion)}";
         }
         if (spec.Root is null)
         {
@@ -26,7 +26,11 @@ public static class SpecValidator
         {
             return "root.path: must not be empty";
         }
-        return (spec.Process is null ? null : ValidateProcess(spec.Process, "process.", warnings))
+        return NullValue(spec.Annotations, "annotations")
+            ?? NullValue(spec.Linux?.Sysctl, "linux.sysctl")
+            ?? NullValue(spec.Linux?.Resources?.Unified, "linux.resources.unified")
+            ?? NullValue(spec.Linux?.Resources?.Rdma, "linux.resources.rdma")
+            ?? (spec.Process is null ? null : ValidateProcess(spec.Process, "process.", warnings))
             ?? ValidateMounts(spec.Mounts)
             ?? ValidateHooks(spec.Hooks)
             ?? (spec.Linux is null ? null : ValidateLinux(spec.Linux))
@@ -46,7 +50,7 @@ public static class SpecValidator
         }
         if (!process.Cwd.StartsWith('/'))
         {
-            return $"{prefix}cwd: \"{Shorten(process.Cwd)}\" is not an absolute path";
+            return $"{prefix}cwd: {MessageText.Quote(process.Cwd)} is not an absolute path";
         }
         for (int i = 0; i < (process.Env?.Count ?? 0); i++)
         {
@@ -56,15 +60,15 @@ public static class SpecValidator
             string? problem = eq < 0 ? "missing '='" : eq == 0 ? "name cannot be empty" : env.AsSpan(0, eq).Contains('\0') ? "name contains nul byte" : null;
             if (problem is not null)
             {
-                return $"{prefix}env[{i}]: invalid environment variable \"{Shorten(env)}\": {problem}";
+                return $"{prefix}env[{i}]: invalid environment variable {MessageText.Quote(env)}: {problem}";
             }
         }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < (process.Rlimits?.Count ?? 0); i++)
         {
             ProcessSpec.Rlimit r = process.Rlimits![i];
-            string? problem = !RlimitNames.TryGetNumber(r.Type, out _) ? $"unknown rlimit type \"{Shorten(r.Type)}\""
-                : !seen.Add(r.Type) ? $"duplicate rlimit type \"{r.Type}\""
+            string? problem = !RlimitNames.TryGetNumber(r.Type, out _) ? $"unknown rlimit type {MessageText.Quote(r.Type)}"
+                : !seen.Add(r.Type) ? $"duplicate rlimit type {MessageText.Quote(r.Type)}"
                 : r.Soft > r.Hard ? $"soft limit {r.Soft} is above hard limit {r.Hard}"
                 : null;
             if (problem is not null)
@@ -81,7 +85,20 @@ public static class SpecValidator
             foreach (string unknown in CapabilityNames.Unknown(caps))
             {
                 // runc compat: runc 1.1 logs and ignores unknown capabilities.
-                warnings.Add($"{prefix}capabilities.{set}: ignoring unknown capability \"{Shorten(unknown)}\"");
+                warnings.Add($"{prefix}capabilities.{set}: ignoring unknown capability {MessageText.Quote(unknown)}");
+            }
+        }
+        return null;
+    }
+
+    // System.Text.Json lets null dictionary values through whatever the records say.
+    private static string? NullValue<T>(IReadOnlyDictionary<string, T>? map, string field)
+    {
+        foreach (var (key, value) in map ?? new Dictionary<string, T>())
+        {
+            if (value is null)
+            {
+                return $"{field}[{MessageText.Quote(key)}]: must not be null";
             }
         }
         return null;
@@ -99,7 +116,7 @@ public static class SpecValidator
             if (!m.Destination.StartsWith('/'))
             {
                 // runc 1.1 only warns; the runtime-spec says MUST be absolute and runc 1.2 will refuse.
-                return $"mounts[{i}].destination: \"{Shorten(m.Destination)}\" is not an absolute path";
+                return $"mounts[{i}].destination: {MessageText.Quote(m.Destination)} is not an absolute path";
             }
         }
         return null;
@@ -113,7 +130,7 @@ public static class SpecValidator
             {
                 Hook h = list![i];
                 string? problem = h.Path.Length == 0 ? "path: must not be empty"
-                    : !h.Path.StartsWith('/') ? $"path: \"{Shorten(h.Path)}\" is not an absolute path"
+                    : !h.Path.StartsWith('/') ? $"path: {MessageText.Quote(h.Path)} is not an absolute path"
                     : h.Timeout is <= 0 ? $"timeout: {h.Timeout} is not a positive number of seconds"
                     : null;
                 if (problem is not null)
@@ -131,9 +148,9 @@ public static class SpecValidator
         for (int i = 0; i < (linux.Namespaces?.Count ?? 0); i++)
         {
             LinuxNamespace ns = linux.Namespaces![i];
-            string? problem = !LinuxNamespace.KnownTypes.Contains(ns.Type) ? $"unknown namespace type \"{Shorten(ns.Type)}\""
-                : !types.Add(ns.Type) ? $"duplicate namespace type \"{ns.Type}\""
-                : ns.Path is { Length: > 0 } p && !p.StartsWith('/') ? $"path \"{Shorten(p)}\" is not an absolute path"
+            string? problem = !LinuxNamespace.KnownTypes.Contains(ns.Type) ? $"unknown namespace type {MessageText.Quote(ns.Type)}"
+                : !types.Add(ns.Type) ? $"duplicate namespace type {MessageText.Quote(ns.Type)}"
+                : ns.Path is { Length: > 0 } p && !p.StartsWith('/') ? $"path {MessageText.Quote(p)} is not an absolute path"
                 : null;
             if (problem is not null)
             {
@@ -148,7 +165,7 @@ public static class SpecValidator
             ?? ValidatePaths(linux.MaskedPaths, "linux.maskedPaths")
             ?? ValidatePaths(linux.ReadonlyPaths, "linux.readonlyPaths")
             ?? (linux.RootfsPropagation is { Length: > 0 } rp && !MountOptionNames.Propagation.Contains(rp)
-                ? $"linux.rootfsPropagation: unknown propagation \"{Shorten(rp)}\"" : null);
+                ? $"linux.rootfsPropagation: unknown propagation {MessageText.Quote(rp)}" : null);
     }
 
     private static string? ValidateIdMappings(IReadOnlyList<LinuxIdMapping>? maps, string field)
@@ -168,8 +185,8 @@ public static class SpecValidator
         for (int i = 0; i < (devices?.Count ?? 0); i++)
         {
             LinuxDevice d = devices![i];
-            string? problem = !s_deviceTypes.Contains(d.Type) ? $"type: unknown device type \"{Shorten(d.Type)}\""
-                : !d.Path.StartsWith('/') ? $"path: \"{Shorten(d.Path)}\" is not an absolute path"
+            string? problem = !s_deviceTypes.Contains(d.Type) ? $"type: unknown device type {MessageText.Quote(d.Type)}"
+                : !d.Path.StartsWith('/') ? $"path: {MessageText.Quote(d.Path)} is not an absolute path"
                 : null;
             if (problem is not null)
             {
@@ -186,11 +203,11 @@ public static class SpecValidator
             LinuxResources.DeviceRule rule = resources!.Devices![i];
             if (rule.Type is { Length: > 0 } t && t is not ("a" or "b" or "c"))
             {
-                return $"linux.resources.devices[{i}].type: unknown device type \"{Shorten(t)}\"";
+                return $"linux.resources.devices[{i}].type: unknown device type {MessageText.Quote(t)}";
             }
             if (rule.Access is { Length: > 0 } a && (a.Length > 3 || a.Any(c => c is not ('r' or 'w' or 'm')) || a.Distinct().Count() != a.Length))
             {
-                return $"linux.resources.devices[{i}].access: \"{Shorten(a)}\" is not a subset of \"rwm\"";
+                return $"linux.resources.devices[{i}].access: {MessageText.Quote(a)} is not a subset of \"rwm\"";
             }
         }
         return null;
@@ -204,13 +221,13 @@ public static class SpecValidator
         }
         if (!LinuxSeccomp.KnownActions.Contains(seccomp.DefaultAction))
         {
-            return $"linux.seccomp.defaultAction: unknown action \"{Shorten(seccomp.DefaultAction)}\"";
+            return $"linux.seccomp.defaultAction: unknown action {MessageText.Quote(seccomp.DefaultAction)}";
         }
         for (int i = 0; i < (seccomp.Architectures?.Count ?? 0); i++)
         {
             if (!LinuxSeccomp.KnownArchitectures.Contains(seccomp.Architectures![i]))
             {
-                return $"linux.seccomp.architectures[{i}]: unknown architecture \"{Shorten(seccomp.Architectures[i])}\"";
+                return $"linux.seccomp.architectures[{i}]: unknown architecture {MessageText.Quote(seccomp.Architectures[i])}";
             }
         }
         for (int i = 0; i < (seccomp.Syscalls?.Count ?? 0); i++)
@@ -222,13 +239,13 @@ public static class SpecValidator
             }
             if (!LinuxSeccomp.KnownActions.Contains(rule.Action))
             {
-                return $"linux.seccomp.syscalls[{i}].action: unknown action \"{Shorten(rule.Action)}\"";
+                return $"linux.seccomp.syscalls[{i}].action: unknown action {MessageText.Quote(rule.Action)}";
             }
             for (int j = 0; j < (rule.Args?.Count ?? 0); j++)
             {
                 LinuxSeccomp.Arg arg = rule.Args![j];
                 string? problem = arg.Index > 5 ? $"index: {arg.Index} is above 5"
-                    : !LinuxSeccomp.KnownOperators.Contains(arg.Op) ? $"op: unknown operator \"{Shorten(arg.Op)}\""
+                    : !LinuxSeccomp.KnownOperators.Contains(arg.Op) ? $"op: unknown operator {MessageText.Quote(arg.Op)}"
                     : null;
                 if (problem is not null)
                 {
@@ -245,7 +262,7 @@ public static class SpecValidator
         {
             if (!paths![i].StartsWith('/'))
             {
-                return $"{field}[{i}]: \"{Shorten(paths[i])}\" is not an absolute path";
+                return $"{field}[{i}]: {MessageText.Quote(paths[i])} is not an absolute path";
             }
         }
         return null;
@@ -259,6 +276,4 @@ public static class SpecValidator
             ? "hostname: cannot be set without a private uts namespace"
             : null;
     }
-
-    private static string Shorten(string s) => s.Length > 64 ? s[..64] + "…" : s;
 }

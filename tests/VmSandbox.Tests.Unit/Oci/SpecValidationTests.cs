@@ -61,6 +61,11 @@ public sealed class SpecValidationTests
     [InlineData("{\"ociVersion\":\"1.0.2\",\"linux\":{\"resources\":{\"memory\":{\"limit\":1.5}}}," + Root + "}", "config.json: linux.resources.memory.limit: expected int64, got 1.5 (line 1, byte 63)")]
     [InlineData("[1,2]", "config.json: document: expected object, got array (line 1, byte 1)")]
     [InlineData("null", "config.json: expected an object, got null")]
+    // nulls and hostile strings
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"mounts\":[null]}", "config.json: null is not allowed in an array (line 1, byte 58)")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"annotations\":{\"k\":null}}", "config.json: annotations[\"k\"]: must not be null")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"a\\nb\"}]}}", "config.json: linux.namespaces[0]: unknown namespace type \"a\\nb\"")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"annotations\":{\"a\\nb\":1}}", "config.json: annotations.a\\nb: expected string, got 1 (line 1, byte 70)")]
     // mounts
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"mounts\":[{\"type\":\"proc\"}]}", "config.json: mounts[0].destination: must not be empty")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"mounts\":[{\"destination\":\"/p\"},{\"destination\":\"proc\"}]}", "config.json: mounts[1].destination: \"proc\" is not an absolute path")]
