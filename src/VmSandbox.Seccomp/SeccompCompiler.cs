@@ -5,8 +5,9 @@ namespace VmSandbox.Seccomp;
 /// <summary>
 /// Compiles an OCI seccomp profile to a classic BPF program for x86_64 guests, the job
 /// libseccomp does for runc. Layout (docs/seccomp.md): check seccomp_data.arch; load nr; split
-/// native and x32 numbers; a binary search over the syscall numbers that have rules; one block
-/// per syscall testing its argument rules in profile order; the default action.
+/// native and x32 numbers (i386 has its own numbers); a binary search over the syscall numbers
+/// that have rules; one block per distinct rule list testing arguments in profile order; the
+/// default action.
 /// Collaborators: <see cref="SyscallTable"/> resolves names, <see cref="BpfEmitter"/> lays out
 /// jumps, <see cref="SeccompFilter"/> installs the result.
 /// </summary>
@@ -39,29 +40,32 @@ public static partial class SeccompCompiler
         (bool x86, bool x32) = ParseArches(profile.Architectures);
         _ = ParseFlags(profile.Flags);
 
-        // Rules per native syscall number, in profile order; x32 numbers share the native blocks.
-        var rules = new SortedDictionary<int, List<CompiledRule>>();
-        var x32Numbers = new SortedDictionary<uint, int>();
-        for (int i = 0; i < profile.Syscalls.Count; i++)
+        var compiled = new CompiledRule[profile.Syscalls.Count];
+        for (int i = 0; i < compiled.Length; i++)
         {
-            SeccompSyscall rule = profile.Syscalls[i];
-            string context = $"syscall rule {i}";
-            CompiledRule compiled = CompileRule(rule, context);
-            foreach (string name in rule.Names)
+            compiled[i] = CompileRule(profile.Syscalls[i], $"syscall rule {i}");
+        }
+
+        // For each arch, the rules (by index, in profile order) that apply to each number. Names
+        // unknown on an arch are skipped there, not an error (libseccomp/runc compat).
+        var native = new SortedDictionary<uint, SortedSet<int>>();
+        var x32Calls = new SortedDictionary<uint, SortedSet<int>>();
+        var i386Calls = new SortedDictionary<uint, SortedSet<int>>();
+        for (int i = 0; i < compiled.Length; i++)
+        {
+            foreach (string name in profile.Syscalls[i].Names)
             {
-                // libseccomp/runc compat: a name unknown on this arch is skipped, not an error.
-                if (!SyscallTable.TryGetNative(name, out int nr))
+                if (SyscallTable.TryGetNative(name, out int nr))
                 {
-                    continue;
+                    Add(native, (uint)nr, i);
                 }
-                if (!rules.TryGetValue(nr, out List<CompiledRule>? list))
-                {
-                    rules[nr] = list = [];
-                }
-                list.Add(compiled);
                 if (x32 && SyscallTable.TryGetX32(name, out uint x32Nr))
                 {
-                    x32Numbers[x32Nr] = nr;
+                    Add(x32Calls, x32Nr, i);
+                }
+                if (x86 && SyscallTable.TryGetI386(name, out int i386Nr))
+                {
+                    Add(i386Calls, (uint)i386Nr, i);
                 }
             }
         }
@@ -70,29 +74,27 @@ public static partial class SeccompCompiler
         BpfLabel fallback = BpfLabel.Return(defaultAction);
         BpfLabel badArch = BpfLabel.Return(BadArchAction);
 
-        // Back to front: blocks, then the search trees that jump into them, then the header.
-        var blocks = new Dictionary<int, BpfLabel>();
-        foreach ((int nr, List<CompiledRule> list) in rules.Reverse())
-        {
-            blocks[nr] = EmitBlock(e, list, fallback);
-        }
-        BpfLabel x32Tree = badArch;
-        if (x32)
-        {
-            (uint, BpfLabel)[] x32Entries = x32Numbers.Select(p => (p.Key, blocks[p.Value])).ToArray();
-            x32Tree = EmitTree(e, x32Entries, fallback);
-        }
-        (uint, BpfLabel)[] nativeEntries = rules.Keys.Select(nr => ((uint)nr, blocks[nr])).ToArray();
-        BpfLabel nativeTree = EmitTree(e, nativeEntries, fallback);
+        // Back to front: blocks (one per distinct rule list, shared across arches and numbers),
+        // then the search trees that jump into them, then the arch dispatch.
+        var blocks = new Dictionary<string, BpfLabel>(StringComparer.Ordinal);
+        (uint, BpfLabel)[] nativeEntries = EmitBlocks(e, native, compiled, blocks, fallback);
+        (uint, BpfLabel)[] x32Entries = EmitBlocks(e, x32Calls, compiled, blocks, fallback);
+        (uint, BpfLabel)[] i386Entries = EmitBlocks(e, i386Calls, compiled, blocks, fallback);
 
+        BpfLabel x32Tree = x32 ? EmitTree(e, x32Entries, fallback) : badArch;
+        BpfLabel nativeTree = EmitTree(e, nativeEntries, fallback);
         // x86_64 and x32 share AUDIT_ARCH_X86_64; x32 numbers carry __X32_SYSCALL_BIT.
         e.EmitJump(SeccompCalls.BPF_JGE, SeccompCalls.__X32_SYSCALL_BIT, x32Tree, nativeTree);
-        BpfLabel loadNr = e.EmitLoad(NrOffset);
+        BpfLabel nativeStart = e.EmitLoad(NrOffset);
 
-        // i386 numbers differ from x86_64's and this compiler has no i386 table: a listed x86
-        // arch gets the default action for every call (fail closed), an unlisted one is killed.
-        BpfLabel otherArch = x86 ? e.EmitJump(SeccompCalls.BPF_JEQ, SeccompCalls.AUDIT_ARCH_I386, fallback, badArch) : badArch;
-        e.EmitJump(SeccompCalls.BPF_JEQ, SeccompCalls.AUDIT_ARCH_X86_64, loadNr, otherArch);
+        BpfLabel otherArch = badArch;
+        if (x86)
+        {
+            e.FallThroughTo(EmitTree(e, i386Entries, fallback));
+            BpfLabel i386Start = e.EmitLoad(NrOffset);
+            otherArch = e.EmitJump(SeccompCalls.BPF_JEQ, SeccompCalls.AUDIT_ARCH_I386, i386Start, badArch);
+        }
+        e.EmitJump(SeccompCalls.BPF_JEQ, SeccompCalls.AUDIT_ARCH_X86_64, nativeStart, otherArch);
         e.EmitLoad(ArchOffset);
 
         if (e.Count > SeccompCalls.BPF_MAXINSNS)
@@ -101,6 +103,34 @@ public static partial class SeccompCompiler
                 $"program has {e.Count} instructions, more than the kernel's limit of {SeccompCalls.BPF_MAXINSNS}");
         }
         return e.ToProgram();
+    }
+
+    private static void Add(SortedDictionary<uint, SortedSet<int>> calls, uint nr, int rule)
+    {
+        if (!calls.TryGetValue(nr, out SortedSet<int>? set))
+        {
+            calls[nr] = set = [];
+        }
+        set.Add(rule);
+    }
+
+    /// <summary>Emits the blocks <paramref name="calls"/> needs that do not exist yet; returns (nr, block) sorted by nr.</summary>
+    private static (uint, BpfLabel)[] EmitBlocks(
+        BpfEmitter e, SortedDictionary<uint, SortedSet<int>> calls, CompiledRule[] compiled,
+        Dictionary<string, BpfLabel> blocks, BpfLabel fallback)
+    {
+        var entries = new (uint, BpfLabel)[calls.Count];
+        int n = 0;
+        foreach ((uint nr, SortedSet<int> rules) in calls)
+        {
+            string key = string.Join(',', rules);
+            if (!blocks.TryGetValue(key, out BpfLabel block))
+            {
+                blocks[key] = block = EmitBlock(e, rules.Select(r => compiled[r]).ToList(), fallback);
+            }
+            entries[n++] = (nr, block);
+        }
+        return entries;
     }
 
     /// <summary>The seccomp(2) flags <paramref name="flags"/> names.</summary>

@@ -9,4 +9,6 @@ internal enum SyscallAbi
     X86_64Only,
     /// <summary>"x32": x32 only, numbered 512-547 (plus the x32 bit at run time).</summary>
     X32Only,
+    /// <summary>syscall_32.tbl: i386, a numbering of its own.</summary>
+    I386,
 }

@@ -4,9 +4,9 @@ using VmSandbox.Interop;
 namespace VmSandbox.Seccomp;
 
 /// <summary>
-/// Syscall names to numbers for x86_64 guests (native and x32), from the Linux 6.1 table in
-/// <c>SyscallTable.Data.cs</c>. Names the table lacks (i386-only names such as "chown32",
-/// other arches' calls) resolve to nothing, as libseccomp's resolver does.
+/// Syscall names to numbers for x86_64 guests (native, x32 and i386), from the Linux 6.1 tables
+/// in <c>SyscallTable.X86_64.cs</c> and <c>SyscallTable.I386.cs</c>. A name a table lacks
+/// ("chown32" on x86_64, other arches' calls) resolves to nothing there, as in libseccomp.
 /// </summary>
 internal static partial class SyscallTable
 {
@@ -18,8 +18,19 @@ internal static partial class SyscallTable
 
     private static readonly FrozenDictionary<string, uint> s_x32 = BuildX32();
 
-    /// <summary>Every native x86_64 entry, for tests.</summary>
+    private static readonly SyscallEntry[] s_i386 = CreateI386Table();
+
+    private static readonly FrozenDictionary<string, int> s_i386ByName =
+        s_i386.ToFrozenDictionary(e => e.Name, e => e.Number, StringComparer.Ordinal);
+
+    /// <summary>Every entry of syscall_64.tbl, for tests.</summary>
     public static IReadOnlyList<SyscallEntry> Entries => s_x86_64;
+
+    /// <summary>Every entry of syscall_32.tbl, for tests.</summary>
+    public static IReadOnlyList<SyscallEntry> I386Entries => s_i386;
+
+    /// <summary>The i386 number of <paramref name="name"/> (seccomp_data.nr of an i386 process).</summary>
+    public static bool TryGetI386(string name, out int number) => s_i386ByName.TryGetValue(name, out number);
 
     /// <summary>The x86_64 number of <paramref name="name"/>.</summary>
     public static bool TryGetNative(string name, out int number) => s_native.TryGetValue(name, out number);

@@ -129,11 +129,38 @@ public sealed class DockerProfileTests
     }
 
     [Theory]
-    [InlineData(SeccompCalls.AUDIT_ARCH_I386, Eperm)]   // listed (SCMP_ARCH_X86): default action
-    [InlineData(0xc00000b7u, SeccompCompiler.BadArchAction)]   // AUDIT_ARCH_AARCH64: never native here
-    [InlineData(0xdeadbeefu, SeccompCompiler.BadArchAction)]
-    public void Other_arches(uint arch, uint expected) =>
-        Assert.Equal(expected, BpfInterpreter.Run(s_program.Value, new SeccompData(0, arch, [])));
+    [InlineData(0xc00000b7u)]   // AUDIT_ARCH_AARCH64: listed in the archMap, never native here
+    [InlineData(0x40000028u)]   // AUDIT_ARCH_ARM
+    [InlineData(0xdeadbeefu)]
+    public void Other_arches_are_killed(uint arch) =>
+        Assert.Equal(SeccompCompiler.BadArchAction, BpfInterpreter.Run(s_program.Value, new SeccompData(3, arch, [])));
+
+    private static uint RunI386(uint nr, params ulong[] args) =>
+        BpfInterpreter.Run(s_program.Value, new SeccompData(nr, SeccompCalls.AUDIT_ARCH_I386, args));
+
+    [Theory]
+    [InlineData(3u, Allow)]      // read
+    [InlineData(4u, Allow)]      // write
+    [InlineData(252u, Allow)]    // exit_group
+    [InlineData(212u, Allow)]    // chown32: an i386-only name
+    [InlineData(102u, Allow)]    // socketcall
+    [InlineData(192u, Allow)]    // mmap2
+    [InlineData(21u, Eperm)]     // mount
+    [InlineData(88u, Eperm)]     // reboot
+    [InlineData(165u, Allow)]    // getresuid (mount is 165 on x86_64)
+    [InlineData(222u, Eperm)]    // unused number
+    [InlineData(1000u, Eperm)]
+    public void I386_calls_use_the_i386_numbers(uint nr, uint expected) => Assert.Equal(expected, RunI386(nr));
+
+    [Fact]
+    public void I386_argument_rules_apply_too()
+    {
+        Assert.Equal(Allow, RunI386(136, 8));          // personality
+        Assert.Equal(Eperm, RunI386(136, 0x1234));
+        Assert.Equal(Allow, RunI386(120, 0x11));       // clone
+        Assert.Equal(Eperm, RunI386(120, 0x10000000));
+        Assert.Equal(SeccompCalls.SECCOMP_RET_ERRNO | 38u, RunI386(435));   // clone3
+    }
 
     [Fact]
     public void Without_x86_and_x32_listed_both_are_killed()

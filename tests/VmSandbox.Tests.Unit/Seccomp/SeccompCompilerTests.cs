@@ -188,6 +188,36 @@ public sealed class SeccompCompilerTests
         Assert.False(SyscallTable.TryGetX32("uselib", out _));
     }
 
+    [Theory]
+    [InlineData("restart_syscall", 0)]
+    [InlineData("read", 3)]
+    [InlineData("socketcall", 102)]
+    [InlineData("clone", 120)]
+    [InlineData("personality", 136)]
+    [InlineData("chown32", 212)]
+    [InlineData("fcntl64", 221)]
+    [InlineData("gettid", 224)]
+    [InlineData("exit_group", 252)]
+    [InlineData("rseq", 386)]
+    [InlineData("semget", 393)]
+    [InlineData("sched_rr_get_interval_time64", 423)]
+    [InlineData("set_mempolicy_home_node", 450)]
+    public void I386_table_numbers(string name, int nr)
+    {
+        Assert.True(SyscallTable.TryGetI386(name, out int got));
+        Assert.Equal(nr, got);
+    }
+
+    [Fact]
+    public void I386_table_is_complete_and_unique()
+    {
+        int[] holes = [222, 223, 251, 285, 387, 388, 389, 390, 391, 392, 415];
+        Assert.Equal(Enumerable.Range(0, 451).Except(holes), SyscallTable.I386Entries.Select(e => e.Number));
+        Assert.Equal(SyscallTable.I386Entries.Count, SyscallTable.I386Entries.Select(e => e.Name).Distinct().Count());
+        Assert.False(SyscallTable.TryGetI386("arch_prctl_nope", out _));
+        Assert.False(SyscallTable.TryGetNative("chown32", out _));
+    }
+
     [Fact]
     public unsafe void Sock_filter_matches_the_kernel_layout()
     {

@@ -51,7 +51,7 @@ public sealed class SeccompRandomTests
         var profile = new SeccompProfile
         {
             DefaultAction = "SCMP_ACT_KILL_PROCESS",
-            Architectures = rng.Next(2) == 0 ? ["SCMP_ARCH_X86_64"] : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+            Architectures = rng.Next(2) == 0 ? ["SCMP_ARCH_X86_64"] : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_X86"],
             Syscalls = rules,
         };
         SockFilter[] program;
@@ -66,16 +66,21 @@ public sealed class SeccompRandomTests
         }
         BpfInterpreter.Validate(program);
         TestContext.Current.TestOutputHelper?.WriteLine($"{count} rules on {names.Length} syscalls: {program.Length} instructions");
-        bool x32 = profile.Architectures.Count == 2;
-        for (int i = 0; i < 3000; i++)
+        bool compat = profile.Architectures.Count == 3;
+        for (int i = 0; i < 1000; i++)
         {
             string name = names[rng.Next(names.Length)];
             SyscallTable.TryGetNative(name, out int nr);
             ulong[] args = Enumerable.Range(0, 6).Select(_ => Pick(rng) + (ulong)(rng.Next(3) - 1)).ToArray();
             uint expected = Evaluate(profile, name, args);
             Assert.Equal(expected, BpfInterpreter.Run(program, SeccompData.X86_64((uint)nr, args)));
-            uint x32Expected = x32 ? expected : SeccompCompiler.BadArchAction;
-            Assert.Equal(x32Expected, BpfInterpreter.Run(program, SeccompData.X86_64(SeccompCalls.__X32_SYSCALL_BIT | (uint)nr, args)));
+            uint compatExpected = compat ? expected : SeccompCompiler.BadArchAction;
+            Assert.Equal(compatExpected, BpfInterpreter.Run(program, SeccompData.X86_64(SeccompCalls.__X32_SYSCALL_BIT | (uint)nr, args)));
+            if (SyscallTable.TryGetI386(name, out int i386Nr))
+            {
+                var i386 = new SeccompData((uint)i386Nr, SeccompCalls.AUDIT_ARCH_I386, args);
+                Assert.Equal(compatExpected, BpfInterpreter.Run(program, i386));
+            }
         }
     }
 
