@@ -22,7 +22,7 @@ public sealed class DependencyDirectionTests
 
     /// <summary>Libraries both sides may use: platform code and the shared protocol.</summary>
     private static readonly HashSet<string> s_shared =
-        ["VmSandbox.Common", "VmSandbox.Interop", "VmSandbox.Ttrpc", "VmSandbox.Agent.Protocol", "VmSandbox.Oci"];
+        ["VmSandbox.Common", "VmSandbox.Interop", "VmSandbox.Ttrpc", "VmSandbox.Agent.Protocol", "VmSandbox.Oci", "VmSandbox.Seccomp"];
 
     [Fact]
     public void Guest_agent_references_only_shared_libraries()
