@@ -54,9 +54,11 @@ public static class EchoListener
                     {
                         // The peer went away: nothing to report.
                     }
-                }) { IsBackground = true, Name = "diag" }.Start();
+                })
+                { IsBackground = true, Name = "diag" }.Start();
             }
-        }) { IsBackground = true, Name = "diag-accept" }.Start();
+        })
+        { IsBackground = true, Name = "diag-accept" }.Start();
     }
 
     private static void Echo(RawFdStream stream, byte[] buffer)

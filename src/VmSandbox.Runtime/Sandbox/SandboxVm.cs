@@ -2,8 +2,8 @@ using System.Net.Sockets;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Hypervisor;
-using VmSandbox.Ttrpc;
 using VmSandbox.Runtime.Vsock;
+using VmSandbox.Ttrpc;
 
 namespace VmSandbox.Runtime;
 

@@ -2,8 +2,8 @@ using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Hypervisor;
 using VmSandbox.Runtime.Config;
-using VmSandbox.Ttrpc;
 using VmSandbox.Runtime.Vsock;
+using VmSandbox.Ttrpc;
 
 namespace VmSandbox.Runtime;
 
@@ -87,7 +87,8 @@ public sealed class SandboxVmFactory
             if (check.ApiVersion != AgentApi.ApiVersion)
             {
                 throw new VmSandboxException(ErrorCode.Protocol,
-                    $"guest agent speaks api version {check.ApiVersion}, this runtime needs {AgentApi.ApiVersion}") { Hint = "make install (guest image and CLI of one build)" };
+                    $"guest agent speaks api version {check.ApiVersion}, this runtime needs {AgentApi.ApiVersion}")
+                { Hint = "make install (guest image and CLI of one build)" };
             }
             return new SandboxVm(vm, vsock, ttrpc, check);
         }

@@ -28,7 +28,8 @@ public static class VsockTransportSelector
     {
         VsockTransportKind.Auto => deviceExists(VhostVsockDevice) ? VsockTransportKind.Kernel : VsockTransportKind.Hybrid,
         VsockTransportKind.Kernel when !deviceExists(VhostVsockDevice) => throw new VmSandboxException(ErrorCode.HostMissing,
-            $"vsock transport \"kernel\" needs {VhostVsockDevice}") { Hint = "modprobe vhost_vsock, or set vsock.transport to \"hybrid\"" },
+            $"vsock transport \"kernel\" needs {VhostVsockDevice}")
+        { Hint = "modprobe vhost_vsock, or set vsock.transport to \"hybrid\"" },
         _ => requested,
     };
 }
