@@ -31,6 +31,8 @@ public static class CliApp
             {
                 "check" => Commands.CheckCommand.Run(reader, stdout),
                 "boot" => Commands.BootCommand.Run(reader, options, stdout, log),
+                "spec" => Commands.SpecCommand.Run(reader),
+                "features" => Commands.FeaturesCommand.Run(reader, stdout),
                 "version" or "--version" or "-v" => PrintVersion(stdout),
                 "help" or "--help" or "-h" => Usage(stdout),
                 _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown command \"{verb}\"")
@@ -93,6 +95,8 @@ public static class CliApp
             commands:
               check     show what this host has and lacks to run sandboxes (exit 0 when a VM can start)
               boot      boot a sandbox VM, wait for the guest agent's greeting, power it off
+              spec      write a default config.json (as runc spec) into the bundle
+              features  print the runtime's features as JSON (as runc features)
               version   print the version
 
             global flags (runc-compatible):

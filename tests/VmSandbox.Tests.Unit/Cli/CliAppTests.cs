@@ -61,6 +61,45 @@ public sealed class CliAppTests : IDisposable
     }
 
     [Fact]
+    public void Spec_writes_a_loadable_default_config_and_refuses_to_overwrite_it()
+    {
+        var (rc, output, _) = Run("spec", "--bundle", _dir);
+        Assert.Equal(0, rc);
+        Assert.Equal("", output);
+        Directory.CreateDirectory(Path.Combine(_dir, "rootfs"));
+        VmSandbox.Oci.LoadedSpec loaded = VmSandbox.Oci.SpecLoader.Load(_dir);
+        Assert.Equal(["sh"], loaded.Spec.Process!.Args);
+        Assert.Equal("rootfs", loaded.Spec.Root!.Path);
+
+        var (rc2, _, err) = Run("spec", "-b", _dir);
+        Assert.Equal(1, rc2);
+        Assert.Equal("vmsandbox: File config.json exists. Remove it first.", err.Trim());
+    }
+
+    [Theory]
+    [InlineData("spec", "--bundle", "/nonexistent/bundle", "vmsandbox: bundle /nonexistent/bundle: no such file or directory")]
+    [InlineData("spec", "--rootless", "", "vmsandbox: spec --rootless is not supported: vmsandbox runs as root")]
+    [InlineData("features", "extra", "", "vmsandbox: features takes no arguments, got \"extra\"")]
+    public void Spec_and_features_reject_bad_arguments(string verb, string a, string b, string expected)
+    {
+        string[] args = b.Length > 0 ? [verb, a, b] : [verb, a];
+        var (rc, _, err) = Run(args);
+        Assert.Equal(1, rc);
+        Assert.Equal(expected, err.Trim());
+    }
+
+    [Fact]
+    public void Features_prints_runc_shaped_json()
+    {
+        var (rc, output, _) = Run("features");
+        Assert.Equal(0, rc);
+        using JsonDocument doc = JsonDocument.Parse(output);
+        Assert.Equal("1.0.0", doc.RootElement.GetProperty("ociVersionMin").GetString());
+        Assert.True(doc.RootElement.GetProperty("linux").GetProperty("seccomp").GetProperty("enabled").GetBoolean());
+        Assert.Contains("pid", doc.RootElement.GetProperty("linux").GetProperty("namespaces").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
     public void Text_log_lines_quote_the_message()
     {
         string line = CliLog.Format("error", "say \"hi\"", DateTimeOffset.UnixEpoch, json: false);
