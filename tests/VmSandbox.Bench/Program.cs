@@ -27,6 +27,10 @@ public static class Program
         BootSection(doc, vmsandbox, runs);
         VsockBench.RunAsync(doc, Arg(args, "--guest-dir") ?? "out/share/vmsandbox/guest").GetAwaiter().GetResult();
         CliStartSection(doc, vmsandbox);
+        doc.AppendLine("## Not measured yet").AppendLine();
+        doc.AppendLine("`docker run --rm` cold start against runc and runsc, host memory (PSS) per idle sandbox, exec latency,")
+            .AppendLine("virtio-fs throughput and sandboxes per GiB need the container lifecycle and Docker integration (issues 4 and 5).")
+            .AppendLine();
 
         File.WriteAllText(output, doc.ToString());
         Console.WriteLine(doc.ToString());
