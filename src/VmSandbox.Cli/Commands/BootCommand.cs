@@ -21,8 +21,7 @@ public static class BootCommand
         string id = "boot-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         bool json = false;
         bool wait = false;
-        var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
-            .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string)).ToList();
+        List<KeyValuePair<string, string?>> env = RuntimeConfigLoader.ProcessEnvironment();
         while (!reader.AtEnd)
         {
             string arg = reader.Next();

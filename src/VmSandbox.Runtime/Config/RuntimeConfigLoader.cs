@@ -17,9 +17,13 @@ public static class RuntimeConfigLoader
     public const string ConfigPathVariable = "VMSANDBOX_CONFIG";
 
     /// <summary>Loads from the process environment.</summary>
-    public static RuntimeConfig Load() => Load(Environment.GetEnvironmentVariables()
+    public static RuntimeConfig Load() => Load(ProcessEnvironment(), AppContext.BaseDirectory);
+
+    /// <summary>This process's environment as key/value pairs, for <see cref="Load(IEnumerable{KeyValuePair{string, string}}, string)"/>.</summary>
+    public static List<KeyValuePair<string, string?>> ProcessEnvironment() => Environment.GetEnvironmentVariables()
         .Cast<System.Collections.DictionaryEntry>()
-        .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string)), AppContext.BaseDirectory);
+        .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string))
+        .ToList();
 
     /// <param name="environment">The environment to read VMSANDBOX_* variables from.</param>
     /// <param name="exeDir">Directory of the running binary; the guest image is looked up beside it.</param>
