@@ -34,6 +34,7 @@ public sealed class HostCheck
             FileItem("guest kernel", _config.KernelPath, true, "make guest"),
             FileItem("guest initramfs", _config.InitrdPath, true, "make guest"),
             AccelItem(),
+            VsockItem(),
             ToolItem("docker", "dockerd", "apt-get install docker.io"),
             ToolItem("containerd", "containerd", "apt-get install containerd"),
         };
@@ -60,6 +61,20 @@ public sealed class HostCheck
         catch (Common.VmSandboxException e)
         {
             return new CheckItem("acceleration", false, true, e.Message, e.Hint);
+        }
+    }
+
+    private CheckItem VsockItem()
+    {
+        try
+        {
+            return Vsock.VsockTransportSelector.Choose(_config.VsockTransport, _fileExists) == Vsock.VsockTransportKind.Kernel
+                ? new CheckItem("vsock", true, true, $"kernel vhost-vsock ({Vsock.VsockTransportSelector.VhostVsockDevice})")
+                : new CheckItem("vsock", true, true, "hybrid vsock through our vhost-user device (no kernel module needed)");
+        }
+        catch (Common.VmSandboxException e)
+        {
+            return new CheckItem("vsock", false, true, e.Message, e.Hint);
         }
     }
 
