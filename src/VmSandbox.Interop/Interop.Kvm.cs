@@ -21,7 +21,7 @@ public static unsafe class Kvm
             return $"{devicePath} does not exist";
         }
         int fd;
-        fixed (byte* p = Utf8(devicePath))
+        fixed (byte* p = CString.Utf8(devicePath))
         {
             // SAFETY: p is a NUL-terminated buffer pinned for the duration of the call.
             fd = LibC.open(p, LibC.O_RDWR | LibC.O_CLOEXEC);
@@ -52,13 +52,5 @@ public static unsafe class Kvm
         {
             _ = LibC.close(fd);
         }
-    }
-
-    internal static byte[] Utf8(string s)
-    {
-        int n = System.Text.Encoding.UTF8.GetByteCount(s);
-        byte[] b = new byte[n + 1];
-        System.Text.Encoding.UTF8.GetBytes(s, b);
-        return b;
     }
 }

@@ -8,7 +8,7 @@ public static unsafe class MemFd
     public static SafeFd Create(string name, ulong size)
     {
         int fd;
-        fixed (byte* p = Kvm.Utf8(name))
+        fixed (byte* p = CString.Utf8(name))
         {
             // SAFETY: p is a NUL-terminated buffer pinned for the duration of the call.
             fd = LibC.memfd_create(p, LibC.MFD_CLOEXEC);

@@ -20,7 +20,7 @@ public static unsafe partial class KernelModule
     public static bool Load(string path, string parameters = "")
     {
         int raw;
-        fixed (byte* p = Kvm.Utf8(path))
+        fixed (byte* p = CString.Utf8(path))
         {
             // SAFETY: p is a pinned NUL-terminated string.
             raw = Tmds.Linux.LibC.open(p, Tmds.Linux.LibC.O_RDONLY | Tmds.Linux.LibC.O_CLOEXEC);
@@ -30,7 +30,7 @@ public static unsafe partial class KernelModule
             throw SyscallError.Create("open", path, Tmds.Linux.LibC.errno);
         }
         using var fd = new SafeFileHandle(raw, ownsHandle: true);
-        fixed (byte* p = Kvm.Utf8(parameters))
+        fixed (byte* p = CString.Utf8(parameters))
         {
             // SAFETY: fd is open for the duration of the call; p is a pinned NUL-terminated string.
             long rc = syscall3(SYS_finit_module, fd.DangerousGetHandle(), p, 0);

@@ -14,10 +14,10 @@ public static unsafe class Mount
     /// <summary>Mounts, throwing a <see cref="VmSandbox.Common.VmSandboxException"/> naming the target on failure.</summary>
     public static void Do(string source, string target, string fsType, ulong flags, string? data = null)
     {
-        byte[] src = Kvm.Utf8(source);
-        byte[] tgt = Kvm.Utf8(target);
-        byte[] fs = Kvm.Utf8(fsType);
-        byte[]? dat = data is null ? null : Kvm.Utf8(data);
+        byte[] src = CString.Utf8(source);
+        byte[] tgt = CString.Utf8(target);
+        byte[] fs = CString.Utf8(fsType);
+        byte[]? dat = data is null ? null : CString.Utf8(data);
         fixed (byte* pSrc = src, pTgt = tgt, pFs = fs, pDat = dat)
         {
             // SAFETY: every pointer is a pinned, NUL-terminated buffer that outlives the call;
@@ -29,7 +29,7 @@ public static unsafe class Mount
 
     public static void Unmount(string target, int flags = 0)
     {
-        fixed (byte* p = Kvm.Utf8(target))
+        fixed (byte* p = CString.Utf8(target))
         {
             // SAFETY: p is a pinned, NUL-terminated buffer.
             SyscallError.ThrowIfNegative(LibC.umount2(p, flags), "umount2", target);

@@ -42,7 +42,7 @@ public static unsafe partial class ProcessCalls
     /// <summary>Opens a path for reading and writing without O_CLOEXEC, for stdio wiring.</summary>
     public static int OpenReadWrite(string path, bool noctty = true)
     {
-        fixed (byte* p = Kvm.Utf8(path))
+        fixed (byte* p = CString.Utf8(path))
         {
             // SAFETY: p is a pinned, NUL-terminated buffer.
             int fd = LibC.open(p, LibC.O_RDWR | (noctty ? LibC.O_NOCTTY : 0));

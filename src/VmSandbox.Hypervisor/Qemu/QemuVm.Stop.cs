@@ -50,9 +50,7 @@ public sealed partial class QemuVm
     }
 
     /// <summary>Waits for QEMU to exit on its own (the guest powered off).</summary>
-    public Task<bool> WaitExitAsync(TimeSpan timeout) => WaitExitCoreAsync(timeout);
-
-    private async Task<bool> WaitExitCoreAsync(TimeSpan timeout)
+    public async Task<bool> WaitExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         try
