@@ -9,6 +9,11 @@ public static unsafe class Mount
     public const ulong MS_NOSUID = 2;
     public const ulong MS_NODEV = 4;
     public const ulong MS_NOEXEC = 8;
+    public const ulong MS_REMOUNT = 32;
+    public const ulong MS_BIND = 4096;
+    public const ulong MS_REC = 16384;
+    public const ulong MS_PRIVATE = 1 << 18;
+    public const ulong MS_SLAVE = 1 << 19;
     public const ulong MS_RELATIME = 1 << 21;
 
     /// <summary>Mounts, throwing a <see cref="VmSandbox.Common.VmSandboxException"/> naming the target on failure.</summary>
