@@ -51,4 +51,7 @@ public static unsafe partial class ProcessCalls
     }
 
     public static int GetPid() => LibC.getpid();
+
+    /// <summary>setsid(2): leaves the caller's session and process group (the caller must not lead a group).</summary>
+    public static void NewSession() => SyscallError.ThrowIfNegative(LibC.setsid(), "setsid");
 }
