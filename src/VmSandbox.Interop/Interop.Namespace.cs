@@ -1,9 +1,10 @@
 using System.Runtime.InteropServices;
+using Tmds.Linux;
 
 namespace VmSandbox.Interop;
 
-/// <summary>unshare(2), setns(2), sethostname(2) and setdomainname(2). All act on the calling thread.</summary>
-public static unsafe partial class Namespaces
+/// <summary>unshare(2), setns(2), sethostname(2) and setdomainname(2). All act on the calling <em>thread</em> only.</summary>
+public static unsafe partial class Namespace
 {
     // include/uapi/linux/sched.h
     public const int CLONE_FS = 0x00000200;
@@ -15,34 +16,25 @@ public static unsafe partial class Namespaces
     public const int CLONE_NEWPID = 0x20000000;
     public const int CLONE_NEWNET = 0x40000000;
 
-    [LibraryImport("libc", EntryPoint = "unshare", SetLastError = true)]
-    private static partial int unshare(int flags);
-
-    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
-    private static partial int setns(int fd, int nstype);
-
     [LibraryImport("libc", EntryPoint = "sethostname", SetLastError = true)]
     private static partial int sethostname(byte* name, nuint len);
 
     [LibraryImport("libc", EntryPoint = "setdomainname", SetLastError = true)]
     private static partial int setdomainname(byte* name, nuint len);
 
-    public static void Unshare(int flags)
+    public static void Unshare(int flags) =>
+        SyscallError.ThrowIfNegative(LibC.unshare(flags), "unshare", $"flags 0x{flags:x}");
+
+    /// <summary>Joins the namespace that <paramref name="path"/> (e.g. /proc/PID/ns/net) refers to.</summary>
+    public static void Join(string path, int nsType)
     {
-        if (unshare(flags) < 0)
-        {
-            throw SyscallError.Create("unshare", $"flags 0x{flags:x}", Marshal.GetLastPInvokeError());
-        }
+        using SafeFd fd = SafeFd.Open(path, LibC.O_RDONLY | LibC.O_CLOEXEC);
+        SyscallError.ThrowIfNegative(LibC.setns(fd.Fd, nsType), "setns", path);
     }
 
     /// <summary>Joins the namespace behind <paramref name="fd"/> (a /proc/PID/ns/* file); <paramref name="what"/> names it in errors.</summary>
-    public static void Join(SafeFd fd, int nstype, string what)
-    {
-        if (setns(fd.Fd, nstype) < 0)
-        {
-            throw SyscallError.Create("setns", what, Marshal.GetLastPInvokeError());
-        }
-    }
+    public static void Join(SafeFd fd, int nsType, string what) =>
+        SyscallError.ThrowIfNegative(LibC.setns(fd.Fd, nsType), "setns", what);
 
     public static void SetHostName(string name)
     {

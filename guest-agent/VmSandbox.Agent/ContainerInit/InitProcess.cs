@@ -67,7 +67,7 @@ public static class InitProcess
 
     private static void SetUpContainer(RuntimeSpec spec, InitMessage config)
     {
-        Namespaces.Unshare(Namespaces.CLONE_NEWNS | Namespaces.CLONE_NEWUTS | Namespaces.CLONE_NEWIPC);
+        Namespace.Unshare(Namespace.CLONE_NEWNS | Namespace.CLONE_NEWUTS | Namespace.CLONE_NEWIPC);
         new RootfsSetup(spec, config.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "init: no rootfs"), config.Binds).Run();
         foreach (var (key, value) in spec.Linux?.Sysctl ?? new Dictionary<string, string>())
         {
@@ -79,11 +79,11 @@ public static class InitProcess
         }
         if (!string.IsNullOrEmpty(spec.Hostname))
         {
-            Namespaces.SetHostName(spec.Hostname);
+            Namespace.SetHostName(spec.Hostname);
         }
         if (!string.IsNullOrEmpty(spec.Domainname))
         {
-            Namespaces.SetDomainName(spec.Domainname);
+            Namespace.SetDomainName(spec.Domainname);
         }
     }
 
@@ -96,10 +96,10 @@ public static class InitProcess
         using SafeFd mnt = FileSystemCalls.Open($"{proc}/ns/mnt", FileSystemCalls.O_RDONLY);
         using SafeFd root = FileSystemCalls.Open($"{proc}/root", FileSystemCalls.O_RDONLY | FileSystemCalls.O_DIRECTORY);
         // setns(CLONE_NEWNS) refuses a caller that shares its fs struct with other threads.
-        Namespaces.Unshare(Namespaces.CLONE_FS);
-        Namespaces.Join(ipc, Namespaces.CLONE_NEWIPC, $"{proc}/ns/ipc");
-        Namespaces.Join(uts, Namespaces.CLONE_NEWUTS, $"{proc}/ns/uts");
-        Namespaces.Join(mnt, Namespaces.CLONE_NEWNS, $"{proc}/ns/mnt");
+        Namespace.Unshare(Namespace.CLONE_FS);
+        Namespace.Join(ipc, Namespace.CLONE_NEWIPC, $"{proc}/ns/ipc");
+        Namespace.Join(uts, Namespace.CLONE_NEWUTS, $"{proc}/ns/uts");
+        Namespace.Join(mnt, Namespace.CLONE_NEWNS, $"{proc}/ns/mnt");
         FileSystemCalls.ChangeDirectory(root, $"{proc}/root");
         Interop.Mount.ChangeRoot(".");
         FileSystemCalls.ChangeDirectory("/");

@@ -42,11 +42,11 @@ public sealed class ProcessSpawner
                 {
                     if (pidNs is null)
                     {
-                        Namespaces.Unshare(Namespaces.CLONE_NEWPID);
+                        Namespace.Unshare(Namespace.CLONE_NEWPID);
                     }
                     else
                     {
-                        Namespaces.Join(pidNs, Namespaces.CLONE_NEWPID, $"/proc/{joinPidOf}/ns/pid");
+                        Namespace.Join(pidNs, Namespace.CLONE_NEWPID, $"/proc/{joinPidOf}/ns/pid");
                     }
                     int[] fds = high.Select(h => h.Fd).ToArray();
                     pid = _children.SpawnAndRegister(
