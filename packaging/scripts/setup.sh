@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     qemu-system-x86   # the VMM, and /usr/lib/qemu/virtiofsd
+    busybox-static    # the rootfs of the VM container tests (tests/fixtures/make-rootfs.sh)
     runc runsc        # the runtimes `make bench` compares against
     cpio kmod         # initramfs builder: cpio archive, depmod
     ca-certificates

@@ -90,7 +90,7 @@ public static class ExecCommand
         string id = LifecycleContext.SingleId(args.Positional, RelayVerb);
         string report = args.Value("report") ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"{RelayVerb}: --report is required");
         string processFile = args.Value("process") ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"{RelayVerb}: --process is required");
-        Interop.ProcessCalls.NewSession();
+        _ = Interop.ProcessCalls.NewSession(); // false only if already a group leader: then already detached enough
         byte[] json = File.ReadAllBytes(processFile);
         File.Delete(processFile);
         ContainerRecord record = ctx.Store.Load(id);

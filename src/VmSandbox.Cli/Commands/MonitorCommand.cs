@@ -23,7 +23,7 @@ public static class MonitorCommand
         VerbArgs args = VerbArgs.Parse(reader, Verb, s_valueFlags, []);
         string id = LifecycleContext.SingleId(args.Positional, Verb);
         string report = args.Value("report") ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"{Verb}: --report is required");
-        Interop.ProcessCalls.NewSession();
+        _ = Interop.ProcessCalls.NewSession(); // false only if already a group leader: then already detached enough
         string logPath = Path.Combine(ctx.Store.DirOf(id), "monitor.log");
         void Log(string line)
         {
