@@ -33,6 +33,8 @@ public static class CliApp
                 "boot" => Commands.BootCommand.Run(reader, options, stdout, log),
                 "spec" => Commands.SpecCommand.Run(reader),
                 "features" => Commands.FeaturesCommand.Run(reader, stdout),
+                "install" => Commands.InstallCommand.Run(reader, stdout),
+                "uninstall" => Commands.UninstallCommand.Run(reader, stdout),
                 "version" or "--version" or "-v" => PrintVersion(stdout),
                 "help" or "--help" or "-h" => Usage(stdout),
                 _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown command \"{verb}\"")
@@ -97,6 +99,8 @@ public static class CliApp
               boot      boot a sandbox VM, wait for the guest agent's greeting, power it off
               spec      write a default config.json (as runc spec) into the bundle
               features  print the runtime's features as JSON (as runc features)
+              install   register with Docker: install --docker [--daemon-json PATH] [--runtime-name NAME] [--no-reload]
+              uninstall remove that registration (same flags)
               version   print the version
 
             global flags (runc-compatible):
