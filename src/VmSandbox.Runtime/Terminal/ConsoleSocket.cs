@@ -72,7 +72,8 @@ public static class ConsoleSocket
             string text = Marshal.GetPInvokeErrorMessage(errno).ToLowerInvariant();
             // runc compat: "dial unix /run/x.sock: connect: no such file or directory".
             throw new VmSandboxException(errno == ENOENT ? ErrorCode.NotFound : ErrorCode.System,
-                $"dial unix {socketPath}: connect: {text}") { Errno = errno };
+                $"dial unix {socketPath}: connect: {text}")
+            { Errno = errno };
         }
         catch (ArgumentException e)
         {
