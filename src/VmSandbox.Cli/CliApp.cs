@@ -48,6 +48,8 @@ public static class CliApp
                 "events" => Commands.EventsCommand.Run(reader, Lifecycle(options, log), stdout),
                 Commands.MonitorCommand.Verb => Commands.MonitorCommand.Run(reader, Lifecycle(options, log)),
                 Commands.ExecCommand.RelayVerb => Commands.ExecCommand.Relay(reader, Lifecycle(options, log)),
+                "install" => Commands.InstallCommand.Run(reader, stdout),
+                "uninstall" => Commands.UninstallCommand.Run(reader, stdout),
                 "version" or "--version" or "-v" => PrintVersion(stdout),
                 "help" or "--help" or "-h" => Usage(stdout),
                 _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown command \"{verb}\"")
@@ -127,6 +129,8 @@ public static class CliApp
               boot      boot a sandbox VM, wait for the guest agent's greeting, power it off
               spec      write a default config.json (as runc spec) into the bundle
               features  print the runtime's features as JSON (as runc features)
+              install   register with Docker: install --docker [--daemon-json PATH] [--runtime-name NAME] [--no-reload]
+              uninstall remove that registration (same flags)
               version   print the version
 
             global flags (runc-compatible):

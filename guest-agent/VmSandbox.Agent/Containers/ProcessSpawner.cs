@@ -50,7 +50,7 @@ public sealed class ProcessSpawner
                     }
                     int[] fds = high.Select(h => h.Fd).ToArray();
                     pid = _children.SpawnAndRegister(
-                        () => Interop.Spawn.Start(SelfExe, ["vmsandbox-init", InitProcess.Argument], [], fds, newSession: true),
+                        () => Interop.Spawn.Start(SelfExe, ["vmsandbox-init", InitProcess.Argument], [], fds, Interop.SpawnFlags.NewSession),
                         onExit);
                 }
                 catch (Exception e)
