@@ -134,4 +134,30 @@ public static unsafe partial class HostPty
             }
         }
     }
+
+    /// <summary>
+    /// cfmakeraw(3) on <paramref name="pty"/>: no echo, no line editing, no signal characters, no
+    /// output processing. A relay pty must be raw: the terminal that cooks the input is the one in the guest.
+    /// </summary>
+    public static void MakeRaw(SafeFd pty)
+    {
+        bool added = false;
+        pty.DangerousAddRef(ref added);
+        try
+        {
+            termios t;
+            // SAFETY: &t points to a local termios that tcgetattr fills and tcsetattr reads.
+            SyscallError.ThrowIfNegative(LibC.tcgetattr(pty.Fd, &t), "tcgetattr");
+            t.c_iflag &= ~(uint)(LibC.IGNBRK | LibC.BRKINT | LibC.PARMRK | LibC.ISTRIP | LibC.INLCR | LibC.IGNCR | LibC.ICRNL | LibC.IXON);
+            t.c_oflag &= ~(uint)LibC.OPOST;
+            t.c_lflag &= ~(uint)(LibC.ECHO | LibC.ECHONL | LibC.ICANON | LibC.ISIG | LibC.IEXTEN);
+            t.c_cflag &= ~(uint)(LibC.CSIZE | LibC.PARENB);
+            t.c_cflag |= (uint)LibC.CS8;
+            SyscallError.ThrowIfNegative(LibC.tcsetattr(pty.Fd, (int)LibC.TCSANOW, &t), "tcsetattr");
+        }
+        finally
+        {
+            pty.DangerousRelease();
+        }
+    }
 }

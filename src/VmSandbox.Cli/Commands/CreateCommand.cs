@@ -3,6 +3,7 @@ using VmSandbox.Common;
 using VmSandbox.Oci;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Hooks;
 
 namespace VmSandbox.Cli.Commands;
 
@@ -99,8 +100,8 @@ public static class CreateCommand
             {
                 WritePidFile(pidFile, monitor.Id);
             }
-            HookPhase.Run(ctx, record, loaded.Spec.Hooks?.Prestart, "prestart");
-            HookPhase.Run(ctx, record, loaded.Spec.Hooks?.CreateRuntime, "createRuntime");
+            HookPhase.Run(ctx, record, loaded.Spec.Hooks, HookKind.Prestart, ContainerStatus.Created);
+            HookPhase.Run(ctx, record, loaded.Spec.Hooks, HookKind.CreateRuntime, ContainerStatus.Created);
             return monitor;
         }
         catch

@@ -3,6 +3,7 @@ using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Hooks;
 
 namespace VmSandbox.Cli.Commands;
 
@@ -49,7 +50,7 @@ public static class DeleteCommand
         try
         {
             RuntimeSpec spec = SpecLoader.Parse(File.ReadAllBytes(Path.Combine(ctx.Store.DirOf(id), ContainerStore.ConfigCopy)));
-            HookPhase.Run(ctx, record with { MonitorPid = 0 }, spec.Hooks?.Poststop, "poststop");
+            HookPhase.Run(ctx, record, spec.Hooks, HookKind.Poststop, ContainerStatus.Stopped);
         }
         catch (Exception e)
         {

@@ -4,6 +4,7 @@ using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Hooks;
 
 namespace VmSandbox.Cli.Commands;
 
@@ -35,14 +36,6 @@ public static class StartCommand
         record = record with { Started = true };
         ctx.Store.Save(record);
         RuntimeSpec spec = SpecLoader.Parse(File.ReadAllBytes(Path.Combine(ctx.Store.DirOf(id), ContainerStore.ConfigCopy)));
-        try
-        {
-            HookPhase.Run(ctx, record, spec.Hooks?.Poststart, "poststart");
-        }
-        catch (Exception e)
-        {
-            // runc compat: a failing poststart hook is a warning, the container keeps running.
-            ctx.Log.Warn(VmSandboxException.FormatChain(e));
-        }
+        HookPhase.Run(ctx, record, spec.Hooks, HookKind.Poststart, ContainerStatus.Running);
     }
 }
