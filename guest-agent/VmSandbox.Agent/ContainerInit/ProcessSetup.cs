@@ -88,7 +88,15 @@ public sealed class ProcessSetup
             {
                 if (CapabilityNames.TryGetNumber(name, out int n))
                 {
-                    Capabilities.RaiseAmbient(n);
+                    try
+                    {
+                        Capabilities.RaiseAmbient(n);
+                    }
+                    catch (Common.VmSandboxException)
+                    {
+                        // runc compat: a capability missing from the inheritable set cannot be
+                        // raised; runc only warns (its default spec lists none as inheritable).
+                    }
                 }
             }
         }

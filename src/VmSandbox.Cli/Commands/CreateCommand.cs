@@ -82,7 +82,7 @@ public static class CreateCommand
                 ttyPath = ConsoleSetup.SendNewPty(consoleSocket, loaded.Spec.Process?.ConsoleSize);
             }
             using var report = new ReportChannel(Path.Combine(runDir, "create.sock"));
-            monitor = StartHelper(ctx, [MonitorCommand.Verb, "--root", ctx.Store.Root, "--report", report.Path], id, ttyPath);
+            monitor = StartHelper(ctx, [MonitorCommand.Verb, "--report", report.Path], id, ttyPath);
             MonitorReport outcome = report.Await(monitor, ctx.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor");
             if (outcome.Error is not null)
             {
@@ -117,7 +117,7 @@ public static class CreateCommand
         }
     }
 
-    /// <summary>Starts `vmsandbox VERB ARGS… [--tty P] [--log F] ID` (the monitor or an exec relay) as our child.</summary>
+    /// <summary>Starts `vmsandbox [global flags] VERB ARGS… [--tty P] ID` (the monitor or an exec relay) as our child.</summary>
     public static Process StartHelper(LifecycleContext ctx, string[] verbArgs, string id, string? ttyPath)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new VmSandboxException(ErrorCode.Internal, "cannot find own executable"))
@@ -129,6 +129,19 @@ public static class CreateCommand
             RedirectStandardOutput = ttyPath is not null,
             RedirectStandardError = ttyPath is not null,
         };
+        psi.ArgumentList.Add("--root");
+        psi.ArgumentList.Add(ctx.Store.Root);
+        if (ctx.Options.LogPath is not null)
+        {
+            psi.ArgumentList.Add("--log");
+            psi.ArgumentList.Add(ctx.Options.LogPath);
+            psi.ArgumentList.Add("--log-format");
+            psi.ArgumentList.Add(ctx.Options.LogFormat);
+        }
+        if (ctx.Options.Debug)
+        {
+            psi.ArgumentList.Add("--debug");
+        }
         foreach (string a in verbArgs)
         {
             psi.ArgumentList.Add(a);
@@ -137,11 +150,6 @@ public static class CreateCommand
         {
             psi.ArgumentList.Add("--tty");
             psi.ArgumentList.Add(ttyPath);
-        }
-        if (ctx.Options.LogPath is not null)
-        {
-            psi.ArgumentList.Add("--log");
-            psi.ArgumentList.Add(ctx.Options.LogPath);
         }
         psi.ArgumentList.Add(id);
         Process p = Process.Start(psi) ?? throw new VmSandboxException(ErrorCode.Internal, $"start {verbArgs[0]}");

@@ -57,7 +57,7 @@ public static class ExecCommand
         string processFile = Path.Combine(ctx.Store.DirOf(id), $"exec-{Guid.NewGuid():N}.json");
         File.WriteAllBytes(processFile, json);
         using var report = new ReportChannel(Path.Combine(record.RunDir, $"exec-{Environment.ProcessId}.sock"));
-        using Process relay = CreateCommand.StartHelper(ctx, [RelayVerb, "--root", ctx.Store.Root, "--report", report.Path, "--process", processFile], id, ttyPath);
+        using Process relay = CreateCommand.StartHelper(ctx, [RelayVerb, "--report", report.Path, "--process", processFile], id, ttyPath);
         MonitorReport outcome = report.Await(relay, TimeSpan.FromSeconds(90), "exec relay");
         if (outcome.Error is not null)
         {
@@ -83,10 +83,10 @@ public static class ExecCommand
             args.Values("env"), args.Flag("tty"), args.Value("user"), args.Values("additional-gids"));
     }
 
-    /// <summary>The hidden relay verb: `__exec --root R --report S --process F [--tty P] ID`.</summary>
+    /// <summary>The hidden relay verb: `__exec --report S --process F [--tty P] ID`.</summary>
     public static int Relay(ArgReader reader, LifecycleContext ctx)
     {
-        VerbArgs args = VerbArgs.Parse(reader, RelayVerb, ["report", "process", "tty", "log"], []);
+        VerbArgs args = VerbArgs.Parse(reader, RelayVerb, ["report", "process", "tty"], []);
         string id = LifecycleContext.SingleId(args.Positional, RelayVerb);
         string report = args.Value("report") ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"{RelayVerb}: --report is required");
         string processFile = args.Value("process") ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"{RelayVerb}: --process is required");

@@ -7,7 +7,7 @@ namespace VmSandbox.Cli.Commands;
 
 /// <summary>
 /// The hidden verb `create` runs the sandbox monitor with:
-/// `vmsandbox __monitor --root DIR --report SOCK [--tty /dev/pts/N] [--log FILE] ID`.
+/// `vmsandbox [global flags] __monitor --report SOCK [--tty /dev/pts/N] ID`.
 /// It leaves the caller's session, enters the container's network namespace (a new one, or the
 /// one named in config.json, so that Docker's prestart hook finds it at /proc/PID/ns/net), and
 /// runs <see cref="SandboxMonitor"/> until the container ends; its exit status is the container's.
@@ -16,7 +16,7 @@ public static class MonitorCommand
 {
     public const string Verb = "__monitor";
 
-    private static readonly string[] s_valueFlags = ["report", "tty", "log"];
+    private static readonly string[] s_valueFlags = ["report", "tty"];
 
     public static int Run(ArgReader reader, LifecycleContext ctx)
     {

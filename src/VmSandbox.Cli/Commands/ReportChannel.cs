@@ -42,7 +42,7 @@ public sealed class ReportChannel : IDisposable
         using Socket conn = accept.Result;
         using var stream = new NetworkStream(conn);
         using var text = new StreamReader(stream);
-        Task<string?> line = text.ReadLineAsync(cts.Token).AsTask();
+        Task<string> line = text.ReadToEndAsync(cts.Token); // the sender closes after its one message
         try
         {
             line.Wait(CancellationToken.None);
@@ -50,7 +50,7 @@ public sealed class ReportChannel : IDisposable
         catch (AggregateException)
         {
         }
-        if (!line.IsCompletedSuccessfully || line.Result is null)
+        if (!line.IsCompletedSuccessfully || line.Result.Length == 0)
         {
             throw new VmSandboxException(ErrorCode.Vm, $"{what} ended without reporting");
         }
