@@ -3,7 +3,8 @@
 
 crun's own runner runs a whole file in one process; this one lists each file's tests (the
 `all_tests` dict each file hands to tests_utils.tests_main), then runs them one by one with
-RUN_TESTS=<name> under a timeout, so that one hung test costs only its own time. After every
+RUN_TESTS=<name> under a timeout, from the top of crun's tree as crun's `make check` does (some
+tests call ./tests/init), so that one hung test costs only its own time. After every
 test it deletes the containers left in the shim's state root (see crun-cli-shim.sh). It writes
 one TAP stream, test ids `<file stem>/<name>` (e.g. `test_exec/exec_env`), and a log with each
 test's output.
@@ -23,7 +24,9 @@ import sys
 import time
 
 LIST_TESTS = (
-    "import sys, runpy, tests_utils\n"
+    "import os, sys, runpy\n"
+    "sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[1])))\n"
+    "import tests_utils\n"
     "tests_utils.tests_main = lambda t: print('\\n'.join(t))\n"
     "sys.argv = [sys.argv[1]]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
@@ -47,7 +50,8 @@ def read_skips(path):
 
 
 def list_tests(tests_dir, path):
-    out = subprocess.run([sys.executable, "-c", LIST_TESTS, path], cwd=tests_dir,
+    out = subprocess.run([sys.executable, "-c", LIST_TESTS, os.path.join("tests", path)],
+                         cwd=os.path.dirname(tests_dir),
                          capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         raise RuntimeError("list tests of %s: %s" % (path, out.stderr.strip()[-300:]))
@@ -78,7 +82,8 @@ def cleanup(runtime, state):
 def run_one(tests_dir, path, name, env, timeout):
     """Returns (result, detail, output): result is ok, not ok or skip."""
     env = dict(env, RUN_TESTS=name)
-    proc = subprocess.Popen([sys.executable, path], cwd=tests_dir, env=env,
+    proc = subprocess.Popen([sys.executable, os.path.join("tests", path)],
+                            cwd=os.path.dirname(tests_dir), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
@@ -99,7 +104,7 @@ def run_one(tests_dir, path, name, env, timeout):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tests", required=True)
+    ap.add_argument("--tests", required=True, help="the tests/ directory of crun's tree")
     ap.add_argument("--runtime", required=True, help="the real runtime, for cleanup")
     ap.add_argument("--state", required=True)
     ap.add_argument("--tap", required=True)
