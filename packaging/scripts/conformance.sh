@@ -132,7 +132,8 @@ build_helpers() {
 build_images() {
     local images="$cache/images" rootfs
     busybox_tar="$images/busybox.tar" debian_tar="$images/debian-ldconfig.tar"
-    [[ -s $busybox_tar && -s $debian_tar && $busybox_tar -nt /bin/busybox ]] && return 0
+    [[ -s $busybox_tar && -s $debian_tar && $busybox_tar -nt /bin/busybox &&
+        $busybox_tar -nt $root/packaging/scripts/make-busybox-rootfs.sh ]] && return 0
     log "building the busybox rootfs images"
     rm -rf "$images" && mkdir -p "$images"
     rootfs="$images/rootfs"

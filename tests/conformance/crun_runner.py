@@ -60,8 +60,23 @@ def list_tests(tests_dir, path):
     return [] if names == ["1..0"] else names
 
 
+# crun's test_delete freezes the container in this cgroup v1 freezer group to check that
+# `delete -f` still works, and leaves it frozen (and undeletable) when that fails.
+FROZEN = "/sys/fs/cgroup/freezer/frozen"
+
+
+def thaw_frozen():
+    try:
+        with open(os.path.join(FROZEN, "freezer.state"), "w") as f:
+            f.write("THAWED")
+    except OSError:
+        pass
+
+
 def cleanup(runtime, state):
     """Delete every container the test left in the shim's state root."""
+    if os.path.isdir(FROZEN):
+        thaw_frozen()
     if not os.path.isdir(state):
         return
     try:
@@ -77,6 +92,11 @@ def cleanup(runtime, state):
         except subprocess.SubprocessError:
             pass
     shutil.rmtree(state, ignore_errors=True)
+    if os.path.isdir(FROZEN):
+        try:
+            os.rmdir(FROZEN)
+        except OSError as e:
+            print("crun-runner: cannot remove %s: %s" % (FROZEN, e), file=sys.stderr)
 
 
 def run_one(tests_dir, path, name, env, timeout):
