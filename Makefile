@@ -13,7 +13,7 @@ CLI_BIN     := $(BIN)/vmsandbox
 PUBLISH     := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --nologo -v quiet -p:DebugType=none
 
 COMMON_SRC  := Directory.Build.props Directory.Packages.props global.json $(shell find src/VmSandbox.Common src/VmSandbox.Interop -name '*.cs' -o -name '*.csproj' 2>/dev/null)
-AGENT_SRC   := $(COMMON_SRC) $(shell find guest-agent -name '*.cs' -o -name '*.csproj' 2>/dev/null)
+AGENT_SRC   := $(COMMON_SRC) $(shell find guest-agent src/VmSandbox.Ttrpc src/VmSandbox.Agent.Protocol src/VmSandbox.Oci src/VmSandbox.Seccomp -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 CLI_SRC     := $(COMMON_SRC) $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 
 .PHONY: help setup build guest test test-unit test-vm test-conformance lint bench install uninstall demo clean proto

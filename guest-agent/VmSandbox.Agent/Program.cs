@@ -1,4 +1,6 @@
 using VmSandbox.Agent.Api;
+using VmSandbox.Agent.ContainerInit;
+using VmSandbox.Agent.Containers;
 using VmSandbox.Agent.Init;
 
 namespace VmSandbox.Agent;
@@ -13,10 +15,16 @@ public static class Program
             Console.WriteLine($"vmsandbox-agent {AgentInfo.Version}");
             return 0;
         }
+        if (args.Length > 0 && args[0] == InitProcess.Argument)
+        {
+            return InitProcess.Run();
+        }
         var sys = new SystemInit();
+        var children = new ChildRegistry();
         return new Pid1(sys, pid1 =>
         {
-            var service = new AgentService(new GuestFacts(), pid1.RequestShutdown);
+            var containers = new ContainerManager(new ProcessSpawner(children), new ShareMounter());
+            var service = new AgentService(new GuestFacts(), pid1.RequestShutdown, containers);
             new VsockApiListener(service, line => sys.WriteConsole($"{AgentInfo.ConsolePrefix} {line}")).Start();
             string api = $"vsock:{VmSandbox.Agent.Protocol.AgentApi.VsockPort}";
             if (EchoListener.PortFromCmdline(File.ReadAllText("/proc/cmdline")) is { } echo)
@@ -25,6 +33,6 @@ public static class Program
                 api += $",echo:{echo}";
             }
             return api;
-        }).Run();
+        }, children).Run();
     }
 }

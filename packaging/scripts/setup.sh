@@ -5,7 +5,12 @@ set -euo pipefail
 
 packages=(
     qemu-system-x86   # the VMM, and /usr/lib/qemu/virtiofsd
+    busybox-static    # the rootfs of the VM container tests (tests/fixtures/make-rootfs.sh)
     runc runsc        # the runtimes `make bench` compares against
+    crun              # a second runc-compatible runtime to compare behaviour and start-up with
+    docker.io         # the end-to-end client: `vmsandbox install --docker`, `docker run --runtime=vmsandbox`
+    containerd        # containerd 1.6 with CRI and `ctr`: the shim v2 end-to-end tests
+    busybox-static    # one static binary that makes the test images' rootfs (`docker import`, no registry)
     cpio kmod         # initramfs builder: cpio archive, depmod
     ca-certificates
 )

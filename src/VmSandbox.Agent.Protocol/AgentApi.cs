@@ -35,6 +35,9 @@ public static class AgentApi
     public const string StatsMethod = "Stats";
 
     public const string RemoveContainerMethod = "RemoveContainer";
+    public const string PauseContainerMethod = "PauseContainer";
+    public const string ResumeContainerMethod = "ResumeContainer";
+    public const string UpdateContainerMethod = "UpdateContainer";
 
     public const string SetTimeMethod = "SetTime";
 

@@ -33,6 +33,23 @@ public static class CliApp
                 "boot" => Commands.BootCommand.Run(reader, options, stdout, log),
                 "spec" => Commands.SpecCommand.Run(reader),
                 "features" => Commands.FeaturesCommand.Run(reader, stdout),
+                "create" => Commands.CreateCommand.Run(reader, Lifecycle(options, log)),
+                "start" => Commands.StartCommand.Run(reader, Lifecycle(options, log)),
+                "state" => Commands.StateCommand.Run(reader, Lifecycle(options, log), stdout),
+                "kill" => Commands.KillCommand.Run(reader, Lifecycle(options, log)),
+                "delete" => Commands.DeleteCommand.Run(reader, Lifecycle(options, log)),
+                "run" => Commands.RunCommand.Run(reader, Lifecycle(options, log)),
+                "exec" => Commands.ExecCommand.Run(reader, Lifecycle(options, log)),
+                "ps" => Commands.PsCommand.Run(reader, Lifecycle(options, log), stdout),
+                "list" => Commands.ListCommand.Run(reader, Lifecycle(options, log), stdout),
+                "pause" => Commands.PauseCommand.Run(reader, Lifecycle(options, log), pause: true),
+                "resume" => Commands.PauseCommand.Run(reader, Lifecycle(options, log), pause: false),
+                "update" => Commands.UpdateCommand.Run(reader, Lifecycle(options, log), Console.In),
+                "events" => Commands.EventsCommand.Run(reader, Lifecycle(options, log), stdout),
+                Commands.MonitorCommand.Verb => Commands.MonitorCommand.Run(reader, Lifecycle(options, log)),
+                Commands.ExecCommand.RelayVerb => Commands.ExecCommand.Relay(reader, Lifecycle(options, log)),
+                "install" => Commands.InstallCommand.Run(reader, stdout),
+                "uninstall" => Commands.UninstallCommand.Run(reader, stdout),
                 "version" or "--version" or "-v" => PrintVersion(stdout),
                 "help" or "--help" or "-h" => Usage(stdout),
                 _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown command \"{verb}\"")
@@ -50,6 +67,8 @@ public static class CliApp
                 : ExitCodes.Failure;
         }
     }
+
+    private static Commands.LifecycleContext Lifecycle(GlobalOptions options, CliLog log) => Commands.LifecycleContext.From(options, log);
 
     private static GlobalOptions ParseGlobal(ArgReader reader)
     {
@@ -93,10 +112,25 @@ public static class CliApp
             Runs OCI containers, each in its own lightweight VM.
 
             commands:
+              create    create a container from a bundle: boot its VM, set up the process (stopped before exec)
+              start     start the created container's process
+              run       create and start; wait for the container unless --detach
+              state     print the container's OCI state as JSON
+              kill      send a signal to the container's process (--all: every process)
+              delete    delete a stopped container (--force: kill it first)
+              exec      run another process in the container
+              ps        list the container's processes (guest PIDs)
+              list      list the containers under --root
+              pause     freeze every process of the container
+              resume    thaw a paused container
+              update    change the container's resource limits (--resources FILE|-)
+              events    print resource usage (--stats once, else every --interval)
               check     show what this host has and lacks to run sandboxes (exit 0 when a VM can start)
               boot      boot a sandbox VM, wait for the guest agent's greeting, power it off
               spec      write a default config.json (as runc spec) into the bundle
               features  print the runtime's features as JSON (as runc features)
+              install   register with Docker: install --docker [--daemon-json PATH] [--runtime-name NAME] [--no-reload]
+              uninstall remove that registration (same flags)
               version   print the version
 
             global flags (runc-compatible):

@@ -18,9 +18,12 @@ public sealed record VmSpec
     public string ExtraKernelParams { get; init; } = "";
     /// <summary>Extra QEMU devices (vhost-user-vsock, vhost-user-fs, …) as complete argument lists.</summary>
     public IReadOnlyList<string> ExtraArgs { get; init; } = [];
+    /// <summary>Host directories shared over virtio-fs, one virtiofsd each.</summary>
+    public IReadOnlyList<SharedDir> SharedDirs { get; init; } = [];
     /// <summary>Apply QEMU's seccomp sandbox (-sandbox on).</summary>
     public bool Seccomp { get; init; } = true;
 
     public string ConsoleLogPath => Path.Combine(StateDir, "console.log");
     public string QmpSocketPath => Path.Combine(StateDir, "qmp.sock");
+    public string VirtiofsSocketPath(int index) => Path.Combine(StateDir, $"vfs{index}.sock");
 }

@@ -51,4 +51,79 @@ public static unsafe partial class ProcessCalls
     }
 
     public static int GetPid() => LibC.getpid();
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int kill(int pid, int sig);
+
+    [LibraryImport("libc", EntryPoint = "execve", SetLastError = true)]
+    private static partial int execve(byte* path, byte** argv, byte** envp);
+
+    [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
+    private static partial int pipe2(int* fds, int flags);
+
+    [LibraryImport("libc", EntryPoint = "setsid", SetLastError = true)]
+    private static partial int setsid();
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int fcntl(int fd, int cmd, int arg);
+
+    private const int ESRCH = 3;
+    private const int O_CLOEXEC = 0x80000;
+    private const int F_DUPFD_CLOEXEC = 1030;
+    private const int F_SETFD = 2;
+    private const int FD_CLOEXEC = 1;
+
+    /// <summary>kill(2); returns false when the process no longer exists.</summary>
+    public static bool Kill(int pid, int signal)
+    {
+        if (kill(pid, signal) == 0)
+        {
+            return true;
+        }
+        int errno = Marshal.GetLastPInvokeError();
+        return errno == ESRCH ? false : throw SyscallError.Create("kill", $"pid {pid}", errno);
+    }
+
+    /// <summary>execve(2); returns only on failure, with the errno.</summary>
+    public static int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp)
+    {
+        using var args = new CStringArray(argv);
+        using var env = new CStringArray(envp);
+        fixed (byte* p = CString.Utf8(path))
+        {
+            // SAFETY: p is pinned and NUL-terminated; args and env are NULL-terminated native arrays.
+            _ = execve(p, args.Pointer, env.Pointer);
+            return Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>A pipe (O_CLOEXEC on both ends): (read end, write end).</summary>
+    public static (SafeFd Read, SafeFd Write) CreatePipe()
+    {
+        int* fds = stackalloc int[2];
+        // SAFETY: fds points at two writable ints on the stack.
+        if (pipe2(fds, O_CLOEXEC) < 0)
+        {
+            throw SyscallError.Create("pipe2", null, Marshal.GetLastPInvokeError());
+        }
+        return (new SafeFd(fds[0]), new SafeFd(fds[1]));
+    }
+
+    /// <summary>Duplicates <paramref name="fd"/> to the lowest free descriptor at or above <paramref name="minFd"/>, O_CLOEXEC.</summary>
+    public static SafeFd DuplicateAbove(int fd, int minFd)
+    {
+        int n = fcntl(fd, F_DUPFD_CLOEXEC, minFd);
+        return n < 0 ? throw SyscallError.Create("fcntl(F_DUPFD_CLOEXEC)", null, Marshal.GetLastPInvokeError()) : new SafeFd(n);
+    }
+
+    public static void SetCloseOnExec(int fd)
+    {
+        if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        {
+            throw SyscallError.Create("fcntl(F_SETFD)", null, Marshal.GetLastPInvokeError());
+        }
+    }
+
+    /// <summary>setsid(2); returns false if the caller already leads a process group (EPERM).</summary>
+    public static bool NewSession() => setsid() >= 0;
 }

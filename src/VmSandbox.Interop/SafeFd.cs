@@ -4,7 +4,7 @@ using Tmds.Linux;
 namespace VmSandbox.Interop;
 
 /// <summary>An owned Linux file descriptor, closed exactly once when released.</summary>
-public sealed class SafeFd : SafeHandle
+public sealed unsafe class SafeFd : SafeHandle
 {
     public SafeFd()
         : base(new IntPtr(-1), ownsHandle: true)
@@ -15,6 +15,18 @@ public sealed class SafeFd : SafeHandle
         : base(new IntPtr(-1), ownsHandle)
     {
         SetHandle(new IntPtr(fd));
+    }
+
+    /// <summary>open(2), throwing a syscall error naming the path.</summary>
+    public static SafeFd Open(string path, int flags, int mode = 0)
+    {
+        fixed (byte* p = CString.Utf8(path))
+        {
+            // SAFETY: p is a pinned, NUL-terminated buffer that outlives the call.
+            int fd = LibC.open(p, flags, (mode_t)mode);
+            SyscallError.ThrowIfNegative(fd, "open", path);
+            return new SafeFd(fd);
+        }
     }
 
     public override bool IsInvalid => handle.ToInt64() < 0;

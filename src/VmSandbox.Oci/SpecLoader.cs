@@ -52,6 +52,10 @@ public static class SpecLoader
             : spec;
     }
 
+    /// <summary>Parses an OCI LinuxResources object (`runc update --resources`).</summary>
+    public static Spec.LinuxResources ParseResources(ReadOnlySpan<byte> json, string source) =>
+        OciJson.Parse(json, OciJsonContext.Default.LinuxResources, source);
+
     /// <summary>Writes <paramref name="spec"/> as <c>runc spec</c> does: tab-indented, no final newline.</summary>
     public static string Serialize(RuntimeSpec spec) => OciJson.Serialize(spec, OciJsonContext.Default.RuntimeSpec, '\t');
 }

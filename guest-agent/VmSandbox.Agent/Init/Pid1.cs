@@ -36,15 +36,18 @@ public sealed class Pid1
     private int _poweringOff;
 
     private readonly Func<Pid1, string>? _startServices;
+    private readonly ChildRegistry _children;
 
     /// <param name="sys">OS calls.</param>
     /// <param name="startServices">Starts the agent API once the system is up; returns a short
     /// description for the readiness line (e.g. "vsock:1024"). A failure is logged, not fatal:
     /// the VM can still be stopped from the host.</param>
-    public Pid1(ISystemInit sys, Func<Pid1, string>? startServices = null)
+    /// <param name="children">The reaper's registry of watched children (container processes).</param>
+    public Pid1(ISystemInit sys, Func<Pid1, string>? startServices = null, ChildRegistry? children = null)
     {
         _sys = sys;
         _startServices = startServices;
+        _children = children ?? new ChildRegistry();
     }
 
     /// <summary>Completes with the reason once a shutdown was requested.</summary>
@@ -137,15 +140,8 @@ public sealed class Pid1
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; RequestShutdown("SIGTERM"); }));
         // Ctrl-Alt-Del from the host (QMP send-key) arrives as SIGINT once CAD is disabled.
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; RequestShutdown("ctrl-alt-del"); }));
-        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGCHLD, c => { c.Cancel = true; ReapOrphans(); }));
-        ReapOrphans();
-    }
-
-    private static void ReapOrphans()
-    {
-        while (ProcessCalls.ReapAny(out _) > 0)
-        {
-        }
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGCHLD, c => { c.Cancel = true; _children.ReapAll(); }));
+        _children.ReapAll();
     }
 
     private void PowerOff(string reason)

@@ -67,6 +67,18 @@ public sealed class AgentClient
     public Task<Empty> RemoveContainerAsync(RemoveContainerRequest request, TtrpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
         _client.CallAsync(AgentApi.ServiceName, AgentApi.RemoveContainerMethod, request, Empty.Parser, options, cancellationToken);
 
+    /// <summary>Freezes the container's processes (cgroup.freeze).</summary>
+    public Task<Empty> PauseContainerAsync(PauseContainerRequest request, TtrpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
+        _client.CallAsync(AgentApi.ServiceName, AgentApi.PauseContainerMethod, request, Empty.Parser, options, cancellationToken);
+
+    /// <summary>Thaws a paused container.</summary>
+    public Task<Empty> ResumeContainerAsync(ResumeContainerRequest request, TtrpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
+        _client.CallAsync(AgentApi.ServiceName, AgentApi.ResumeContainerMethod, request, Empty.Parser, options, cancellationToken);
+
+    /// <summary>Replaces the container's cgroup limits (OCI LinuxResources JSON).</summary>
+    public Task<Empty> UpdateContainerAsync(UpdateContainerRequest request, TtrpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
+        _client.CallAsync(AgentApi.ServiceName, AgentApi.UpdateContainerMethod, request, Empty.Parser, options, cancellationToken);
+
     /// <summary>Sets the guest's wall clock.</summary>
     public Task<Empty> SetTimeAsync(SetTimeRequest request, TtrpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
         _client.CallAsync(AgentApi.ServiceName, AgentApi.SetTimeMethod, request, Empty.Parser, options, cancellationToken);

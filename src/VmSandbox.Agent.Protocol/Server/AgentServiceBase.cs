@@ -28,6 +28,9 @@ public abstract class AgentServiceBase
             .AddMethod<ListProcessesRequest, ListProcessesResponse>(AgentApi.ListProcessesMethod, ListProcessesRequest.Parser, ListProcessesAsync)
             .AddMethod<StatsRequest, StatsResponse>(AgentApi.StatsMethod, StatsRequest.Parser, StatsAsync)
             .AddMethod<RemoveContainerRequest, Empty>(AgentApi.RemoveContainerMethod, RemoveContainerRequest.Parser, RemoveContainerAsync)
+            .AddMethod<PauseContainerRequest, Empty>(AgentApi.PauseContainerMethod, PauseContainerRequest.Parser, PauseContainerAsync)
+            .AddMethod<ResumeContainerRequest, Empty>(AgentApi.ResumeContainerMethod, ResumeContainerRequest.Parser, ResumeContainerAsync)
+            .AddMethod<UpdateContainerRequest, Empty>(AgentApi.UpdateContainerMethod, UpdateContainerRequest.Parser, UpdateContainerAsync)
             .AddMethod<SetTimeRequest, Empty>(AgentApi.SetTimeMethod, SetTimeRequest.Parser, SetTimeAsync)
             .AddMethod<ConfigureNetworkRequest, Empty>(AgentApi.ConfigureNetworkMethod, ConfigureNetworkRequest.Parser, ConfigureNetworkAsync)
             .AddMethod<ShutdownRequest, Empty>(AgentApi.ShutdownMethod, ShutdownRequest.Parser, ShutdownAsync));
@@ -80,6 +83,18 @@ public abstract class AgentServiceBase
     /// <summary>Kills what is left of a container and removes it.</summary>
     public virtual ValueTask<Empty> RemoveContainerAsync(RemoveContainerRequest request, TtrpcCallContext context) =>
         throw Unimplemented(AgentApi.RemoveContainerMethod);
+
+    /// <summary>Freezes the container's processes.</summary>
+    public virtual ValueTask<Empty> PauseContainerAsync(PauseContainerRequest request, TtrpcCallContext context) =>
+        throw Unimplemented(AgentApi.PauseContainerMethod);
+
+    /// <summary>Thaws a paused container.</summary>
+    public virtual ValueTask<Empty> ResumeContainerAsync(ResumeContainerRequest request, TtrpcCallContext context) =>
+        throw Unimplemented(AgentApi.ResumeContainerMethod);
+
+    /// <summary>Replaces the container's cgroup limits.</summary>
+    public virtual ValueTask<Empty> UpdateContainerAsync(UpdateContainerRequest request, TtrpcCallContext context) =>
+        throw Unimplemented(AgentApi.UpdateContainerMethod);
 
     /// <summary>Sets the guest's wall clock.</summary>
     public virtual ValueTask<Empty> SetTimeAsync(SetTimeRequest request, TtrpcCallContext context) =>

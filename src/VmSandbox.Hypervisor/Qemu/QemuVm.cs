@@ -48,32 +48,13 @@ public sealed partial class QemuVm : IVm
         File.Delete(spec.QmpSocketPath);
         File.Delete(spec.ConsoleLogPath);
 
-        // PR_SET_PDEATHSIG (through util-linux's setpriv, which then execs QEMU) kills QEMU when
-        // the thread that started it dies, so even a SIGKILLed owner leaves no VM behind.
-        bool tie = File.Exists(SetprivPath);
-        var psi = new ProcessStartInfo(tie ? SetprivPath : spec.QemuPath)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        if (tie)
-        {
-            foreach (string arg in (string[])["--pdeathsig", "KILL", "--", spec.QemuPath])
-            {
-                psi.ArgumentList.Add(arg);
-            }
-        }
-        foreach (string arg in QemuCommandLine.Build(spec))
-        {
-            psi.ArgumentList.Add(arg);
-        }
+        // setpriv --pdeathsig KILL from a dedicated thread: even a SIGKILLed owner leaves no VM behind.
+        ProcessStartInfo psi = OwnedProcess.StartInfo(spec.QemuPath, QemuCommandLine.Build(spec));
         var clock = Stopwatch.StartNew();
         Process process;
         try
         {
-            process = StartOnOwnThread(psi);
+            process = OwnedProcess.Start(psi, "qemu-parent");
         }
         catch (System.ComponentModel.Win32Exception e)
         {
@@ -100,47 +81,6 @@ public sealed partial class QemuVm : IVm
             throw error;
         }
         return vm;
-    }
-
-    private const string SetprivPath = "/usr/bin/setpriv";
-
-    /// <summary>
-    /// Starts the process from a dedicated thread that lives until the process exits: the kernel's
-    /// parent-death signal follows the forking *thread*, and pool threads come and go.
-    /// </summary>
-    private static Process StartOnOwnThread(ProcessStartInfo psi)
-    {
-        Process? process = null;
-        Exception? error = null;
-        using var started = new ManualResetEventSlim();
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                process = Process.Start(psi);
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-            started.Set();
-            try
-            {
-                process?.WaitForExit();
-            }
-            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
-            {
-                // Disposed by its owner after it exited: nothing left to wait for.
-            }
-        })
-        { IsBackground = true, Name = "qemu-parent" };
-        thread.Start();
-        started.Wait();
-        if (error is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
-        }
-        return process ?? throw new VmSandboxException(ErrorCode.Vm, "qemu did not start");
     }
 
     /// <summary>Waits for the agent's readiness line on the console.</summary>

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Hypervisor;
+using VmSandbox.Hypervisor.Virtiofs;
 using VmSandbox.Runtime.Vsock;
 using VmSandbox.Ttrpc;
 
@@ -16,10 +17,12 @@ namespace VmSandbox.Runtime;
 public sealed class SandboxVm : IAsyncDisposable
 {
     private readonly TtrpcClient _ttrpc;
+    private readonly IReadOnlyList<VirtiofsDaemon> _shares;
     private int _disposed;
 
-    internal SandboxVm(IVm vm, IVsockTransport vsock, TtrpcClient ttrpc, CheckResponse check)
+    internal SandboxVm(IVm vm, IVsockTransport vsock, TtrpcClient ttrpc, CheckResponse check, IReadOnlyList<VirtiofsDaemon> shares)
     {
+        _shares = shares;
         Vm = vm;
         Vsock = vsock;
         _ttrpc = ttrpc;
@@ -83,6 +86,11 @@ public sealed class SandboxVm : IAsyncDisposable
             }
             finally
             {
+                // virtiofsd exits by itself once QEMU is gone; kill whatever is left.
+                foreach (VirtiofsDaemon share in _shares)
+                {
+                    await share.DisposeAsync();
+                }
                 await Vsock.DisposeAsync();
             }
         }

@@ -1,6 +1,7 @@
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Hypervisor;
+using VmSandbox.Hypervisor.Virtiofs;
 using VmSandbox.Runtime.Config;
 using VmSandbox.Runtime.Vsock;
 using VmSandbox.Ttrpc;
@@ -72,6 +73,7 @@ public sealed class SandboxVmFactory
     {
         Directory.CreateDirectory(spec.StateDir);
         IVsockTransport? vsock = null;
+        var shares = new List<VirtiofsDaemon>();
         IVm? vm = null;
         TtrpcClient? ttrpc = null;
         try
@@ -79,7 +81,15 @@ public sealed class SandboxVmFactory
             vsock = TransportKind == VsockTransportKind.Kernel
                 ? KernelVsockTransport.Create(Path.Combine(_config.StateRoot, "cids"))
                 : HybridVsockTransport.Start(spec.StateDir);
-            vm = await _hypervisor.StartAsync(spec with { ExtraArgs = [.. spec.ExtraArgs, .. vsock.QemuArgs] }, ct);
+            var args = new List<string>(spec.ExtraArgs);
+            args.AddRange(vsock.QemuArgs);
+            for (int i = 0; i < spec.SharedDirs.Count; i++)
+            {
+                VirtiofsDaemon daemon = await VirtiofsDaemon.StartAsync(_config.VirtiofsdPath, spec.SharedDirs[i], spec.VirtiofsSocketPath(i), ct);
+                shares.Add(daemon);
+                args.AddRange(daemon.QemuArgs(i));
+            }
+            vm = await _hypervisor.StartAsync(spec with { ExtraArgs = args }, ct);
             await vm.WaitForAgentAsync(_config.BootTimeout, ct);
             Stream stream = await vsock.ConnectAsync(AgentApi.VsockPort, DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30), ct);
             ttrpc = new TtrpcClient(stream);
@@ -90,7 +100,7 @@ public sealed class SandboxVmFactory
                     $"guest agent speaks api version {check.ApiVersion}, this runtime needs {AgentApi.ApiVersion}")
                 { Hint = "make install (guest image and CLI of one build)" };
             }
-            return new SandboxVm(vm, vsock, ttrpc, check);
+            return new SandboxVm(vm, vsock, ttrpc, check, shares);
         }
         catch (Exception e)
         {
@@ -101,6 +111,10 @@ public sealed class SandboxVmFactory
             if (vm is not null)
             {
                 await vm.DisposeAsync();
+            }
+            foreach (VirtiofsDaemon daemon in shares)
+            {
+                await daemon.DisposeAsync();
             }
             if (vsock is not null)
             {

@@ -1,0 +1,136 @@
+using System.Text.Json;
+using VmSandbox.Agent.Containers;
+using VmSandbox.Common;
+using VmSandbox.Interop;
+using VmSandbox.Oci;
+using VmSandbox.Oci.Spec;
+
+namespace VmSandbox.Agent.ContainerInit;
+
+/// <summary>
+/// The agent binary's hidden container-init mode: started by the agent with posix_spawn (fds
+/// 0-2 = stdio, fd 3 = the socketpair to the agent), already in the container's pid namespace
+/// and cgroup. Sets the container up on the main thread and execs the container's program.
+/// Two modes: "init" builds new mount/uts/ipc namespaces and the rootfs; "exec" joins those of
+/// a running container's init.
+/// </summary>
+public static class InitProcess
+{
+    public const string Argument = "__container-init";
+    public const int ChannelFd = 3;
+
+    public static int Run()
+    {
+        ProcessCalls.SetCloseOnExec(ChannelFd);
+        using var channel = new InitChannel(new SafeFd(ChannelFd));
+        try
+        {
+            InitMessage config = channel.Receive() ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no config");
+            if (config.Type != InitMessage.ConfigType)
+            {
+                throw new VmSandboxException(ErrorCode.Protocol, $"init: expected config, got {config.Type}");
+            }
+            RuntimeSpec spec = SpecLoader.Parse(System.Text.Encoding.UTF8.GetBytes(config.Spec ?? "{}"), "config.json");
+            ProcessSpec process;
+            if (config.Mode == InitMessage.ExecMode)
+            {
+                process = ProcessLoader.Parse(System.Text.Encoding.UTF8.GetBytes(config.Process ?? ""), [], "process");
+                JoinContainer(config.JoinPid);
+            }
+            else
+            {
+                process = spec.Process ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "config.json: no process");
+                SetUpContainer(spec, config);
+            }
+            int errno = new ProcessSetup(process, SeccompJson(config.Spec), config.Terminal).Run(channel);
+            if (errno == 0)
+            {
+                return 0;
+            }
+            throw SyscallError.Create("exec", process.Args![0], errno);
+        }
+        catch (Exception e)
+        {
+            try
+            {
+                string message = e is VmSandboxException ? VmSandboxException.FormatChain(e) : $"container init: {VmSandboxException.FormatChain(e)}";
+                ErrorCode code = e is VmSandboxException v ? v.Code : ErrorCode.Internal;
+                channel.Send(new InitMessage { Type = InitMessage.ErrorType, Message = message, Code = code.ToString() });
+            }
+            catch (VmSandboxException)
+            {
+                // The agent is gone; nothing else can hear about it.
+            }
+            return 127;
+        }
+    }
+
+    private static void SetUpContainer(RuntimeSpec spec, InitMessage config)
+    {
+        Namespace.Unshare(Namespace.CLONE_NEWNS | Namespace.CLONE_NEWUTS | Namespace.CLONE_NEWIPC);
+        new RootfsSetup(spec, config.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "init: no rootfs"), config.Binds).Run();
+        foreach (var (key, value) in spec.Linux?.Sysctl ?? new Dictionary<string, string>())
+        {
+            if (key.Contains("..", StringComparison.Ordinal) || key.Contains('/'))
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.sysctl {key}: invalid name");
+            }
+            File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
+        }
+        if (!string.IsNullOrEmpty(spec.Hostname))
+        {
+            Namespace.SetHostName(spec.Hostname);
+        }
+        if (!string.IsNullOrEmpty(spec.Domainname))
+        {
+            Namespace.SetDomainName(spec.Domainname);
+        }
+    }
+
+    /// <summary>Joins the ipc, uts and mount namespaces and the root of the container's init (the pid namespace came from the agent's spawning thread).</summary>
+    private static void JoinContainer(int pid)
+    {
+        string proc = $"/proc/{pid}";
+        using SafeFd ipc = FileSystemCalls.Open($"{proc}/ns/ipc", FileSystemCalls.O_RDONLY);
+        using SafeFd uts = FileSystemCalls.Open($"{proc}/ns/uts", FileSystemCalls.O_RDONLY);
+        using SafeFd mnt = FileSystemCalls.Open($"{proc}/ns/mnt", FileSystemCalls.O_RDONLY);
+        using SafeFd root = FileSystemCalls.Open($"{proc}/root", FileSystemCalls.O_RDONLY | FileSystemCalls.O_DIRECTORY);
+        // setns(CLONE_NEWNS) refuses a caller that shares its fs struct with other threads.
+        Namespace.Unshare(Namespace.CLONE_FS);
+        Namespace.Join(ipc, Namespace.CLONE_NEWIPC, $"{proc}/ns/ipc");
+        Namespace.Join(uts, Namespace.CLONE_NEWUTS, $"{proc}/ns/uts");
+        Namespace.Join(mnt, Namespace.CLONE_NEWNS, $"{proc}/ns/mnt");
+        FileSystemCalls.ChangeDirectory(root, $"{proc}/root");
+        Interop.Mount.ChangeRoot(".");
+        FileSystemCalls.ChangeDirectory("/");
+    }
+
+    /// <summary>The raw JSON of config.json's linux.seccomp, or null (names matched case-insensitively, like Go).</summary>
+    public static string? SeccompJson(string? specJson)
+    {
+        if (string.IsNullOrEmpty(specJson))
+        {
+            return null;
+        }
+        using var doc = JsonDocument.Parse(specJson, new JsonDocumentOptions { MaxDepth = 64 });
+        return Property(doc.RootElement, "linux") is { } linux && Property(linux, "seccomp") is { ValueKind: JsonValueKind.Object } seccomp
+            ? seccomp.GetRawText()
+            : null;
+    }
+
+    private static JsonElement? Property(JsonElement element, string name)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+        foreach (JsonProperty p in element.EnumerateObject())
+        {
+            if (p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return p.Value;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,102 @@
+using VmSandbox.Common;
+using MountCalls = VmSandbox.Interop.Mount;
+
+namespace VmSandbox.Agent.ContainerInit;
+
+/// <summary>
+/// An OCI mount's options split the way runc's parseMountOptions does: MS_* flags to set,
+/// flags a later "rw"/"suid"… clears, propagation flags (applied by a separate mount call), and
+/// the rest as the file system's data string ("mode=755,size=65536k").
+/// </summary>
+public sealed record MountOptions(ulong Flags, ulong PropagationFlags, string Data)
+{
+    private static readonly Dictionary<string, (bool Clear, ulong Flag)> s_flags = new(StringComparer.Ordinal)
+    {
+        ["acl"] = (false, MountCalls.MS_POSIXACL),
+        ["async"] = (true, MountCalls.MS_SYNCHRONOUS),
+        ["atime"] = (true, MountCalls.MS_NOATIME),
+        ["bind"] = (false, MountCalls.MS_BIND),
+        ["defaults"] = (false, 0),
+        ["dev"] = (true, MountCalls.MS_NODEV),
+        ["diratime"] = (true, MountCalls.MS_NODIRATIME),
+        ["dirsync"] = (false, MountCalls.MS_DIRSYNC),
+        ["exec"] = (true, MountCalls.MS_NOEXEC),
+        ["iversion"] = (false, MountCalls.MS_I_VERSION),
+        ["lazytime"] = (false, MountCalls.MS_LAZYTIME),
+        ["loud"] = (true, MountCalls.MS_SILENT),
+        ["mand"] = (false, MountCalls.MS_MANDLOCK),
+        ["noacl"] = (true, MountCalls.MS_POSIXACL),
+        ["noatime"] = (false, MountCalls.MS_NOATIME),
+        ["nodev"] = (false, MountCalls.MS_NODEV),
+        ["nodiratime"] = (false, MountCalls.MS_NODIRATIME),
+        ["noexec"] = (false, MountCalls.MS_NOEXEC),
+        ["noiversion"] = (true, MountCalls.MS_I_VERSION),
+        ["nolazytime"] = (true, MountCalls.MS_LAZYTIME),
+        ["nomand"] = (true, MountCalls.MS_MANDLOCK),
+        ["norelatime"] = (true, MountCalls.MS_RELATIME),
+        ["nostrictatime"] = (true, MountCalls.MS_STRICTATIME),
+        ["nosuid"] = (false, MountCalls.MS_NOSUID),
+        ["nosymfollow"] = (false, MountCalls.MS_NOSYMFOLLOW),
+        ["rbind"] = (false, MountCalls.MS_BIND | MountCalls.MS_REC),
+        ["relatime"] = (false, MountCalls.MS_RELATIME),
+        ["remount"] = (false, MountCalls.MS_REMOUNT),
+        ["ro"] = (false, MountCalls.MS_RDONLY),
+        ["rw"] = (true, MountCalls.MS_RDONLY),
+        ["silent"] = (false, MountCalls.MS_SILENT),
+        ["strictatime"] = (false, MountCalls.MS_STRICTATIME),
+        ["suid"] = (true, MountCalls.MS_NOSUID),
+        ["symfollow"] = (true, MountCalls.MS_NOSYMFOLLOW),
+        ["sync"] = (false, MountCalls.MS_SYNCHRONOUS),
+    };
+
+    private static readonly Dictionary<string, ulong> s_propagation = new(StringComparer.Ordinal)
+    {
+        ["private"] = MountCalls.MS_PRIVATE,
+        ["rprivate"] = MountCalls.MS_PRIVATE | MountCalls.MS_REC,
+        ["shared"] = MountCalls.MS_SHARED,
+        ["rshared"] = MountCalls.MS_SHARED | MountCalls.MS_REC,
+        ["slave"] = MountCalls.MS_SLAVE,
+        ["rslave"] = MountCalls.MS_SLAVE | MountCalls.MS_REC,
+        ["unbindable"] = MountCalls.MS_UNBINDABLE,
+        ["runbindable"] = MountCalls.MS_UNBINDABLE | MountCalls.MS_REC,
+    };
+
+    /// <summary>True for a bind mount (bind or rbind).</summary>
+    public bool IsBind => (Flags & MountCalls.MS_BIND) != 0;
+
+    /// <summary>Splits <paramref name="options"/>; later options win, as with mount(8).</summary>
+    public static MountOptions Parse(IReadOnlyList<string>? options)
+    {
+        ulong flags = 0;
+        ulong propagation = 0;
+        var data = new List<string>();
+        foreach (string option in options ?? [])
+        {
+            if (option.Length > 4096)
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, "mount option: longer than 4096 characters");
+            }
+            if (s_flags.TryGetValue(option, out var f))
+            {
+                flags = f.Clear ? flags & ~f.Flag : flags | f.Flag;
+            }
+            else if (s_propagation.TryGetValue(option, out ulong p))
+            {
+                propagation |= p;
+            }
+            else if (option.Length > 0)
+            {
+                data.Add(option);
+            }
+        }
+        return new MountOptions(flags, propagation, string.Join(',', data));
+    }
+
+    /// <summary>runc's rootfsPropagation: the flags for the container's "/" (default rslave).</summary>
+    public static ulong RootPropagation(string? name) => name switch
+    {
+        null or "" => MountCalls.MS_SLAVE | MountCalls.MS_REC,
+        _ when s_propagation.TryGetValue(name, out ulong p) => p,
+        _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.rootfsPropagation {name}: unknown propagation"),
+    };
+}

@@ -1,0 +1,140 @@
+using System.Globalization;
+using VmSandbox.Agent.Containers;
+using VmSandbox.Common;
+using VmSandbox.Interop;
+using VmSandbox.Oci;
+using VmSandbox.Oci.Spec;
+using VmSandbox.Seccomp;
+
+namespace VmSandbox.Agent.ContainerInit;
+
+/// <summary>
+/// The per-process part of container setup (runc's finalizeNamespace and standard_init order):
+/// terminal, rlimits, oom score, program lookup, bounding set, seccomp (early without
+/// noNewPrivileges), user and groups with caps kept, capability sets, umask, cwd,
+/// no_new_privs; then "ready", wait for "start", seccomp (late with noNewPrivileges), execve.
+/// Runs on the init's main thread: credentials, capabilities and seccomp are per thread, and
+/// execve keeps only this thread.
+/// </summary>
+public sealed class ProcessSetup
+{
+    private readonly ProcessSpec _process;
+    private readonly string? _seccompJson;
+    private readonly bool _terminal;
+
+    public ProcessSetup(ProcessSpec process, string? seccompJson, bool terminal)
+    {
+        _process = process;
+        _seccompJson = seccompJson;
+        _terminal = terminal;
+    }
+
+    /// <summary>Sets everything up, reports ready on <paramref name="channel"/>, waits for start and execs; returns only with the execve errno.</summary>
+    public int Run(InitChannel channel)
+    {
+        SafeFd? master = _terminal ? SetUpTerminal() : null;
+        foreach (ProcessSpec.Rlimit r in _process.Rlimits ?? [])
+        {
+            if (!RlimitNames.TryGetNumber(r.Type, out int resource))
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"process.rlimits: unknown type {r.Type}");
+            }
+            Rlimits.Set(resource, r.Soft, r.Hard);
+        }
+        if (_process.OomScoreAdj is int oom)
+        {
+            File.WriteAllText("/proc/self/oom_score_adj", oom.ToString(CultureInfo.InvariantCulture));
+        }
+        string cwd = string.IsNullOrEmpty(_process.Cwd) ? "/" : _process.Cwd;
+        IReadOnlyList<string> args = _process.Args is { Count: > 0 } a ? a : throw new VmSandboxException(ErrorCode.InvalidArgument, "process.args: must not be empty");
+        IReadOnlyList<string> env = _process.Env ?? [];
+        string program = ExecutableLookup.Resolve(args[0], ExecutableLookup.PathOf(env), cwd, ExecutableLookup.ProbeFile);
+
+        LinuxCapabilities? caps = _process.Capabilities;
+        if (caps is not null)
+        {
+            ulong bounding = CapabilityNames.ToMask(caps.Bounding);
+            for (int cap = 0; cap <= 63; cap++)
+            {
+                if ((bounding & (1UL << cap)) == 0 && !Capabilities.DropBounding(cap))
+                {
+                    break;
+                }
+            }
+        }
+        SeccompProfile? profile = _seccompJson is null ? null : SeccompProfileJson.Parse(_seccompJson);
+        SockFilter[]? filter = profile is null ? null : SeccompCompiler.Compile(profile);
+        SeccompFilterFlags filterFlags = profile is null ? default : SeccompCompiler.ParseFlags(profile.Flags);
+        if (filter is not null && !_process.NoNewPrivileges)
+        {
+            // runc compat: without no_new_privs installing a filter needs CAP_SYS_ADMIN, so before the caps drop.
+            SeccompFilter.Install(filter, filterFlags, setNoNewPrivs: false);
+        }
+
+        User user = _process.User;
+        if (caps is not null)
+        {
+            Capabilities.SetKeepCaps(true);
+        }
+        Credentials.SetGroups(user.AdditionalGids ?? []);
+        Credentials.SetGid(user.Gid);
+        Credentials.SetUid(user.Uid);
+        if (caps is not null)
+        {
+            Capabilities.SetKeepCaps(false);
+            Capabilities.Set(CapabilityNames.ToMask(caps.Effective), CapabilityNames.ToMask(caps.Permitted), CapabilityNames.ToMask(caps.Inheritable));
+            Capabilities.ClearAmbient();
+            foreach (string name in caps.Ambient ?? [])
+            {
+                if (CapabilityNames.TryGetNumber(name, out int n))
+                {
+                    Capabilities.RaiseAmbient(n);
+                }
+            }
+        }
+        if (user.Umask is uint umask)
+        {
+            _ = FileSystemCalls.SetUmask(umask);
+        }
+        FileSystemCalls.ChangeDirectory(cwd);
+        if (_process.NoNewPrivileges)
+        {
+            SeccompCalls.SetNoNewPrivs();
+        }
+
+        if (master is not null)
+        {
+            channel.Send(new InitMessage { Type = InitMessage.ReadyType, HasPty = true }, [master.Fd]);
+            master.Dispose();
+        }
+        else
+        {
+            channel.Send(new InitMessage { Type = InitMessage.ReadyType });
+        }
+        InitMessage? go = channel.Receive();
+        if (go?.Type != InitMessage.StartType)
+        {
+            // The agent went away or changed its mind: never run the container's program.
+            return 0;
+        }
+        if (filter is not null && _process.NoNewPrivileges)
+        {
+            SeccompFilter.Install(filter, filterFlags, setNoNewPrivs: false);
+        }
+        return ProcessCalls.Exec(program, args, env);
+    }
+
+    /// <summary>A new pty in the container's devpts: the slave becomes the controlling terminal and stdio, the master goes to the agent.</summary>
+    private static SafeFd SetUpTerminal()
+    {
+        var (master, slavePath) = Pty.OpenMaster("/dev/ptmx", "/dev/pts");
+        using SafeFd slave = FileSystemCalls.Open(slavePath, FileSystemCalls.O_RDWR);
+        _ = ProcessCalls.NewSession();
+        Pty.SetControllingTerminal(slave);
+        for (int fd = 0; fd <= 2; fd++)
+        {
+            ProcessCalls.Dup2(slave.Fd, fd);
+        }
+        return master;
+    }
+}

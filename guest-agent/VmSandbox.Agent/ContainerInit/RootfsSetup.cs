@@ -1,0 +1,225 @@
+using VmSandbox.Agent.Containers;
+using VmSandbox.Common;
+using VmSandbox.Interop;
+using VmSandbox.Oci.Spec;
+using MountCalls = VmSandbox.Interop.Mount;
+using OciMount = VmSandbox.Oci.Spec.Mount;
+
+namespace VmSandbox.Agent.ContainerInit;
+
+/// <summary>
+/// Builds the container's mount namespace in the container-init process, in runc's order
+/// (libcontainer/rootfs_linux.go): "/" made slave, the rootfs bound onto itself, the OCI mounts
+/// in order, /dev, the root switch, masked and read-only paths, a read-only root.
+/// Runs on the init's main thread, which has unshared its fs struct and mount namespace.
+/// </summary>
+public sealed class RootfsSetup
+{
+    private readonly RuntimeSpec _spec;
+    private readonly string _rootfs;
+    private readonly Dictionary<string, string> _binds;
+
+    public RootfsSetup(RuntimeSpec spec, string rootfs, IReadOnlyList<InitMessage.BindSource>? binds)
+    {
+        _spec = spec;
+        _rootfs = rootfs.TrimEnd('/');
+        _binds = (binds ?? []).ToDictionary(b => Normalize(b.Destination), b => b.Source, StringComparer.Ordinal);
+    }
+
+    public void Run()
+    {
+        MountCalls.Do("", "/", "", MountOptions.RootPropagation(_spec.Linux?.RootfsPropagation));
+        MountCalls.Do(_rootfs, _rootfs, "bind", MountCalls.MS_BIND | MountCalls.MS_REC);
+        bool devMounted = false;
+        foreach (OciMount m in _spec.Mounts ?? [])
+        {
+            MountOne(m);
+            devMounted |= Normalize(m.Destination) == "/dev";
+        }
+        if (!devMounted)
+        {
+            string dev = InRoot("/dev");
+            Directory.CreateDirectory(dev);
+            MountCalls.Do("tmpfs", dev, "tmpfs", MountCalls.MS_NOSUID | MountCalls.MS_STRICTATIME, "mode=755,size=65536k");
+            Directory.CreateDirectory(InRoot("/dev/pts"));
+            MountCalls.Do("devpts", InRoot("/dev/pts"), "devpts", MountCalls.MS_NOSUID | MountCalls.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+            Directory.CreateDirectory(InRoot("/dev/shm"));
+            MountCalls.Do("shm", InRoot("/dev/shm"), "tmpfs", MountCalls.MS_NOSUID | MountCalls.MS_NODEV | MountCalls.MS_NOEXEC, "mode=1777,size=65536k");
+        }
+        if (!_binds.ContainsKey("/dev"))
+        {
+            DeviceSetup.Create(InRoot("/dev"), _spec.Linux?.Devices);
+        }
+        SwitchRoot();
+        foreach (string path in _spec.Linux?.MaskedPaths ?? [])
+        {
+            Mask(path);
+        }
+        foreach (string path in _spec.Linux?.ReadonlyPaths ?? [])
+        {
+            MakeReadonly(path);
+        }
+        if (_spec.Root?.Readonly == true)
+        {
+            MountCalls.Do("", "/", "", MountCalls.MS_BIND | MountCalls.MS_REMOUNT | MountCalls.MS_RDONLY);
+        }
+    }
+
+    private void MountOne(OciMount m)
+    {
+        string destination = Normalize(m.Destination);
+        string target = InRoot(destination);
+        MountOptions options = MountOptions.Parse(m.Options);
+        string type = m.Type ?? (options.IsBind ? "bind" : "");
+        if (options.IsBind || type == "bind")
+        {
+            string source = _binds.TryGetValue(destination, out string? shared) ? shared : m.Source ?? "";
+            bool isDir = Directory.Exists(source);
+            if (!isDir && !File.Exists(source))
+            {
+                throw new VmSandboxException(ErrorCode.NotFound, $"mount {m.Source} on {destination}: source {source}: no such file or directory");
+            }
+            CreateMountPoint(target, isDir);
+            ulong bindFlags = MountCalls.MS_BIND | (options.Flags & MountCalls.MS_REC);
+            MountCalls.Do(source, target, "bind", bindFlags);
+            ulong rest = options.Flags & ~(MountCalls.MS_BIND | MountCalls.MS_REC | MountCalls.MS_REMOUNT);
+            if (rest != 0)
+            {
+                // runc compat: bind mounts ignore flags until a remount applies them.
+                MountCalls.Do("", target, "", MountCalls.MS_BIND | MountCalls.MS_REMOUNT | rest);
+            }
+        }
+        else
+        {
+            CreateMountPoint(target, isDirectory: true);
+            if (type is "cgroup" or "cgroup2")
+            {
+                MountCalls.Do("cgroup2", target, "cgroup2", options.Flags & ~MountCalls.MS_REMOUNT);
+            }
+            else
+            {
+                string source = string.IsNullOrEmpty(m.Source) ? type : m.Source;
+                MountCalls.Do(source, target, type, options.Flags & ~MountCalls.MS_REMOUNT, options.Data.Length > 0 ? options.Data : null);
+            }
+        }
+        foreach (ulong flag in SplitPropagation(options.PropagationFlags))
+        {
+            MountCalls.Do("", target, "", flag);
+        }
+    }
+
+    private static IEnumerable<ulong> SplitPropagation(ulong flags)
+    {
+        ulong rec = flags & MountCalls.MS_REC;
+        foreach (ulong f in (ulong[])[MountCalls.MS_SHARED, MountCalls.MS_SLAVE, MountCalls.MS_PRIVATE, MountCalls.MS_UNBINDABLE])
+        {
+            if ((flags & f) != 0)
+            {
+                yield return f | rec;
+            }
+        }
+    }
+
+    private static void CreateMountPoint(string target, bool isDirectory)
+    {
+        if (isDirectory)
+        {
+            Directory.CreateDirectory(target);
+            return;
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        if (!File.Exists(target) && !Directory.Exists(target))
+        {
+            using (File.Create(target))
+            {
+            }
+        }
+    }
+
+    /// <summary>pivot_root when the guest root is a real mount; under the initramfs (rootfs cannot be pivoted) runc's no-pivot path: hide the guest's mounts, move the rootfs onto "/", chroot.</summary>
+    private void SwitchRoot()
+    {
+        FileSystemCalls.ChangeDirectory(_rootfs);
+        if (MountCalls.TryPivotRoot(".", ".") == 0)
+        {
+            MountCalls.Do("", ".", "", MountCalls.MS_SLAVE | MountCalls.MS_REC);
+            MountCalls.Unmount(".", MountCalls.MNT_DETACH);
+            FileSystemCalls.ChangeDirectory("/");
+            return;
+        }
+        foreach (string mountPoint in Enumerable.Reverse(GuestMountPoints()))
+        {
+            if (mountPoint == "/" || mountPoint == _rootfs || mountPoint.StartsWith(_rootfs + "/", StringComparison.Ordinal)
+                || _rootfs.StartsWith(mountPoint + "/", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            _ = MountCalls.TryUnmount(mountPoint, MountCalls.MNT_DETACH);
+        }
+        MountCalls.Do(_rootfs, "/", "", MountCalls.MS_MOVE);
+        MountCalls.ChangeRoot(".");
+        FileSystemCalls.ChangeDirectory("/");
+    }
+
+    private static List<string> GuestMountPoints()
+    {
+        var points = new List<string>();
+        foreach (string line in File.ReadAllLines("/proc/self/mountinfo"))
+        {
+            string[] fields = line.Split(' ');
+            if (fields.Length > 4)
+            {
+                points.Add(MountInfo.Unescape(fields[4]));
+            }
+        }
+        return points;
+    }
+
+    private static void Mask(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            MountCalls.Do("tmpfs", path, "tmpfs", MountCalls.MS_RDONLY);
+        }
+        else if (File.Exists(path))
+        {
+            MountCalls.Do("/dev/null", path, "bind", MountCalls.MS_BIND);
+        }
+    }
+
+    private static void MakeReadonly(string path)
+    {
+        if (!Directory.Exists(path) && !File.Exists(path))
+        {
+            return;
+        }
+        MountCalls.Do(path, path, "bind", MountCalls.MS_BIND | MountCalls.MS_REC);
+        MountCalls.Do("", path, "", MountCalls.MS_BIND | MountCalls.MS_REMOUNT | MountCalls.MS_RDONLY | MountCalls.MS_REC);
+    }
+
+    /// <summary>A destination inside the rootfs; ".." cannot climb out of it.</summary>
+    private string InRoot(string destination) => _rootfs + Normalize(destination);
+
+    /// <summary>An absolute, lexically clean container path ("/a/../b/" → "/b").</summary>
+    public static string Normalize(string path)
+    {
+        var parts = new List<string>();
+        foreach (string part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".")
+            {
+                continue;
+            }
+            if (part == "..")
+            {
+                if (parts.Count > 0)
+                {
+                    parts.RemoveAt(parts.Count - 1);
+                }
+                continue;
+            }
+            parts.Add(part);
+        }
+        return "/" + string.Join('/', parts);
+    }
+}

@@ -1,0 +1,256 @@
+using VmSandbox.Agent.Cgroups;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
+using VmSandbox.Interop;
+using VmSandbox.Oci;
+using VmSandbox.Oci.Spec;
+
+namespace VmSandbox.Agent.Containers;
+
+/// <summary>
+/// The containers of this guest and their life cycle: create (share mounts, cgroup, stdio,
+/// spawn of the container init, which sets up and reports ready), start, exec, signals, waits,
+/// pause/resume/update, removal. The agent API (<see cref="Api.AgentService"/>) calls it.
+/// Collaborators: <see cref="ProcessSpawner"/>, <see cref="ShareMounter"/>, <see cref="Cgroup"/>,
+/// <see cref="StdioRelay"/>, the init protocol (<see cref="InitChannel"/>).
+/// </summary>
+public sealed partial class ContainerManager
+{
+    private const int SIGKILL = 9;
+    private const int SIGTERM = 15;
+
+    private readonly object _lock = new();
+    private readonly Dictionary<string, Container> _containers = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _creating = new(StringComparer.Ordinal);
+    private readonly ProcessSpawner _spawner;
+    private readonly ShareMounter _shares;
+
+    public ContainerManager(ProcessSpawner spawner, ShareMounter shares)
+    {
+        _spawner = spawner;
+        _shares = shares;
+    }
+
+    public CreateContainerResponse Create(CreateContainerRequest request)
+    {
+        string id = request.ContainerId;
+        if (!IsValidId(id))
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"create container \"{id}\": invalid id");
+        }
+        lock (_lock)
+        {
+            if (_containers.ContainsKey(id) || !_creating.Add(id))
+            {
+                throw new VmSandboxException(ErrorCode.AlreadyExists, $"create container {id}: already exists");
+            }
+        }
+        Container? container = null;
+        try
+        {
+            string specJson = request.OciSpec.ToStringUtf8();
+            RuntimeSpec spec = SpecLoader.ParseAndValidate(request.OciSpec.Span, new List<string>(), "config.json");
+            container = new Container(id, spec, specJson, Cgroup.Create(id));
+            container.Cgroup.Apply(spec.Linux?.Resources);
+            RootfsMount rootfs = request.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"create container {id}: no rootfs");
+            string rootPath = _shares.Acquire(rootfs.ShareTag, rootfs.Path);
+            container.Shares.Add(rootfs.ShareTag);
+            var binds = new List<InitMessage.BindSource>();
+            foreach (SharedMount m in request.SharedMounts)
+            {
+                binds.Add(new InitMessage.BindSource(m.Destination, _shares.Acquire(m.ShareTag, m.Path)));
+                container.Shares.Add(m.ShareTag);
+            }
+            var config = new InitMessage
+            {
+                Type = InitMessage.ConfigType,
+                Mode = InitMessage.InitMode,
+                ContainerId = id,
+                Spec = specJson,
+                Rootfs = rootPath,
+                Binds = binds,
+                Terminal = request.Terminal,
+            };
+            container.Init = Launch(container, "", config, request.Stdio, request.Terminal, joinPidOf: null);
+            lock (_lock)
+            {
+                _containers[id] = container;
+                _creating.Remove(id);
+            }
+            return new CreateContainerResponse { Pid = (uint)container.Init.Pid };
+        }
+        catch (Exception e)
+        {
+            if (container is not null)
+            {
+                Destroy(container, TimeSpan.Zero);
+            }
+            lock (_lock)
+            {
+                _creating.Remove(id);
+            }
+            throw e is VmSandboxException ? e : new VmSandboxException(ErrorCode.Internal, $"create container {id}", e);
+        }
+    }
+
+    public StartContainerResponse Start(StartContainerRequest request)
+    {
+        Container container = Get(request.ContainerId);
+        ContainerProcess init = container.Init!;
+        lock (container)
+        {
+            if (container.Started)
+            {
+                throw new VmSandboxException(ErrorCode.FailedPrecondition, $"start container {container.Id}: already started");
+            }
+            container.Started = true;
+        }
+        if (init.HasExited)
+        {
+            throw new VmSandboxException(ErrorCode.FailedPrecondition, $"start container {container.Id}: init process exited");
+        }
+        Release(init, $"start container {container.Id}");
+        return new StartContainerResponse { Pid = (uint)init.Pid };
+    }
+
+    public ExecProcessResponse Exec(ExecProcessRequest request)
+    {
+        Container container = Get(request.ContainerId);
+        string execId = request.ExecId;
+        if (string.IsNullOrEmpty(execId))
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"exec in container {container.Id}: empty exec id");
+        }
+        ContainerProcess init = container.Init!;
+        if (!container.Started || init.HasExited)
+        {
+            throw new VmSandboxException(ErrorCode.FailedPrecondition, $"exec {execId} in container {container.Id}: container is not running");
+        }
+        lock (container)
+        {
+            if (container.Execs.ContainsKey(execId))
+            {
+                throw new VmSandboxException(ErrorCode.AlreadyExists, $"exec {execId} in container {container.Id}: already exists");
+            }
+        }
+        // Validate here so that a bad process is the caller's error, not the init's.
+        ProcessSpec process = ProcessLoader.Parse(request.Process.Span, new List<string>(), "process");
+        var config = new InitMessage
+        {
+            Type = InitMessage.ConfigType,
+            Mode = InitMessage.ExecMode,
+            ContainerId = container.Id,
+            Spec = container.SpecJson,
+            Process = request.Process.ToStringUtf8(),
+            Terminal = request.Terminal || process.Terminal,
+            JoinPid = init.Pid,
+        };
+        ContainerProcess exec = Launch(container, execId, config, request.Stdio, config.Terminal, joinPidOf: init.Pid);
+        lock (container)
+        {
+            container.Execs[execId] = exec;
+        }
+        Release(exec, $"exec {execId} in container {container.Id}");
+        return new ExecProcessResponse { Pid = (uint)exec.Pid };
+    }
+
+    /// <summary>Spawns a container init, puts it in the cgroup, sends its config and waits for "ready" (or its error).</summary>
+    private ContainerProcess Launch(Container container, string execId, InitMessage config, Stdio? stdio, bool terminal, int? joinPidOf)
+    {
+        StdioRelay relay = StdioRelay.Open(stdio, terminal);
+        var process = new ContainerProcess(execId, relay);
+        var (agentEnd, initEnd) = UnixSocket.CreatePair();
+        var channel = new InitChannel(agentEnd);
+        try
+        {
+            using (initEnd)
+            {
+                process.Pid = _spawner.Spawn([.. relay.ChildFds, initEnd], joinPidOf, process.OnExit);
+            }
+            relay.CloseChildFds();
+            container.Cgroup.AddProcess(process.Pid);
+            channel.Send(config);
+            var fds = new List<SafeFd>();
+            InitMessage? reply = channel.Receive(fds);
+            if (reply?.Type == InitMessage.ErrorType)
+            {
+                throw FromInit(reply);
+            }
+            if (reply?.Type != InitMessage.ReadyType)
+            {
+                throw new VmSandboxException(ErrorCode.Internal, $"container {container.Id}: init exited before it was ready");
+            }
+            if (terminal)
+            {
+                if (fds.Count == 0)
+                {
+                    throw new VmSandboxException(ErrorCode.Protocol, $"container {container.Id}: init sent no terminal");
+                }
+                relay.AttachMaster(fds[0]);
+            }
+            process.Channel = channel;
+            return process;
+        }
+        catch
+        {
+            if (process.Pid > 0)
+            {
+                _ = ProcessCalls.Kill(process.Pid, SIGKILL);
+            }
+            channel.Dispose();
+            relay.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sends "start" and waits until the init exec'd (the channel closes) or reports why it could not.</summary>
+    private static void Release(ContainerProcess process, string what)
+    {
+        InitChannel channel = process.Channel ?? throw new VmSandboxException(ErrorCode.FailedPrecondition, $"{what}: already started");
+        process.Channel = null;
+        using (channel)
+        {
+            channel.Send(new InitMessage { Type = InitMessage.StartType });
+            InitMessage? reply = channel.Receive();
+            if (reply?.Type == InitMessage.ErrorType)
+            {
+                throw FromInit(reply);
+            }
+        }
+    }
+
+    private static VmSandboxException FromInit(InitMessage error)
+    {
+        ErrorCode code = Enum.TryParse(error.Code, out ErrorCode c) ? c : ErrorCode.Internal;
+        // runc compat: Docker shows "…: exec: \"foo\": executable file not found in $PATH".
+        return new VmSandboxException(code, $"start container process: {error.Message ?? "unknown error"}");
+    }
+
+    private Container Get(string id)
+    {
+        lock (_lock)
+        {
+            return _containers.TryGetValue(id, out Container? c)
+                ? c
+                : throw new VmSandboxException(ErrorCode.NotFound, $"container {id}: not found");
+        }
+    }
+
+    private static ContainerProcess GetProcess(Container container, string execId)
+    {
+        if (string.IsNullOrEmpty(execId))
+        {
+            return container.Init!;
+        }
+        lock (container)
+        {
+            return container.Execs.TryGetValue(execId, out ContainerProcess? p)
+                ? p
+                : throw new VmSandboxException(ErrorCode.NotFound, $"exec {execId} in container {container.Id}: not found");
+        }
+    }
+
+    /// <summary>Container ids as runc accepts them.</summary>
+    public static bool IsValidId(string id) =>
+        id.Length is > 0 and <= 1024 && id != "." && id != ".." && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '+');
+}

@@ -1,0 +1,60 @@
+using VmSandbox.Agent.Init;
+using VmSandbox.Agent.Protocol;
+
+namespace VmSandbox.Agent.Containers;
+
+/// <summary>A container's init or exec'd process: its pid, stdio and exit status (kept until the container is removed).</summary>
+public sealed class ContainerProcess
+{
+    /// <summary>How long WaitProcess waits for the output streams to drain after the exit.</summary>
+    public static readonly TimeSpan OutputDrainTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly TaskCompletionSource<WaitProcessResponse> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ContainerProcess(string execId, StdioRelay stdio)
+    {
+        ExecId = execId;
+        Stdio = stdio;
+    }
+
+    /// <summary>"" for the container's init.</summary>
+    public string ExecId { get; }
+
+    public int Pid { get; set; }
+
+    public StdioRelay Stdio { get; }
+
+    /// <summary>The channel to the init until it exec'd.</summary>
+    public InitChannel? Channel { get; set; }
+
+    public bool HasExited => _exit.Task.IsCompleted;
+
+    public Task<WaitProcessResponse> Exited => _exit.Task;
+
+    /// <summary>Reaper callback: records the wait status.</summary>
+    public void OnExit(int status)
+    {
+        var (code, signal) = ChildRegistry.Decode(status);
+        _exit.TrySetResult(new WaitProcessResponse
+        {
+            ExitCode = code,
+            Signal = (uint)signal,
+            ExitedAtUnixNano = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100,
+        });
+    }
+
+    /// <summary>The exit status, once the process exited and its output drained (or the drain timed out).</summary>
+    public async Task<WaitProcessResponse> WaitAsync(CancellationToken cancellationToken)
+    {
+        WaitProcessResponse response = await _exit.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Stdio.OutputDone.WaitAsync(OutputDrainTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A background child still holds the output open; the status matters more.
+        }
+        return response;
+    }
+}

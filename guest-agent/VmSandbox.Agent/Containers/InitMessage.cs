@@ -1,0 +1,53 @@
+namespace VmSandbox.Agent.Containers;
+
+/// <summary>
+/// One message between the agent and a container-init process on their socketpair (fd 3 in the
+/// init); see docs/protocols/agent-api.md "Container init protocol". Only the fields of its
+/// <see cref="Type"/> are set.
+/// </summary>
+public sealed record InitMessage
+{
+    public const string ConfigType = "config";
+    public const string ReadyType = "ready";
+    public const string StartType = "start";
+    public const string ErrorType = "error";
+
+    public const string InitMode = "init";
+    public const string ExecMode = "exec";
+
+    public string Type { get; set; } = "";
+
+    // config (agent → init)
+    public string? Mode { get; init; }
+
+    public string? ContainerId { get; init; }
+
+    /// <summary>config.json text (both modes: exec reads hostname-independent settings from it).</summary>
+    public string? Spec { get; init; }
+
+    /// <summary>An OCI Process object (exec mode; init mode uses spec.process).</summary>
+    public string? Process { get; init; }
+
+    /// <summary>The rootfs as a guest path (init mode).</summary>
+    public string? Rootfs { get; init; }
+
+    /// <summary>OCI bind mounts whose source the host shared: destination → guest path.</summary>
+    public IReadOnlyList<BindSource>? Binds { get; init; }
+
+    public bool Terminal { get; init; }
+
+    /// <summary>Guest pid of the container's init, whose namespaces an exec joins.</summary>
+    public int JoinPid { get; init; }
+
+    // ready (init → agent): a terminal's master comes with it as SCM_RIGHTS.
+    public bool HasPty { get; init; }
+
+    // error (init → agent)
+    public string? Message { get; init; }
+
+    /// <summary>A <see cref="Common.ErrorCode"/> name.</summary>
+    public string? Code { get; init; }
+
+    /// <summary>Destination of an OCI mount and where its source is in the guest.</summary>
+    public sealed record BindSource(string Destination, string Source);
+}

@@ -1,0 +1,79 @@
+using System.Runtime.ExceptionServices;
+using VmSandbox.Agent.ContainerInit;
+using VmSandbox.Agent.Init;
+using VmSandbox.Interop;
+
+namespace VmSandbox.Agent.Containers;
+
+/// <summary>
+/// Starts container-init processes: posix_spawn of the agent's own binary in
+/// <see cref="InitProcess.Argument"/> mode, from a fresh thread that first moved its
+/// pid_ns_for_children into a new pid namespace (container init, which becomes its PID 1) or
+/// into the container's (exec). unshare/setns of CLONE_NEWPID act on the calling thread only and
+/// a thread can unshare it once, hence the thread per spawn.
+/// </summary>
+public sealed class ProcessSpawner
+{
+    /// <summary>The agent's executable, re-run as the container init.</summary>
+    public const string SelfExe = "/proc/self/exe";
+
+    private readonly ChildRegistry _children;
+
+    public ProcessSpawner(ChildRegistry children)
+    {
+        _children = children;
+    }
+
+    /// <param name="stdio">The child's fds 0, 1, 2 and 3 (the init channel).</param>
+    /// <param name="joinPidOf">null: a new pid namespace; else the pid whose pid namespace to join.</param>
+    /// <param name="onExit">Gets the wait status.</param>
+    public int Spawn(IReadOnlyList<SafeFd> stdio, int? joinPidOf, Action<int> onExit)
+    {
+        // Sources must sit above the child's fd numbers (see Spawn.Start).
+        var high = stdio.Select(fd => ProcessCalls.DuplicateAbove(fd.Fd, 10)).ToList();
+        SafeFd? pidNs = joinPidOf is int target ? FileSystemCalls.Open($"/proc/{target}/ns/pid", FileSystemCalls.O_RDONLY) : null;
+        int pid = 0;
+        ExceptionDispatchInfo? failure = null;
+        try
+        {
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    if (pidNs is null)
+                    {
+                        Namespace.Unshare(Namespace.CLONE_NEWPID);
+                    }
+                    else
+                    {
+                        Namespace.Join(pidNs, Namespace.CLONE_NEWPID, $"/proc/{joinPidOf}/ns/pid");
+                    }
+                    int[] fds = high.Select(h => h.Fd).ToArray();
+                    pid = _children.SpawnAndRegister(
+                        () => Interop.Spawn.Start(SelfExe, ["vmsandbox-init", InitProcess.Argument], [], fds, Interop.SpawnFlags.NewSession),
+                        onExit);
+                }
+                catch (Exception e)
+                {
+                    failure = ExceptionDispatchInfo.Capture(e);
+                }
+            }, maxStackSize: 256 * 1024)
+            {
+                IsBackground = true,
+                Name = "spawn",
+            };
+            thread.Start();
+            thread.Join();
+        }
+        finally
+        {
+            pidNs?.Dispose();
+            foreach (SafeFd h in high)
+            {
+                h.Dispose();
+            }
+        }
+        failure?.Throw();
+        return pid;
+    }
+}

@@ -1,0 +1,221 @@
+using System.Buffers.Binary;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Interop;
+
+namespace VmSandbox.Agent.Containers;
+
+/// <summary>
+/// The stdio of one container process: the vsock streams to the host (connected by the guest,
+/// token first) and the pipes or pty master between them and the process, copied by one
+/// thread per direction. stdout/stderr streams close at the process side's EOF; stdin closes
+/// on the host's EOF or <see cref="CloseStdin"/>.
+/// </summary>
+public sealed class StdioRelay : IDisposable
+{
+    private const int BufferSize = 64 * 1024;
+
+    private readonly List<Task> _outputs = [];
+    private readonly object _lock = new();
+    private RawFdStream? _stdinSource;
+    private RawFdStream? _stdinSink;
+    private SafeFd? _master;
+    private bool _stdinClosed;
+
+    /// <summary>The process's fds 0-2 (to pass to spawn and close after it).</summary>
+    public SafeFd[] ChildFds { get; } = new SafeFd[3];
+
+    /// <summary>The pty master once the init sent it (terminal processes).</summary>
+    public SafeFd? Master => _master;
+
+    /// <summary>Completes when every output stream reached EOF.</summary>
+    public Task OutputDone => Task.WhenAll(_outputs);
+
+    /// <summary>Connects the streams; without a terminal, makes the pipes. Absent streams are /dev/null.</summary>
+    public static StdioRelay Open(Stdio? stdio, bool terminal)
+    {
+        var relay = new StdioRelay();
+        try
+        {
+            SafeFd Null() => FileSystemCalls.Open("/dev/null", FileSystemCalls.O_RDWR);
+            RawFdStream? stdin = Connect(stdio?.Stdin);
+            RawFdStream? stdout = Connect(stdio?.Stdout);
+            RawFdStream? stderr = terminal ? null : Connect(stdio?.Stderr);
+            if (terminal)
+            {
+                // The init opens the pty and makes its slave the stdio; until then /dev/null.
+                relay.ChildFds[0] = Null();
+                relay.ChildFds[1] = Null();
+                relay.ChildFds[2] = Null();
+                relay._stdinSource = stdin;
+                relay._pendingStdout = stdout;
+                return relay;
+            }
+            if (stdin is null)
+            {
+                relay.ChildFds[0] = Null();
+            }
+            else
+            {
+                var (read, write) = ProcessCalls.CreatePipe();
+                relay.ChildFds[0] = read;
+                relay._stdinSource = stdin;
+                relay._stdinSink = ToStream(write);
+                relay.StartInput();
+            }
+            relay.ChildFds[1] = relay.Output(stdout, Null);
+            relay.ChildFds[2] = relay.Output(stderr, Null);
+            return relay;
+        }
+        catch
+        {
+            relay.Dispose();
+            throw;
+        }
+    }
+
+    private RawFdStream? _pendingStdout;
+
+    /// <summary>Terminal: relays the pty master the init sent, both ways.</summary>
+    public void AttachMaster(SafeFd master)
+    {
+        _master = master;
+        if (_pendingStdout is { } stdout)
+        {
+            RawFdStream source = ToStream(ProcessCalls.DuplicateAbove(master.Fd, 3));
+            _outputs.Add(Copy(source, stdout, "stdout"));
+            _pendingStdout = null;
+        }
+        if (_stdinSource is not null)
+        {
+            _stdinSink = ToStream(ProcessCalls.DuplicateAbove(master.Fd, 3));
+            StartInput();
+        }
+    }
+
+    /// <summary>Closes the process's stdin (a terminal gets an EOF character instead: its master stays open for output).</summary>
+    public void CloseStdin()
+    {
+        lock (_lock)
+        {
+            if (_stdinClosed)
+            {
+                return;
+            }
+            _stdinClosed = true;
+            if (_master is not null)
+            {
+                try
+                {
+                    _stdinSink?.Write([4]);
+                }
+                catch (IOException)
+                {
+                }
+            }
+            else
+            {
+                _stdinSink?.Dispose();
+            }
+            _stdinSource?.Dispose();
+        }
+    }
+
+    /// <summary>The parent's copies of the child's fds are no longer needed once it runs.</summary>
+    public void CloseChildFds()
+    {
+        foreach (SafeFd? fd in ChildFds)
+        {
+            fd?.Dispose();
+        }
+    }
+
+    private SafeFd Output(RawFdStream? stream, Func<SafeFd> devNull)
+    {
+        if (stream is null)
+        {
+            return devNull();
+        }
+        var (read, write) = ProcessCalls.CreatePipe();
+        _outputs.Add(Copy(ToStream(read), stream, "output"));
+        return write;
+    }
+
+    private void StartInput()
+    {
+        RawFdStream source = _stdinSource!;
+        RawFdStream sink = _stdinSink!;
+        _ = Copy(source, sink, "stdin", closeSink: _master is null, onEnd: CloseStdin);
+    }
+
+    private static Task Copy(RawFdStream source, RawFdStream sink, string name, bool closeSink = true, Action? onEnd = null)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            byte[] buffer = new byte[BufferSize];
+            try
+            {
+                while (true)
+                {
+                    int n = source.Read(buffer);
+                    if (n <= 0)
+                    {
+                        break;
+                    }
+                    sink.Write(buffer.AsSpan(0, n));
+                }
+            }
+            catch (IOException)
+            {
+                // EIO on a pty master once the slave is gone, EPIPE when the reader left: the end.
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+            finally
+            {
+                source.Dispose();
+                if (closeSink)
+                {
+                    sink.Dispose();
+                }
+                onEnd?.Invoke();
+                done.SetResult();
+            }
+        }, maxStackSize: 256 * 1024)
+        {
+            IsBackground = true,
+            Name = name,
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    private static RawFdStream? Connect(StdioStream? stream)
+    {
+        if (stream is null || stream.Port == 0)
+        {
+            return null;
+        }
+        var socket = new RawFdStream(Vsock.Connect(Vsock.VMADDR_CID_HOST, stream.Port));
+        byte[] token = new byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(token, stream.Token);
+        socket.Write(token);
+        return socket;
+    }
+
+    private static RawFdStream ToStream(SafeFd fd)
+    {
+        int n = fd.Fd;
+        fd.SetHandleAsInvalid();
+        return new RawFdStream(new RawFdStream.Handle(n));
+    }
+
+    public void Dispose()
+    {
+        CloseChildFds();
+        CloseStdin();
+        _pendingStdout?.Dispose();
+        _master?.Dispose();
+    }
+}

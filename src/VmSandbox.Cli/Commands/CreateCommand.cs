@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using VmSandbox.Common;
+using VmSandbox.Oci;
+using VmSandbox.Oci.State;
+using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Hooks;
+
+namespace VmSandbox.Cli.Commands;
+
+/// <summary>
+/// `vmsandbox create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] [--no-pivot]
+/// [--no-new-keyring] [--preserve-fds N] ID`: validates the bundle, claims the ID, starts the
+/// sandbox monitor (detached; it boots the VM and has the agent create the container process,
+/// blocked before exec), waits for its report, writes the monitor's PID to --pid-file.
+/// Any failure leaves nothing: no monitor, VM, socket or state directory.
+/// </summary>
+public static class CreateCommand
+{
+    private static readonly string[] s_valueFlags = ["bundle|b", "pid-file", "console-socket", "preserve-fds"];
+    private static readonly string[] s_boolFlags = ["no-pivot", "no-new-keyring", "detach|d", "keep", "no-subreaper"];
+
+    public static int Run(ArgReader reader, LifecycleContext ctx)
+    {
+        VerbArgs args = VerbArgs.Parse(reader, "create", s_valueFlags, s_boolFlags);
+        string id = LifecycleContext.SingleId(args.Positional, "create");
+        using Process monitor = Create(ctx, id, args);
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Creates the container; returns the monitor process (our child) for `run` to wait on.</summary>
+    public static Process Create(LifecycleContext ctx, string id, VerbArgs args)
+    {
+        Runtime.IdValidator.Validate(id);
+        LoadedSpec loaded = SpecLoader.Load(args.Value("bundle") ?? ".");
+        foreach (string warning in loaded.Warnings)
+        {
+            ctx.Log.Warn(warning);
+        }
+        bool terminal = loaded.Spec.Process?.Terminal ?? false;
+        string? consoleSocket = args.Value("console-socket");
+        if (terminal && consoleSocket is null && !args.Flag("run-in-foreground"))
+        {
+            // runc compat: the same refusal, before anything is created.
+            throw new VmSandboxException(ErrorCode.InvalidArgument, "cannot allocate tty if runc will detach without setting console socket");
+        }
+        if (!terminal && consoleSocket is not null)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, "cannot use console socket if runc will not detach or allocate tty");
+        }
+        if (consoleSocket is not null && !File.Exists(consoleSocket))
+        {
+            throw new VmSandboxException(ErrorCode.NotFound, $"console socket {consoleSocket}: no such file or directory");
+        }
+
+        string dir = ctx.Store.Claim(id);
+        string runDir = ctx.Store.RunDirOf(id);
+        Process? monitor = null;
+        try
+        {
+            if (Directory.Exists(runDir))
+            {
+                Directory.Delete(runDir, recursive: true); // a stale sandbox of a container that was never deleted
+            }
+            Directory.CreateDirectory(runDir);
+            File.Copy(loaded.ConfigPath, Path.Combine(dir, ContainerStore.ConfigCopy));
+            var record = new ContainerRecord
+            {
+                Id = id,
+                Bundle = loaded.BundlePath,
+                Rootfs = loaded.RootfsPath,
+                Created = StateJson.FormatTime(DateTimeOffset.UtcNow),
+                Annotations = loaded.Spec.Annotations,
+                RunDir = runDir,
+                Terminal = terminal,
+                Owner = "",
+            };
+            ctx.Store.Save(record);
+
+            string? ttyPath = null;
+            if (consoleSocket is not null)
+            {
+                ttyPath = ConsoleSetup.SendNewPty(consoleSocket, loaded.Spec.Process?.ConsoleSize);
+            }
+            using var report = new ReportChannel(Path.Combine(runDir, "create.sock"));
+            monitor = StartHelper(ctx, [MonitorCommand.Verb, "--root", ctx.Store.Root, "--report", report.Path], id, ttyPath);
+            MonitorReport outcome = report.Await(monitor, ctx.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor");
+            if (outcome.Error is not null)
+            {
+                monitor.WaitForExit(TimeSpan.FromSeconds(30));
+                throw new VmSandboxException(Enum.TryParse(outcome.Code, out ErrorCode code) ? code : ErrorCode.Internal, outcome.Error);
+            }
+            record = record with
+            {
+                MonitorPid = monitor.Id,
+                MonitorStartTime = ProcessProbe.StartTime(monitor.Id) ?? 0,
+                GuestPid = outcome.GuestPid,
+            };
+            ctx.Store.Save(record);
+            if (args.Value("pid-file") is { } pidFile)
+            {
+                WritePidFile(pidFile, monitor.Id);
+            }
+            HookPhase.Run(ctx, record, loaded.Spec.Hooks, HookKind.Prestart, ContainerStatus.Created);
+            HookPhase.Run(ctx, record, loaded.Spec.Hooks, HookKind.CreateRuntime, ContainerStatus.Created);
+            return monitor;
+        }
+        catch
+        {
+            if (monitor is not null && !monitor.HasExited)
+            {
+                monitor.Kill();
+                monitor.WaitForExit(TimeSpan.FromSeconds(30));
+            }
+            monitor?.Dispose();
+            ctx.Store.Remove(id, runDir);
+            throw;
+        }
+    }
+
+    /// <summary>Starts `vmsandbox VERB ARGS… [--tty P] [--log F] ID` (the monitor or an exec relay) as our child.</summary>
+    public static Process StartHelper(LifecycleContext ctx, string[] verbArgs, string id, string? ttyPath)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new VmSandboxException(ErrorCode.Internal, "cannot find own executable"))
+        {
+            UseShellExecute = false,
+            // With a tty the monitor uses the pty: it must not hold the caller's stdout/stderr
+            // (go-runc reads them to EOF when creating a tty container).
+            RedirectStandardInput = ttyPath is not null,
+            RedirectStandardOutput = ttyPath is not null,
+            RedirectStandardError = ttyPath is not null,
+        };
+        foreach (string a in verbArgs)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        if (ttyPath is not null)
+        {
+            psi.ArgumentList.Add("--tty");
+            psi.ArgumentList.Add(ttyPath);
+        }
+        if (ctx.Options.LogPath is not null)
+        {
+            psi.ArgumentList.Add("--log");
+            psi.ArgumentList.Add(ctx.Options.LogPath);
+        }
+        psi.ArgumentList.Add(id);
+        Process p = Process.Start(psi) ?? throw new VmSandboxException(ErrorCode.Internal, $"start {verbArgs[0]}");
+        if (ttyPath is not null)
+        {
+            p.StandardInput.Close();
+            p.StandardOutput.Close();
+            p.StandardError.Close();
+        }
+        return p;
+    }
+
+    /// <summary>runc compat: written atomically (temp file + rename), no newline.</summary>
+    public static void WritePidFile(string path, int pid)
+    {
+        string full = Path.GetFullPath(path);
+        string tmp = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full));
+        File.WriteAllText(tmp, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        File.Move(tmp, full, overwrite: true);
+    }
+}

@@ -1,0 +1,71 @@
+using VmSandbox.Common;
+using VmSandbox.Oci;
+using VmSandbox.Oci.Spec;
+using VmSandbox.Runtime.Containers;
+
+namespace VmSandbox.Cli.Commands;
+
+/// <summary>
+/// The hidden verb `create` runs the sandbox monitor with:
+/// `vmsandbox __monitor --root DIR --report SOCK [--tty /dev/pts/N] [--log FILE] ID`.
+/// It leaves the caller's session, enters the container's network namespace (a new one, or the
+/// one named in config.json, so that Docker's prestart hook finds it at /proc/PID/ns/net), and
+/// runs <see cref="SandboxMonitor"/> until the container ends; its exit status is the container's.
+/// </summary>
+public static class MonitorCommand
+{
+    public const string Verb = "__monitor";
+
+    private static readonly string[] s_valueFlags = ["report", "tty", "log"];
+
+    public static int Run(ArgReader reader, LifecycleContext ctx)
+    {
+        VerbArgs args = VerbArgs.Parse(reader, Verb, s_valueFlags, []);
+        string id = LifecycleContext.SingleId(args.Positional, Verb);
+        string report = args.Value("report") ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"{Verb}: --report is required");
+        _ = Interop.ProcessCalls.NewSession(); // false only if already a group leader: then already detached enough
+        string logPath = Path.Combine(ctx.Store.DirOf(id), "monitor.log");
+        void Log(string line)
+        {
+            try
+            {
+                File.AppendAllText(logPath, $"{DateTimeOffset.UtcNow:O} {line}\n");
+            }
+            catch (IOException)
+            {
+            }
+        }
+        // Namespaces are per thread: enter the network namespace on the main thread, before
+        // anything else runs, so /proc/<monitor pid>/ns/net is the container's.
+        try
+        {
+            EnterNetworkNamespace(Path.Combine(ctx.Store.DirOf(id), ContainerStore.ConfigCopy));
+        }
+        catch (Exception e)
+        {
+            Log(VmSandboxException.FormatChain(e));
+            var failed = new SandboxMonitor(ctx.Store, id, ctx.Config, report, null, Log);
+            return failed.ReportFailure(e).GetAwaiter().GetResult();
+        }
+        var monitor = new SandboxMonitor(ctx.Store, id, ctx.Config, report, args.Value("tty"), Log);
+        return monitor.RunAsync(CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    private static void EnterNetworkNamespace(string configPath)
+    {
+        RuntimeSpec spec = SpecLoader.Parse(File.ReadAllBytes(configPath), configPath);
+        LinuxNamespace? net = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network");
+        if (net is null)
+        {
+            return; // runc compat: no network namespace in the spec means the host's.
+        }
+        if (string.IsNullOrEmpty(net.Path))
+        {
+            Interop.Namespace.Unshare(Interop.Namespace.CLONE_NEWNET);
+        }
+        else
+        {
+            Interop.Namespace.Join(net.Path, Interop.Namespace.CLONE_NEWNET);
+        }
+    }
+}

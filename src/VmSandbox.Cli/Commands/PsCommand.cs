@@ -1,0 +1,51 @@
+using System.Globalization;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
+using VmSandbox.Oci.State;
+using VmSandbox.Runtime.Containers;
+
+namespace VmSandbox.Cli.Commands;
+
+/// <summary>
+/// `vmsandbox ps [--format table|json] ID`: the container's processes. The PIDs are the guest's:
+/// the container's processes do not exist on the host (docs/cli.md).
+/// </summary>
+public static class PsCommand
+{
+    private static readonly string[] s_header = ["PID", "PPID", "CMD"];
+
+    public static int Run(ArgReader reader, LifecycleContext ctx, TextWriter stdout)
+    {
+        VerbArgs args = VerbArgs.Parse(reader, "ps", ["format|f"], []);
+        if (args.Positional.Count == 0)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, "ps: container id cannot be empty");
+        }
+        string id = args.Positional[0];
+        (ContainerRecord record, ContainerStatus status) = ctx.Get(id);
+        if (status is ContainerStatus.Stopped or ContainerStatus.Creating)
+        {
+            throw new VmSandboxException(ErrorCode.FailedPrecondition, "container not running");
+        }
+        ListProcessesResponse list = AgentCall.Run(record, async a => await a.ListProcessesAsync(new ListProcessesRequest { ContainerId = id }, AgentCall.Options, CancellationToken.None));
+        switch (args.Value("format") ?? "table")
+        {
+            case "json":
+                stdout.WriteLine(StateJson.FormatPids([.. list.Processes.Select(p => (int)p.Pid)]));
+                break;
+            case "table":
+                var rows = new List<string[]> { s_header };
+                rows.AddRange(list.Processes.Select(p => new[]
+                {
+                    p.Pid.ToString(CultureInfo.InvariantCulture),
+                    p.Ppid.ToString(CultureInfo.InvariantCulture),
+                    p.Args.Count > 0 ? string.Join(' ', p.Args) : $"[{p.Command}]",
+                }));
+                TableWriter.Write(stdout, rows);
+                break;
+            default:
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"invalid format option \"{args.Value("format")}\"");
+        }
+        return ExitCodes.Success;
+    }
+}

@@ -1,0 +1,34 @@
+using Google.Protobuf;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
+using VmSandbox.Oci;
+using VmSandbox.Oci.State;
+using VmSandbox.Runtime.Containers;
+
+namespace VmSandbox.Cli.Commands;
+
+/// <summary>
+/// `vmsandbox update --resources FILE|- ID`: new guest cgroup limits from an OCI LinuxResources
+/// JSON object. The VM's own size does not change (no memory or CPU hotplug yet).
+/// </summary>
+public static class UpdateCommand
+{
+    public static int Run(ArgReader reader, LifecycleContext ctx, TextReader stdin)
+    {
+        VerbArgs args = VerbArgs.Parse(reader, "update", ["resources|r"], []);
+        string id = LifecycleContext.SingleId(args.Positional, "update");
+        string source = args.Value("resources")
+            ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "update: --resources FILE (or - for stdin) is required");
+        byte[] json = source == "-" ? System.Text.Encoding.UTF8.GetBytes(stdin.ReadToEnd()) : File.ReadAllBytes(source);
+        // Validate here so that a malformed document never reaches the guest.
+        SpecLoader.ParseResources(json, source == "-" ? "stdin" : source);
+        (ContainerRecord record, ContainerStatus status) = ctx.Get(id);
+        if (status is ContainerStatus.Stopped or ContainerStatus.Creating)
+        {
+            throw new VmSandboxException(ErrorCode.FailedPrecondition, "container not running");
+        }
+        AgentCall.Run(record, async a => await a.UpdateContainerAsync(
+            new UpdateContainerRequest { ContainerId = id, Resources = ByteString.CopyFrom(json) }, AgentCall.Options, CancellationToken.None));
+        return ExitCodes.Success;
+    }
+}

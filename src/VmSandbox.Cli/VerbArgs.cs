@@ -1,0 +1,84 @@
+using VmSandbox.Common;
+
+namespace VmSandbox.Cli;
+
+/// <summary>
+/// A verb's flags and positional arguments, parsed against a table of the flags it knows
+/// (value flags and boolean flags), in any order, as runc's urfave/cli accepts them.
+/// </summary>
+public sealed class VerbArgs
+{
+    private readonly Dictionary<string, List<string>> _values = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _bools = new(StringComparer.Ordinal);
+
+    public List<string> Positional { get; } = [];
+
+    /// <param name="valueFlags">Flags that take a value; aliases as "name|alias".</param>
+    /// <param name="boolFlags">Boolean flags; aliases as "name|alias".</param>
+    public static VerbArgs Parse(ArgReader reader, string verb, string[] valueFlags, string[] boolFlags)
+    {
+        var map = new Dictionary<string, (string Canonical, bool TakesValue)>(StringComparer.Ordinal);
+        foreach (string spec in valueFlags)
+        {
+            string[] names = spec.Split('|');
+            foreach (string n in names)
+            {
+                map[n] = (names[0], true);
+            }
+        }
+        foreach (string spec in boolFlags)
+        {
+            string[] names = spec.Split('|');
+            foreach (string n in names)
+            {
+                map[n] = (names[0], false);
+            }
+        }
+        var args = new VerbArgs();
+        bool flagsDone = false;
+        while (!reader.AtEnd)
+        {
+            string arg = reader.Next();
+            if (!flagsDone && arg == "--")
+            {
+                flagsDone = true;
+                continue;
+            }
+            // runc compat (Go's flag package): flags stop at the first positional argument.
+            if (flagsDone || !ArgReader.TryParseFlag(arg, out string name, out string? inline))
+            {
+                args.Positional.Add(arg);
+                flagsDone = true;
+                continue;
+            }
+            if (!map.TryGetValue(name, out var flag))
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"flag provided but not defined: -{name} (for {verb})");
+            }
+            if (flag.TakesValue)
+            {
+                string value = reader.TakeValue(name, inline);
+                if (!args._values.TryGetValue(flag.Canonical, out List<string>? list))
+                {
+                    args._values[flag.Canonical] = list = [];
+                }
+                list.Add(value);
+            }
+            else if (ArgReader.ParseBool(name, inline))
+            {
+                args._bools.Add(flag.Canonical);
+            }
+            else
+            {
+                args._bools.Remove(flag.Canonical);
+            }
+        }
+        return args;
+    }
+
+    public string? Value(string name) => _values.TryGetValue(name, out List<string>? v) ? v[^1] : null;
+
+    public IReadOnlyList<string> Values(string name) => _values.TryGetValue(name, out List<string>? v) ? v : [];
+
+    public bool Flag(string name) => _bools.Contains(name);
+}

@@ -1,0 +1,28 @@
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// What the runtime remembers of a container between CLI calls, in &lt;root&gt;/&lt;id&gt;/state.json.
+/// The status is never stored: it is derived from the monitor's liveness and these flags
+/// (<see cref="ContainerStore.StatusOf"/>).
+/// </summary>
+public sealed record ContainerRecord
+{
+    public string Id { get; init; } = "";
+    public string Bundle { get; init; } = "";
+    public string Rootfs { get; init; } = "";
+    /// <summary>RFC 3339 creation time, as runc prints it.</summary>
+    public string Created { get; init; } = "";
+    public IReadOnlyDictionary<string, string>? Annotations { get; init; }
+    /// <summary>The sandbox monitor: the container's PID as callers see it.</summary>
+    public int MonitorPid { get; init; }
+    /// <summary>/proc/PID/stat start time of the monitor, so a recycled PID is never mistaken for it.</summary>
+    public ulong MonitorStartTime { get; init; }
+    /// <summary>Short directory for the sandbox's sockets (unix socket paths are limited to 107 bytes).</summary>
+    public string RunDir { get; init; } = "";
+    /// <summary>Guest PID of the container's init process.</summary>
+    public int GuestPid { get; init; }
+    public bool Terminal { get; init; }
+    public bool Started { get; init; }
+    public bool Paused { get; init; }
+    public string Owner { get; init; } = "";
+}

@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using VmSandbox.Common;
+using VmSandbox.Oci.State;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// The containers under one <c>--root</c>: one directory per ID holding state.json (the
+/// <see cref="ContainerRecord"/>), a copy of config.json and, once the container ended, its exit
+/// status. Sockets live apart in a short per-sandbox run directory under the configured state root.
+/// </summary>
+public sealed class ContainerStore
+{
+    public const string RecordFile = "state.json";
+    public const string ConfigCopy = "config.json";
+    public const string ExitFile = "exit";
+
+    private readonly string _runRoot;
+
+    public ContainerStore(string root, string runRoot)
+    {
+        Root = Path.GetFullPath(root);
+        _runRoot = Path.GetFullPath(runRoot);
+    }
+
+    public string Root { get; }
+
+    public string DirOf(string id) => Path.Combine(Root, id);
+
+    /// <summary>A short, stable socket directory for <paramref name="id"/> under this root.</summary>
+    public string RunDirOf(string id)
+    {
+        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(Root + "\0" + id));
+        return Path.Combine(_runRoot, ".s", Convert.ToHexStringLower(hash)[..16]);
+    }
+
+    /// <summary>Claims <paramref name="id"/>: fails with runc's wording when it is taken.</summary>
+    public string Claim(string id)
+    {
+        IdValidator.Validate(id);
+        Directory.CreateDirectory(Root);
+        string dir = DirOf(id);
+        if (Directory.Exists(dir))
+        {
+            throw new VmSandboxException(ErrorCode.AlreadyExists, $"container with id exists: {id}");
+        }
+        // mkdir is atomic: of two racing creates, one gets EEXIST.
+        DirectoryInfo info = Directory.CreateDirectory(dir);
+        if (info.GetFileSystemInfos().Length > 0)
+        {
+            throw new VmSandboxException(ErrorCode.AlreadyExists, $"container with id exists: {id}");
+        }
+        return dir;
+    }
+
+    public bool Exists(string id) => File.Exists(Path.Combine(DirOf(id), RecordFile));
+
+    public ContainerRecord Load(string id)
+    {
+        IdValidator.Validate(id);
+        string path = Path.Combine(DirOf(id), RecordFile);
+        byte[] json;
+        try
+        {
+            json = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new VmSandboxException(ErrorCode.NotFound, $"container {id} does not exist");
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(json, RuntimeJsonContext.Default.ContainerRecord)
+                ?? throw new JsonException("null record");
+        }
+        catch (JsonException e)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"state of container {id} ({path}) is corrupt", e);
+        }
+    }
+
+    /// <summary>Writes the record atomically (temp file + rename).</summary>
+    public void Save(ContainerRecord record)
+    {
+        string path = Path.Combine(DirOf(record.Id), RecordFile);
+        string tmp = path + ".tmp";
+        File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(record, RuntimeJsonContext.Default.ContainerRecord));
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public IEnumerable<string> Ids()
+    {
+        if (!Directory.Exists(Root))
+        {
+            return [];
+        }
+        return Directory.GetDirectories(Root)
+            .Where(d => File.Exists(Path.Combine(d, RecordFile)))
+            .Select(d => Path.GetFileName(d))
+            .Order(StringComparer.Ordinal);
+    }
+
+    /// <summary>Removes the container's directory and run directory; missing ones are fine.</summary>
+    public void Remove(string id, string? runDir)
+    {
+        if (runDir is { Length: > 0 } && Directory.Exists(runDir))
+        {
+            Directory.Delete(runDir, recursive: true);
+        }
+        string dir = DirOf(id);
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    public void WriteExit(string id, int code) =>
+        File.WriteAllText(Path.Combine(DirOf(id), ExitFile), code.ToString(CultureInfo.InvariantCulture));
+
+    public int? ReadExit(string id) =>
+        File.Exists(Path.Combine(DirOf(id), ExitFile))
+        && int.TryParse(File.ReadAllText(Path.Combine(DirOf(id), ExitFile)), CultureInfo.InvariantCulture, out int code)
+            ? code
+            : null;
+
+    public static ContainerStatus StatusOf(ContainerRecord record)
+    {
+        if (record.MonitorPid <= 0 || !ProcessProbe.IsAlive(record.MonitorPid, record.MonitorStartTime))
+        {
+            return record.MonitorPid <= 0 ? ContainerStatus.Creating : ContainerStatus.Stopped;
+        }
+        if (record.Paused)
+        {
+            return ContainerStatus.Paused;
+        }
+        return record.Started ? ContainerStatus.Running : ContainerStatus.Created;
+    }
+
+    /// <summary>The OCI state as `runc state` prints it; the PID is 0 once stopped.</summary>
+    public static ContainerState ToState(ContainerRecord record, ContainerStatus status) => new()
+    {
+        OciVersion = Oci.SpecVersion.Current,
+        Id = record.Id,
+        Pid = status is ContainerStatus.Stopped or ContainerStatus.Creating ? 0 : record.MonitorPid,
+        Status = StateJson.StatusName(status),
+        Bundle = record.Bundle,
+        Rootfs = record.Rootfs,
+        Created = record.Created,
+        Annotations = record.Annotations,
+        Owner = record.Owner,
+    };
+}

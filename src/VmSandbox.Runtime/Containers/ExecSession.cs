@@ -1,0 +1,89 @@
+using System.Security.Cryptography;
+using System.Text;
+using Google.Protobuf;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
+using VmSandbox.Interop;
+using VmSandbox.Runtime.Stdio;
+using VmSandbox.Ttrpc;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// One `exec`: asks the agent to start a process in the container's namespaces, relays its stdio
+/// from this process's descriptors (or a host pty), forwards nothing else, and returns its exit
+/// status. `exec --detach` runs this in a relay process whose PID goes to --pid-file.
+/// </summary>
+public static class ExecSession
+{
+    private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(60) };
+    private static readonly TtrpcCallOptions s_forever = new() { Timeout = Timeout.InfiniteTimeSpan };
+
+    /// <param name="started">Called with the guest PID once the process runs (or with the error).</param>
+    public static async Task<int> RunAsync(ContainerRecord record, byte[] processJson, bool terminal, string? ttyPath, Action<int, Exception?> started, CancellationToken ct)
+    {
+        string execId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        await using AgentConnection conn = await AgentConnection.ConnectAsync(record.RunDir, ct);
+        AgentClient agent = conn.Agent;
+        using SafeFd? tty = ttyPath is null ? null : SafeFd.Open(ttyPath, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
+        using ProcessIo io = tty is not null
+            ? new ProcessIo(Path.Combine(record.RunDir, AgentConnection.VsockSocketName), true, tty.Fd, tty.Fd, tty.Fd)
+            : new ProcessIo(Path.Combine(record.RunDir, AgentConnection.VsockSocketName), terminal, 0, 1, 2);
+        ExecProcessResponse response;
+        try
+        {
+            response = await agent.ExecProcessAsync(new ExecProcessRequest
+            {
+                ContainerId = record.Id,
+                ExecId = execId,
+                Process = ByteString.CopyFrom(processJson),
+                Stdio = io.Describe(),
+                Terminal = terminal,
+            }, s_call, ct);
+            await io.StartAsync(() => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = record.Id, ExecId = execId }, s_call, CancellationToken.None), ct);
+        }
+        catch (Exception e)
+        {
+            started(0, e);
+            throw;
+        }
+        started((int)response.Pid, null);
+        WaitProcessResponse exit = await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = record.Id, ExecId = execId }, s_forever, ct);
+        await io.DrainAsync();
+        return exit.ExitCode;
+    }
+
+    /// <summary>The exec'd process's spec as runc builds it from CLI flags: the container's process with overrides.</summary>
+    public static Oci.Spec.ProcessSpec FromFlags(Oci.Spec.ProcessSpec container, IReadOnlyList<string> args, string? cwd, IReadOnlyList<string> env, bool tty, string? user, IReadOnlyList<string> additionalGids)
+    {
+        if (args.Count == 0)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, "exec: args must not be empty");
+        }
+        Oci.Spec.User u = container.User;
+        if (!string.IsNullOrEmpty(user))
+        {
+            string[] parts = user.Split(':', 2);
+            if (!uint.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out uint uid)
+                || (parts.Length == 2 && !uint.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out _)))
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"exec: parsing {user} as int for uid failed");
+            }
+            u = u with { Uid = uid, Gid = parts.Length == 2 ? uint.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : u.Gid };
+        }
+        if (additionalGids.Count > 0)
+        {
+            u = u with { AdditionalGids = [.. additionalGids.Select(g => uint.Parse(g, System.Globalization.CultureInfo.InvariantCulture))] };
+        }
+        return container with
+        {
+            Args = [.. args],
+            Cwd = string.IsNullOrEmpty(cwd) ? container.Cwd : cwd,
+            Env = [.. container.Env ?? [], .. env],
+            Terminal = tty,
+            User = u,
+        };
+    }
+
+    public static byte[] Serialize(Oci.Spec.ProcessSpec process) => Encoding.UTF8.GetBytes(Oci.ProcessLoader.Serialize(process));
+}

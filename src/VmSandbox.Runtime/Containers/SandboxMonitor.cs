@@ -1,0 +1,176 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
+using VmSandbox.Hypervisor;
+using VmSandbox.Oci;
+using VmSandbox.Runtime.Config;
+using VmSandbox.Runtime.Stdio;
+using VmSandbox.Ttrpc;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// The sandbox monitor: one detached host process per container, started by `create`. It owns
+/// the VM (QEMU, virtiofsd, the vsock device), asks the agent to create the container, tells
+/// `create` the outcome through a one-shot report socket, relays the container's stdio from the
+/// descriptors it inherited (or a host pty), forwards the signals it receives to the container,
+/// and exits with the container's exit status (128+signal when killed), so that whoever reaps it
+/// (containerd-shim-runc-v2 as subreaper, or `run`) sees the container's status.
+/// Collaborators: <see cref="SandboxVmFactory"/>, <see cref="SandboxPlan"/>, <see cref="ProcessIo"/>,
+/// <see cref="ContainerStore"/> (it writes only the exit file; `create` owns the record).
+/// </summary>
+public sealed class SandboxMonitor
+{
+    /// <summary>Exit status when the VM died under the container (no status from the guest).</summary>
+    public const int VmLostExitCode = 255;
+
+    private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(60) };
+    private static readonly TtrpcCallOptions s_forever = new() { Timeout = Timeout.InfiniteTimeSpan };
+
+    private readonly ContainerStore _store;
+    private readonly string _id;
+    private readonly RuntimeConfig _config;
+    private readonly string _reportSocket;
+    private readonly string? _ttyPath;
+    private readonly Action<string> _log;
+
+    public SandboxMonitor(ContainerStore store, string id, RuntimeConfig config, string reportSocket, string? ttyPath, Action<string> log)
+    {
+        _store = store;
+        _id = id;
+        _config = config with { VsockTransport = Vsock.VsockTransportKind.Hybrid };
+        _reportSocket = reportSocket;
+        _ttyPath = ttyPath;
+        _log = log;
+    }
+
+    public async Task<int> RunAsync(CancellationToken ct)
+    {
+        SandboxVm? sandbox = null;
+        ProcessIo? io = null;
+        Interop.SafeFd? tty = null;
+        bool reported = false;
+        try
+        {
+            ContainerRecord record = _store.Load(_id);
+            LoadedSpec loaded = SpecLoader.Load(record.Bundle);
+            string shareDir = Directory.CreateDirectory(Path.Combine(record.RunDir, "share")).FullName;
+            SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p));
+            var factory = new SandboxVmFactory(_config, AccelDetector.ForHost(), new QemuHypervisor(), _log);
+            VmSpec spec = factory.CreateSpec(_id, record.RunDir) with
+            {
+                MemoryMiB = plan.MemoryMiB,
+                Vcpus = plan.Vcpus,
+                SharedDirs = [plan.Share],
+            };
+            sandbox = await factory.BootAsync(spec, ct);
+
+            bool terminal = loaded.Spec.Process?.Terminal ?? false;
+            if (_ttyPath is not null)
+            {
+                tty = Interop.SafeFd.Open(_ttyPath, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
+            }
+            io = tty is not null
+                ? new ProcessIo(sandbox.VsockUdsPath!, terminal: true, tty.Fd, tty.Fd, tty.Fd)
+                : new ProcessIo(sandbox.VsockUdsPath!, terminal, 0, 1, 2);
+            var request = new CreateContainerRequest
+            {
+                ContainerId = _id,
+                OciSpec = ByteString.CopyFrom(File.ReadAllBytes(loaded.ConfigPath)),
+                Rootfs = plan.Rootfs,
+                Stdio = io.Describe(),
+                Terminal = terminal,
+            };
+            request.SharedMounts.AddRange(plan.SharedMounts);
+            CreateContainerResponse created = await sandbox.Agent.CreateContainerAsync(request, s_call, ct);
+            AgentClient agent = sandbox.Agent;
+            await io.StartAsync(() => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = _id }, s_call, CancellationToken.None), ct);
+
+            await ReportAsync(new MonitorReport { GuestPid = (int)created.Pid });
+            reported = true;
+
+            using SignalForwarder signals = new(agent, _id, _log);
+            int code;
+            try
+            {
+                WaitProcessResponse exit = await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = _id }, s_forever, ct);
+                code = exit.ExitCode;
+            }
+            catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
+            {
+                _log($"container {_id}: lost the guest: {VmSandboxException.FormatChain(e)}");
+                code = VmLostExitCode;
+            }
+            await io.DrainAsync();
+            _store.WriteExit(_id, code);
+            await sandbox.ShutdownAsync(_config.StopTimeout, CancellationToken.None);
+            return code;
+        }
+        catch (Exception e)
+        {
+            _log($"container {_id}: {VmSandboxException.FormatChain(e)}");
+            if (!reported)
+            {
+                await ReportAsync(new MonitorReport { Error = VmSandboxException.FormatChain(e), Code = VmSandboxException.CodeOf(e).ToString() });
+            }
+            return ExitCodes.Failure;
+        }
+        finally
+        {
+            io?.Dispose();
+            if (sandbox is not null)
+            {
+                await sandbox.DisposeAsync();
+            }
+            tty?.Dispose();
+        }
+    }
+
+    /// <summary>Tells `create` that the monitor failed before it could boot anything.</summary>
+    public async Task<int> ReportFailure(Exception e)
+    {
+        await ReportAsync(new MonitorReport { Error = VmSandboxException.FormatChain(e), Code = VmSandboxException.CodeOf(e).ToString() });
+        return ExitCodes.Failure;
+    }
+
+    private Task ReportAsync(MonitorReport report) => MonitorReport.SendAsync(_reportSocket, report, _log);
+
+    /// <summary>Signals sent to the monitor go to the container's init, as if it were the process itself.</summary>
+    private sealed class SignalForwarder : IDisposable
+    {
+        private static readonly int[] s_forwarded = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
+        private readonly List<PosixSignalRegistration> _registrations = [];
+
+        public SignalForwarder(AgentClient agent, string id, Action<string> log)
+        {
+            foreach (int signal in s_forwarded)
+            {
+                _registrations.Add(PosixSignalRegistration.Create((PosixSignal)signal, ctx =>
+                {
+                    ctx.Cancel = true;
+                    _ = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            await agent.SignalProcessAsync(new SignalProcessRequest { ContainerId = id, Signal = (uint)signal }, s_call, CancellationToken.None);
+                        }
+                        catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
+                        {
+                            log($"container {id}: forward signal {signal}: {e.Message}");
+                        }
+                    });
+                }));
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (PosixSignalRegistration r in _registrations)
+            {
+                r.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Hypervisor;
+using VmSandbox.Oci;
+using VmSandbox.Oci.Spec;
+using VmSandbox.Runtime.Config;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// What a container's VM looks like, derived from its bundle: the virtio-fs share (rootfs plus
+/// every host bind-mount source), the guest paths the agent finds them at, and the VM size from
+/// <c>linux.resources</c>. Pure: no I/O but <see cref="Path"/> arithmetic and existence checks.
+/// </summary>
+public sealed record SandboxPlan
+{
+    /// <summary>The one virtio-fs tag of a sandbox.</summary>
+    public const string ShareTag = "vmsandbox";
+
+    /// <summary>Guest memory the agent, kernel and page cache need besides the container's limit.</summary>
+    public const int MemoryOverheadMiB = 160;
+
+    public required SharedDir Share { get; init; }
+    public required RootfsMount Rootfs { get; init; }
+    public required IReadOnlyList<SharedMount> SharedMounts { get; init; }
+    public required int MemoryMiB { get; init; }
+    public required int Vcpus { get; init; }
+
+    public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists)
+    {
+        RuntimeSpec spec = loaded.Spec;
+        var binds = new List<ShareBind> { new(loaded.RootfsPath, "rootfs") };
+        var mounts = new List<SharedMount>();
+        var bySource = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (Mount m in spec.Mounts ?? [])
+        {
+            if (!IsBind(m) || m.Source is null)
+            {
+                continue;
+            }
+            string source = Path.IsPathRooted(m.Source) ? m.Source : Path.GetFullPath(Path.Combine(loaded.BundlePath, m.Source));
+            if (!exists(source))
+            {
+                // runc compat: the mount fails at create with the source's name.
+                throw new Common.VmSandboxException(Common.ErrorCode.NotFound,
+                    $"mount {source} to {m.Destination}: stat {source}: no such file or directory");
+            }
+            if (!bySource.TryGetValue(source, out string? target))
+            {
+                target = $"m/{bySource.Count}";
+                bySource[source] = target;
+                binds.Add(new ShareBind(source, target));
+            }
+            var shared = new SharedMount { Destination = m.Destination, ShareTag = ShareTag, Path = target };
+            shared.Options.AddRange(m.Options ?? []);
+            mounts.Add(shared);
+        }
+        (int memory, int vcpus) = Size(spec.Linux?.Resources, config);
+        return new SandboxPlan
+        {
+            Share = new SharedDir(ShareTag, shareDir) { Binds = binds },
+            Rootfs = new RootfsMount { ShareTag = ShareTag, Path = "rootfs", FsType = "virtiofs", Readonly = spec.Root?.Readonly ?? false },
+            SharedMounts = mounts,
+            MemoryMiB = memory,
+            Vcpus = vcpus,
+        };
+    }
+
+    public static bool IsBind(Mount m) =>
+        m.Type == "bind" || (m.Options?.Any(o => o is "bind" or "rbind") ?? false);
+
+    /// <summary>
+    /// The VM gets the container's memory limit plus <see cref="MemoryOverheadMiB"/> (never less
+    /// than the configured size), and as many vCPUs as the CPU quota asks for (at least the
+    /// configured count, at most the host's CPUs).
+    /// </summary>
+    public static (int MemoryMiB, int Vcpus) Size(LinuxResources? resources, RuntimeConfig config)
+    {
+        int memory = config.MemoryMiB;
+        if (resources?.Memory?.Limit is long limit && limit > 0)
+        {
+            long wanted = (limit + (1 << 20) - 1) / (1 << 20) + MemoryOverheadMiB;
+            memory = (int)Math.Clamp(wanted, config.MemoryMiB, 64 * 1024);
+        }
+        int vcpus = config.Vcpus;
+        if (resources?.Cpu is { Quota: long quota, Period: ulong period } && quota > 0 && period > 0)
+        {
+            int wanted = (int)Math.Ceiling((double)quota / period);
+            vcpus = Math.Clamp(wanted, config.Vcpus, Math.Max(config.Vcpus, Environment.ProcessorCount));
+        }
+        return (memory, vcpus);
+    }
+}

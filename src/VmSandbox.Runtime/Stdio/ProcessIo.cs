@@ -1,0 +1,127 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace VmSandbox.Runtime.Stdio;
+
+/// <summary>
+/// Relays one container process's stdio between host descriptors (the caller's pipes, or a host
+/// pty) and the process's vsock streams: host stdin → guest, guest stdout/stderr → host. Host
+/// stdin EOF becomes a CloseStdin call (hybrid vsock has no half-close). With a terminal only
+/// stdin and stdout flow (the guest pty merges stderr).
+/// </summary>
+public sealed class ProcessIo : IDisposable
+{
+    /// <summary>How long the relays may drain after the process exited (a daemonised child can hold the pipe).</summary>
+    public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(3);
+
+    private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly StdioListener? _stdin;
+    private readonly StdioListener _stdout;
+    private readonly StdioListener? _stderr;
+    private readonly int _inFd;
+    private readonly int _outFd;
+    private readonly int _errFd;
+    private Task _outputs = Task.CompletedTask;
+
+    /// <param name="udsPath">The sandbox's hybrid vsock socket.</param>
+    /// <param name="inFd">Host descriptor to read stdin from, -1 for none.</param>
+    /// <param name="outFd">Host descriptor for stdout (the pty with a terminal).</param>
+    /// <param name="errFd">Host descriptor for stderr, ignored with a terminal.</param>
+    public ProcessIo(string udsPath, bool terminal, int inFd, int outFd, int errFd)
+    {
+        _inFd = inFd;
+        _outFd = outFd;
+        _errFd = errFd;
+        _stdin = inFd >= 0 ? StdioListener.Create(udsPath) : null;
+        _stdout = StdioListener.Create(udsPath);
+        _stderr = terminal ? null : StdioListener.Create(udsPath);
+    }
+
+    /// <summary>The stream descriptions for the agent's Create/Exec request.</summary>
+    public Agent.Protocol.Stdio Describe()
+    {
+        var stdio = new Agent.Protocol.Stdio { Stdout = _stdout.Describe() };
+        if (_stdin is not null)
+        {
+            stdio.Stdin = _stdin.Describe();
+        }
+        if (_stderr is not null)
+        {
+            stdio.Stderr = _stderr.Describe();
+        }
+        return stdio;
+    }
+
+    /// <summary>
+    /// Accepts the guest's connections (call after the agent accepted the request) and starts the
+    /// relays. <paramref name="closeStdin"/> runs once host stdin reaches EOF.
+    /// </summary>
+    public async Task StartAsync(Func<Task> closeStdin, CancellationToken ct)
+    {
+        Stream outStream = await _stdout.AcceptAsync(s_connectTimeout, ct);
+        Stream? errStream = _stderr is null ? null : await _stderr.AcceptAsync(s_connectTimeout, ct);
+        Stream? inStream = _stdin is null ? null : await _stdin.AcceptAsync(s_connectTimeout, ct);
+        Task outTask = CopyToFdAsync(outStream, _outFd);
+        Task errTask = errStream is null ? Task.CompletedTask : CopyToFdAsync(errStream, _errFd);
+        _outputs = Task.WhenAll(outTask, errTask);
+        if (inStream is not null)
+        {
+            _ = Task.Run(() => CopyFromFdAsync(_inFd, inStream, closeStdin), CancellationToken.None);
+        }
+    }
+
+    /// <summary>Waits (bounded) until the guest closed stdout and stderr.</summary>
+    public async Task DrainAsync()
+    {
+        await Task.WhenAny(_outputs, Task.Delay(DrainTimeout));
+    }
+
+    private static async Task CopyToFdAsync(Stream from, int fd)
+    {
+        await using (from)
+        {
+            try
+            {
+                using var to = new FileStream(new SafeFileHandle(fd, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+                byte[] buf = new byte[64 * 1024];
+                int n;
+                while ((n = await from.ReadAsync(buf)) > 0)
+                {
+                    await to.WriteAsync(buf.AsMemory(0, n));
+                }
+            }
+            catch (IOException)
+            {
+                // The reader went away (EPIPE) or the guest reset the stream: nothing more to relay.
+            }
+        }
+    }
+
+    private static async Task CopyFromFdAsync(int fd, Stream to, Func<Task> closeStdin)
+    {
+        await using var owned = to;
+        try
+        {
+            using var from = new FileStream(new SafeFileHandle(fd, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+            byte[] buf = new byte[64 * 1024];
+            int n;
+            while ((n = await from.ReadAsync(buf)) > 0)
+            {
+                await to.WriteAsync(buf.AsMemory(0, n));
+            }
+            await to.FlushAsync();
+            await closeStdin();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or Common.VmSandboxException)
+        {
+            // The process is gone, or so is the guest.
+        }
+    }
+
+    public void Dispose()
+    {
+        _stdin?.Dispose();
+        _stdout.Dispose();
+        _stderr?.Dispose();
+    }
+}
