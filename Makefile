@@ -16,10 +16,10 @@ COMMON_SRC  := Directory.Build.props Directory.Packages.props global.json $(shel
 AGENT_SRC   := $(COMMON_SRC) $(shell find guest-agent src/VmSandbox.Ttrpc src/VmSandbox.Agent.Protocol src/VmSandbox.Oci src/VmSandbox.Seccomp -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 CLI_SRC     := $(COMMON_SRC) $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 
-.PHONY: help setup build guest test test-unit test-vm lint bench install uninstall demo clean proto
+.PHONY: help setup build guest test test-unit test-vm test-conformance lint bench install uninstall demo clean proto
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 setup: ## Install what the project needs with apt-get (Debian 12; idempotent)
 	@packaging/scripts/setup.sh
@@ -50,6 +50,9 @@ test-unit: ## Unit tests only (no root, no VM)
 
 test-vm: build ## VM tests: boot the real guest under QEMU
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Vm
+
+test-conformance: build ## runc's and crun's own test suites vs vmsandbox and runc (slow; docs/conformance.md)
+	@packaging/scripts/conformance.sh
 
 lint: ## dotnet format check plus analyzers (warnings are errors)
 	@$(DOTNET) format VmSandbox.sln --verify-no-changes --exclude '**/Generated/**'
