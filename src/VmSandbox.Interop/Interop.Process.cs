@@ -36,6 +36,29 @@ public static unsafe partial class ProcessCalls
         }
     }
 
+    /// <summary>Blocks until a child exits and reaps it. Returns its pid, or 0 when the caller has no children.</summary>
+    public static int WaitAny(out int status)
+    {
+        int st = 0;
+        while (true)
+        {
+            // SAFETY: &st is a pointer to a local int.
+            int pid = waitpid(-1, &st, 0);
+            if (pid > 0)
+            {
+                status = st;
+                return pid;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == EINTR)
+            {
+                continue;
+            }
+            status = 0;
+            return errno == ECHILD ? 0 : throw SyscallError.Create("waitpid", null, errno);
+        }
+    }
+
     public static void Dup2(int oldFd, int newFd) =>
         SyscallError.ThrowIfNegative(LibC.dup2(oldFd, newFd), "dup2");
 
