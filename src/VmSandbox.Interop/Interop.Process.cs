@@ -36,6 +36,29 @@ public static unsafe partial class ProcessCalls
         }
     }
 
+    /// <summary>Blocks until a child exits and reaps it. Returns its pid, or 0 when the caller has no children.</summary>
+    public static int WaitAny(out int status)
+    {
+        int st = 0;
+        while (true)
+        {
+            // SAFETY: &st is a pointer to a local int.
+            int pid = waitpid(-1, &st, 0);
+            if (pid > 0)
+            {
+                status = st;
+                return pid;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == EINTR)
+            {
+                continue;
+            }
+            status = 0;
+            return errno == ECHILD ? 0 : throw SyscallError.Create("waitpid", null, errno);
+        }
+    }
+
     public static void Dup2(int oldFd, int newFd) =>
         SyscallError.ThrowIfNegative(LibC.dup2(oldFd, newFd), "dup2");
 
@@ -121,6 +144,36 @@ public static unsafe partial class ProcessCalls
         if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
         {
             throw SyscallError.Create("fcntl(F_SETFD)", null, Marshal.GetLastPInvokeError());
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "signal", SetLastError = true)]
+    private static partial nint signal(int sig, nint handler);
+
+    [LibraryImport("libc", EntryPoint = "pthread_sigmask")]
+    private static partial int pthread_sigmask(int how, byte* set, byte* oldSet);
+
+    private const int SIG_SETMASK = 2;
+
+    /// <summary>
+    /// Unblocks every signal on the calling thread and resets every disposition to SIG_DFL, so
+    /// that a program exec'd from a managed process (whose runtime ignores SIGPIPE and may block
+    /// signals) starts clean, as runc's child does.
+    /// </summary>
+    public static void ResetSignalsForExec()
+    {
+        byte* empty = stackalloc byte[128];
+        new Span<byte>(empty, 128).Clear();
+        // SAFETY: empty is a zeroed 128-byte sigset_t on the stack; the old mask is not wanted.
+        _ = pthread_sigmask(SIG_SETMASK, empty, null);
+        for (int sig = 1; sig < 65; sig++)
+        {
+            // SIGKILL and SIGSTOP cannot change; 32 and 33 belong to glibc's threads.
+            if (sig is 9 or 19 or 32 or 33)
+            {
+                continue;
+            }
+            _ = signal(sig, 0);
         }
     }
 

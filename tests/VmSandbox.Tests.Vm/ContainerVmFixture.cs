@@ -61,6 +61,12 @@ public sealed class ContainerVmFixture : IAsyncLifetime
         {
             await _sandbox.ShutdownAsync(TimeSpan.FromSeconds(30));
             await _sandbox.DisposeAsync();
+            // Keep the guest console for post-mortems: the state directory goes below.
+            string console = Path.Combine(_state, "vm", "console.log");
+            if (File.Exists(console))
+            {
+                File.Copy(console, Path.Combine(Path.GetTempPath(), "vmsandbox-ctr-console.log"), overwrite: true);
+            }
         }
         Directory.Delete(_state, recursive: true);
     }

@@ -129,6 +129,7 @@ public sealed class ProcessSetup
         {
             SeccompFilter.Install(filter, filterFlags, setNoNewPrivs: false);
         }
+        ProcessCalls.ResetSignalsForExec();
         return ProcessCalls.Exec(program, args, env);
     }
 

@@ -3,15 +3,53 @@ using VmSandbox.Interop;
 namespace VmSandbox.Agent.Init;
 
 /// <summary>
-/// PID 1's one reaper: on SIGCHLD it reaps every exited child with waitpid(-1); the statuses
-/// of children registered here (container inits and exec'd processes) go to their callbacks,
-/// the rest (orphans reparented to PID 1) are dropped. Spawning happens under the same lock
-/// (<see cref="SpawnAndRegister"/>), so a child that dies at once is never reaped unregistered.
+/// PID 1's one reaper: a dedicated thread blocks in waitpid(-1) while PID 1 has children (and
+/// SIGCHLD triggers a non-blocking sweep too); the statuses of children registered here
+/// (container inits and exec'd processes) go to their callbacks, the rest (orphans reparented
+/// to PID 1) are dropped. Registration happens under the lock the reaper takes before it looks
+/// a pid up (<see cref="SpawnAndRegister"/>), so a child that dies at once is never lost.
 /// </summary>
-public sealed class ChildRegistry
+public sealed class ChildRegistry : IDisposable
 {
     private readonly object _lock = new();
     private readonly Dictionary<int, Action<int>> _watched = [];
+    private readonly AutoResetEvent _hasChildren = new(initialState: true);
+    private Thread? _reaper;
+
+    /// <summary>Starts the blocking reaper thread (once).</summary>
+    public void Start()
+    {
+        if (_reaper is not null)
+        {
+            return;
+        }
+        _reaper = new Thread(ReapLoop, maxStackSize: 256 * 1024) { IsBackground = true, Name = "reaper" };
+        _reaper.Start();
+    }
+
+    private void ReapLoop()
+    {
+        while (true)
+        {
+            int pid = ProcessCalls.WaitAny(out int status);
+            if (pid <= 0)
+            {
+                _ = _hasChildren.WaitOne(TimeSpan.FromSeconds(1));
+                continue;
+            }
+            Deliver(pid, status);
+        }
+    }
+
+    private void Deliver(int pid, int status)
+    {
+        Action<int>? callback;
+        lock (_lock)
+        {
+            _ = _watched.Remove(pid, out callback);
+        }
+        callback?.Invoke(status);
+    }
 
     /// <summary>Runs <paramref name="spawn"/> and registers the pid it returns, atomically with respect to reaping.</summary>
     public int SpawnAndRegister(Func<int> spawn, Action<int> onExit)
@@ -20,6 +58,7 @@ public sealed class ChildRegistry
         {
             int pid = spawn();
             _watched[pid] = onExit;
+            _ = _hasChildren.Set();
             return pid;
         }
     }
@@ -51,4 +90,7 @@ public sealed class ChildRegistry
         int signal = status & 0x7f;
         return signal == 0 ? ((status >> 8) & 0xff, 0) : (128 + signal, signal);
     }
+
+    /// <summary>PID 1 never ends; this exists for tests and analyzers.</summary>
+    public void Dispose() => _hasChildren.Dispose();
 }

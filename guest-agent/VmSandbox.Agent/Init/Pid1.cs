@@ -142,6 +142,7 @@ public sealed class Pid1
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; RequestShutdown("ctrl-alt-del"); }));
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGCHLD, c => { c.Cancel = true; _children.ReapAll(); }));
         _children.ReapAll();
+        _children.Start();
     }
 
     private void PowerOff(string reason)
