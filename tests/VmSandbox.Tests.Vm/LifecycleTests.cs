@@ -1,0 +1,207 @@
+using System.Text.Json;
+using Xunit;
+
+namespace VmSandbox.Tests.Vm;
+
+[CollectionDefinition(Name)]
+public sealed class LifecycleCollection : ICollectionFixture<BundleFixture>
+{
+    public const string Name = "cli lifecycle";
+}
+
+/// <summary>The runc CLI contract end to end: real bundles, each container in its own VM.</summary>
+[Collection(LifecycleCollection.Name)]
+public sealed class LifecycleTests(BundleFixture fx)
+{
+    private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
+
+    private async Task<string> StatusOf(string root, string id)
+    {
+        var state = await fx.Cli(root, "state", id);
+        Assert.True(state.ExitCode == 0, state.Stderr);
+        return Json(state.Stdout).GetProperty("status").GetString()!;
+    }
+
+    private async Task WaitForStatus(string root, string id, string status)
+    {
+        for (int i = 0; i < 300 && await StatusOf(root, id) != status; i++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.Equal(status, await StatusOf(root, id));
+    }
+
+    [Theory]
+    [InlineData("exit 0", 0)]
+    [InlineData("exit 1", 1)]
+    [InlineData("exit 42", 42)]
+    [InlineData("kill -9 $$", 137)]
+    public async Task Run_passes_the_exit_status_through(string script, int expected)
+    {
+        string root = fx.NewRoot();
+        string id = "exit" + expected;
+        var r = await fx.Cli(root, "run", "--bundle", fx.Bundle("sh", "-c", script), id);
+        Assert.True(expected == r.ExitCode, $"exit {r.ExitCode}, stderr: {r.Stderr}");
+        fx.AssertNothingLeft(root, id);
+    }
+
+    [Fact]
+    public async Task Run_keeps_stdout_and_stderr_apart_and_reads_stdin()
+    {
+        string root = fx.NewRoot();
+        string bundle = fx.Bundle("sh", "-c", "read line; echo out:$line; echo err:$(hostname) >&2; echo env:$HOME:$(pwd)");
+        var psi = new System.Diagnostics.ProcessStartInfo(TestEnvironment.CliPath)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string a in (string[])["--root", root, "run", "--bundle", bundle, "stdio"])
+        {
+            psi.ArgumentList.Add(a);
+        }
+        foreach (var (k, v) in fx.Env())
+        {
+            psi.Environment[k] = v;
+        }
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        await p.StandardInput.WriteLineAsync("hello vm");
+        p.StandardInput.Close();
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        Task<string> stderr = p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(0, p.ExitCode);
+        Assert.Equal("out:hello vm\nenv:/root:/\n", await stdout);
+        Assert.Equal("err:box\n", await stderr);
+        fx.AssertNothingLeft(root, "stdio");
+    }
+
+    [Fact]
+    public async Task Lifecycle_edge_cases_behave_as_runc()
+    {
+        string root = fx.NewRoot();
+        const string id = "edge";
+        string bundle = fx.Bundle("sleep", "1000");
+        string pidFile = Path.Combine(root, "pid");
+        var created = await fx.Cli(root, "create", "--bundle", bundle, "--pid-file", pidFile, id);
+        Assert.True(created.ExitCode == 0, created.Stderr);
+        Assert.Equal("", created.Stdout);
+
+        JsonElement state = Json((await fx.Cli(root, "state", id)).Stdout);
+        Assert.Equal("created", state.GetProperty("status").GetString());
+        Assert.Equal(int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture), state.GetProperty("pid").GetInt32());
+        Assert.Equal(bundle, state.GetProperty("bundle").GetString());
+        Assert.True(Directory.Exists($"/proc/{state.GetProperty("pid").GetInt32()}"));
+
+        var duplicate = await fx.Cli(root, "create", "--bundle", bundle, id);
+        Assert.Equal(1, duplicate.ExitCode);
+        Assert.Equal($"vmsandbox: container with id exists: {id}\n", duplicate.Stderr);
+
+        Assert.Equal(0, (await fx.Cli(root, "start", id)).ExitCode);
+        Assert.Equal("running", await StatusOf(root, id));
+        var again = await fx.Cli(root, "start", id);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("cannot start an already running container", again.Stderr, StringComparison.Ordinal);
+
+        var list = await fx.Cli(root, "list", "--format", "json");
+        Assert.Equal(id, Json(list.Stdout)[0].GetProperty("id").GetString());
+
+        var deleteRunning = await fx.Cli(root, "delete", id);
+        Assert.Equal(1, deleteRunning.ExitCode);
+        Assert.Contains($"cannot delete container {id} that is not stopped: running", deleteRunning.Stderr, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await fx.Cli(root, "kill", id, "KILL")).ExitCode);
+        await WaitForStatus(root, id, "stopped");
+        Assert.Equal(0, Json((await fx.Cli(root, "state", id)).Stdout).GetProperty("pid").GetInt32());
+
+        var killStopped = await fx.Cli(root, "kill", id, "TERM");
+        Assert.Equal(1, killStopped.ExitCode);
+        Assert.Contains("container not running", killStopped.Stderr, StringComparison.Ordinal);
+        var startStopped = await fx.Cli(root, "start", id);
+        Assert.Contains("cannot start a container that has stopped", startStopped.Stderr, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await fx.Cli(root, "delete", id)).ExitCode);
+        var gone = await fx.Cli(root, "state", id);
+        Assert.Equal(1, gone.ExitCode);
+        Assert.Contains($"container {id} does not exist", gone.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, (await fx.Cli(root, "delete", "--force", id)).ExitCode);
+        fx.AssertNothingLeft(root, id);
+    }
+
+    [Fact]
+    public async Task A_created_container_can_be_deleted_and_a_running_one_only_with_force()
+    {
+        string root = fx.NewRoot();
+        Assert.Equal(0, (await fx.Cli(root, "create", "--bundle", fx.Bundle("sleep", "1000"), "c1")).ExitCode);
+        Assert.Equal(0, (await fx.Cli(root, "delete", "c1")).ExitCode);
+        fx.AssertNothingLeft(root, "c1");
+
+        Assert.Equal(0, (await fx.Cli(root, "run", "--detach", "--bundle", fx.Bundle("sleep", "1000"), "c2")).ExitCode);
+        Assert.Equal("running", await StatusOf(root, "c2"));
+        Assert.Equal(0, (await fx.Cli(root, "delete", "--force", "c2")).ExitCode);
+        fx.AssertNothingLeft(root, "c2");
+    }
+
+    [Fact]
+    public async Task Exec_ps_pause_resume_and_events_work_on_a_running_container()
+    {
+        string root = fx.NewRoot();
+        const string id = "busy";
+        string bundle = fx.Bundle("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done");
+        Assert.Equal(0, (await fx.Cli(root, "run", "--detach", "--bundle", bundle, id)).ExitCode);
+        try
+        {
+            var exec = await fx.Cli(root, "exec", "--env", "X=42", "--cwd", "/tmp", id, "sh", "-c", "echo x=$X cwd=$(pwd) host=$(hostname); echo oops >&2; exit 3");
+            Assert.Equal(3, exec.ExitCode);
+            Assert.Equal("x=42 cwd=/tmp host=box\n", exec.Stdout);
+            Assert.Equal("oops\n", exec.Stderr);
+
+            var user = await fx.Cli(root, "exec", "--user", "1000:1001", id, "sh", "-c", "echo $(id -u):$(id -g)");
+            Assert.Equal("1000:1001\n", user.Stdout);
+
+            var missing = await fx.Cli(root, "exec", id, "nosuchbinary");
+            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Contains("executable file not found in $PATH", missing.Stderr, StringComparison.Ordinal);
+
+            string pidFile = Path.Combine(root, "exec.pid");
+            Assert.Equal(0, (await fx.Cli(root, "exec", "--detach", "--pid-file", pidFile, id, "sleep", "1000")).ExitCode);
+            int relay = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(Directory.Exists($"/proc/{relay}"), "the exec relay runs");
+
+            var ps = await fx.Cli(root, "ps", "--format", "json", id);
+            Assert.True(ps.ExitCode == 0, ps.Stderr);
+            int[] pids = Json(ps.Stdout).EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            Assert.Contains(1, pids); // the container's init is PID 1 of its namespace
+            Assert.True(pids.Length >= 2, ps.Stdout);
+            var table = await fx.Cli(root, "ps", id);
+            Assert.Contains("sleep 1000", table.Stdout, StringComparison.Ordinal);
+
+            Assert.Equal(0, (await fx.Cli(root, "pause", id)).ExitCode);
+            Assert.Equal("paused", await StatusOf(root, id));
+            string before = (await fx.Cli(root, "exec", "--ignore-paused", id, "cat", "/tmp/count")).Stdout;
+            await Task.Delay(1500, TestContext.Current.CancellationToken);
+            Assert.Equal(0, (await fx.Cli(root, "resume", id)).ExitCode);
+            Assert.Equal("running", await StatusOf(root, id));
+            var resumeAgain = await fx.Cli(root, "resume", id);
+            Assert.Contains("container not paused", resumeAgain.Stderr, StringComparison.Ordinal);
+            await Task.Delay(1500, TestContext.Current.CancellationToken);
+            string after = (await fx.Cli(root, "exec", id, "cat", "/tmp/count")).Stdout;
+            Assert.True(int.Parse(after, System.Globalization.CultureInfo.InvariantCulture) > int.Parse(before, System.Globalization.CultureInfo.InvariantCulture), $"{before} -> {after}");
+
+            var events = await fx.Cli(root, "events", "--stats", id);
+            Assert.True(events.ExitCode == 0, events.Stderr);
+            JsonElement data = Json(events.Stdout).GetProperty("data");
+            Assert.True(data.GetProperty("memory").GetProperty("usage").GetProperty("usage").GetUInt64() > 0, events.Stdout);
+            Assert.True(data.GetProperty("cpu").GetProperty("usage").GetProperty("total").GetUInt64() > 0, events.Stdout);
+            Assert.True(data.GetProperty("pids").GetProperty("current").GetUInt64() >= 2, events.Stdout);
+
+            Assert.Equal(0, (await fx.Cli(root, "kill", "--all", id, "KILL")).ExitCode);
+            await WaitForStatus(root, id, "stopped");
+        }
+        finally
+        {
+            await fx.Cli(root, "delete", "--force", id);
+        }
+        fx.AssertNothingLeft(root, id);
+    }
+}
