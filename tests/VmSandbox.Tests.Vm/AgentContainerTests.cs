@@ -80,7 +80,7 @@ public sealed class AgentContainerTests : IClassFixture<ContainerVmFixture>
 
     private async Task<(int Code, string Stdout, string Stderr)> WaitAsync(Running c, bool remove = true)
     {
-        WaitProcessResponse exit = await Agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = c.Id }, null, Ct).WaitAsync(TimeSpan.FromSeconds(40), Ct);
+        WaitProcessResponse exit = await Agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = c.Id }, null, Ct).WaitAsync(TimeSpan.FromMinutes(2), Ct);
         string stdout = await c.Stdout.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         string stderr = await c.Stderr.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         if (remove)

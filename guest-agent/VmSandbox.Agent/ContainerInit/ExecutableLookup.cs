@@ -48,7 +48,7 @@ public static class ExecutableLookup
         }
         if (name.Contains('/'))
         {
-            string full = name.StartsWith('/') ? name : Path.Join(cwd, name);
+            string full = name.StartsWith('/') ? name : Path.GetFullPath(Path.Join(cwd, name));
             return probe(full) switch
             {
                 Kind.Executable => name,

@@ -20,6 +20,12 @@ public sealed class StdioRelay : IDisposable
     private RawFdStream? _stdinSink;
     private SafeFd? _master;
     private bool _stdinClosed;
+    private long _lastInputTicks;
+
+    /// <summary>CloseStdin closes once no input arrived for this long (bounded by <see cref="DrainLimit"/>).</summary>
+    public static readonly TimeSpan DrainQuiet = TimeSpan.FromMilliseconds(200);
+
+    public static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(2);
 
     /// <summary>The process's fds 0-2 (to pass to spawn and close after it).</summary>
     public SafeFd[] ChildFds { get; } = new SafeFd[3];
@@ -92,6 +98,23 @@ public sealed class StdioRelay : IDisposable
         }
     }
 
+    /// <summary>
+    /// CloseStdin from the host: the bytes it wrote before may still be on their way on the
+    /// stdin stream (another vsock connection, no ordering with the API call), so close once
+    /// the stream has been quiet for <see cref="DrainQuiet"/>.
+    /// </summary>
+    public async Task CloseStdinAfterDrainAsync()
+    {
+        var started = DateTime.UtcNow;
+        while (DateTime.UtcNow - started < DrainLimit
+            && DateTime.UtcNow.Ticks - Interlocked.Read(ref _lastInputTicks) < DrainQuiet.Ticks)
+        {
+            await Task.Delay(DrainQuiet / 4).ConfigureAwait(false);
+        }
+        await Task.Delay(DrainQuiet / 4).ConfigureAwait(false);
+        CloseStdin();
+    }
+
     /// <summary>Closes the process's stdin (a terminal gets an EOF character instead: its master stays open for output).</summary>
     public void CloseStdin()
     {
@@ -144,10 +167,11 @@ public sealed class StdioRelay : IDisposable
     {
         RawFdStream source = _stdinSource!;
         RawFdStream sink = _stdinSink!;
-        _ = Copy(source, sink, "stdin", closeSink: _master is null, onEnd: CloseStdin);
+        _ = Copy(source, sink, "stdin", closeSink: _master is null, onEnd: CloseStdin,
+            onData: () => Interlocked.Exchange(ref _lastInputTicks, DateTime.UtcNow.Ticks));
     }
 
-    private static Task Copy(RawFdStream source, RawFdStream sink, string name, bool closeSink = true, Action? onEnd = null)
+    private static Task Copy(RawFdStream source, RawFdStream sink, string name, bool closeSink = true, Action? onEnd = null, Action? onData = null)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
@@ -162,6 +186,7 @@ public sealed class StdioRelay : IDisposable
                     {
                         break;
                     }
+                    onData?.Invoke();
                     sink.Write(buffer.AsSpan(0, n));
                 }
             }

@@ -1,0 +1,113 @@
+using VmSandbox.Agent.ContainerInit;
+using VmSandbox.Agent.Containers;
+using VmSandbox.Common;
+using VmSandbox.Interop;
+using Xunit;
+using M = VmSandbox.Interop.Mount;
+
+namespace VmSandbox.Tests.Unit.Agent;
+
+/// <summary>Pure parts of container setup: mount options, program lookup, paths, /proc parsing.</summary>
+public sealed class ContainerSetupTests
+{
+    [Theory]
+    [InlineData(new[] { "nosuid", "noexec", "nodev" }, M.MS_NOSUID | M.MS_NOEXEC | M.MS_NODEV, 0UL, "")]
+    [InlineData(new[] { "ro", "rw" }, 0UL, 0UL, "")]
+    [InlineData(new[] { "rbind", "ro", "rprivate" }, M.MS_BIND | M.MS_REC | M.MS_RDONLY, M.MS_PRIVATE | M.MS_REC, "")]
+    [InlineData(new[] { "mode=755", "size=65536k", "strictatime" }, M.MS_STRICTATIME, 0UL, "mode=755,size=65536k")]
+    [InlineData(new[] { "nosuid", "suid" }, 0UL, 0UL, "")]
+    [InlineData(new string[0], 0UL, 0UL, "")]
+    public void Mount_options_split_into_flags_propagation_and_data(string[] options, ulong flags, ulong propagation, string data)
+    {
+        MountOptions parsed = MountOptions.Parse(options);
+        Assert.Equal(flags, parsed.Flags);
+        Assert.Equal(propagation, parsed.PropagationFlags);
+        Assert.Equal(data, parsed.Data);
+    }
+
+    [Fact]
+    public void Root_propagation_defaults_to_rslave_and_rejects_unknown_names()
+    {
+        Assert.Equal(M.MS_SLAVE | M.MS_REC, MountOptions.RootPropagation(null));
+        Assert.Equal(M.MS_SHARED, MountOptions.RootPropagation("shared"));
+        Assert.Throws<VmSandboxException>(() => MountOptions.RootPropagation("sideways"));
+    }
+
+    private static ExecutableLookup.Kind Fake(string path) => path switch
+    {
+        "/bin/sh" or "/usr/bin/env" or "/app/run" => ExecutableLookup.Kind.Executable,
+        "/etc/passwd" or "/usr/local/bin/sh" => ExecutableLookup.Kind.NotExecutable,
+        "/bin" => ExecutableLookup.Kind.Directory,
+        _ => ExecutableLookup.Kind.Missing,
+    };
+
+    [Theory]
+    [InlineData("sh", "/usr/local/bin:/bin", "/bin/sh")]
+    [InlineData("env", "/bin:/usr/bin", "/usr/bin/env")]
+    [InlineData("/bin/sh", "", "/bin/sh")]
+    [InlineData("./run", "/bin", "./run")]
+    public void Lookup_finds_programs(string name, string path, string expected) =>
+        Assert.Equal(expected, ExecutableLookup.Resolve(name, path, "/app", Fake));
+
+    [Theory]
+    [InlineData("nosuch", "exec: \"nosuch\": executable file not found in $PATH")]
+    [InlineData("/no/such", "exec: \"/no/such\": stat /no/such: no such file or directory")]
+    [InlineData("/etc/passwd", "exec: \"/etc/passwd\": permission denied")]
+    [InlineData("/bin", "exec: \"/bin\": is a directory")]
+    public void Lookup_failures_keep_runc_wording(string name, string message)
+    {
+        var e = Assert.Throws<VmSandboxException>(() => ExecutableLookup.Resolve(name, "/bin", "/", Fake));
+        Assert.Equal(message, e.Message);
+    }
+
+    [Fact]
+    public void A_non_executable_match_in_path_is_permission_denied()
+    {
+        var e = Assert.Throws<VmSandboxException>(() => ExecutableLookup.Resolve("sh", "/usr/local/bin", "/", Fake));
+        Assert.Contains("permission denied", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "A=1", "PATH=/x", "PATH=/y" }, "/y")]
+    [InlineData(new[] { "A=1" }, ExecutableLookup.DefaultPath)]
+    public void Path_comes_from_the_process_env(string[] env, string expected) => Assert.Equal(expected, ExecutableLookup.PathOf(env));
+
+    [Theory]
+    [InlineData("/a/b/../c/", "/a/c")]
+    [InlineData("../../etc", "/etc")]
+    [InlineData("", "/")]
+    [InlineData("/./x//y", "/x/y")]
+    public void Container_paths_cannot_climb_out(string path, string expected) => Assert.Equal(expected, RootfsSetup.Normalize(path));
+
+    [Theory]
+    [InlineData(@"/a\040b", "/a b")]
+    [InlineData(@"/x\134y", @"/x\y")]
+    [InlineData(@"/trail\04", @"/trail\04")]
+    public void Mountinfo_paths_are_unescaped(string field, string expected) => Assert.Equal(expected, MountInfo.Unescape(field));
+
+    [Theory]
+    [InlineData("42 (sh) S 7 42 42 0", 7u)]
+    [InlineData("42 (a) b) c) R 9 1", 9u)]
+    [InlineData("garbage", 0u)]
+    public void Parent_pid_comes_from_stat(string stat, uint ppid) => Assert.Equal(ppid, ProcInfo.ParentOf(stat));
+
+    [Fact]
+    public void Cmdline_splits_on_nul() =>
+        Assert.Equal(["sh", "-c", "x y"], ProcInfo.Arguments("sh\0-c\0x y\0"u8.ToArray()));
+
+    [Fact]
+    public void Makedev_matches_glibc()
+    {
+        Assert.Equal(0x103UL, FileSystemCalls.MakeDev(1, 3));
+        Assert.Equal(0x500UL, FileSystemCalls.MakeDev(5, 0));
+        Assert.Equal(0x1000_0000_0123UL, FileSystemCalls.MakeDev(0x1001, 0x23));
+    }
+
+    [Theory]
+    [InlineData("vmsandbox", true)]
+    [InlineData("a.b-c_1", true)]
+    [InlineData("..", false)]
+    [InlineData("a/b", false)]
+    [InlineData("", false)]
+    public void Share_tags_are_plain_names(string tag, bool valid) => Assert.Equal(valid, ShareMounter.IsValidTag(tag));
+}
