@@ -52,8 +52,66 @@ public sealed class BundleFixture : IAsyncLifetime
 
     public string Bundle(params string[] args) => Bundle(ContainerSpecs.Spec(ContainerSpecs.Process(args)));
 
-    internal Task<TestEnvironment.CliResult> Cli(string root, params string[] args) =>
-        TestEnvironment.RunCliAsync(Env(), TimeSpan.FromMinutes(4), ["--root", root, .. args]);
+    /// <summary>
+    /// Runs `vmsandbox --root ROOT ARGS…` and returns once it exited. `create` and `run --detach`
+    /// leave the sandbox monitor holding our stdout/stderr (they are the container's, as with
+    /// runc), so the output is what arrived by the exit, not what arrived by EOF.
+    /// </summary>
+    internal async Task<TestEnvironment.CliResult> Cli(string root, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(TestEnvironment.CliPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in (string[])["--root", root, .. args])
+        {
+            psi.ArgumentList.Add(a);
+        }
+        foreach (var (k, v) in Env())
+        {
+            psi.Environment[k] = v;
+        }
+        var stdout = new System.Text.StringBuilder();
+        var stderr = new System.Text.StringBuilder();
+        using var p = new System.Diagnostics.Process { StartInfo = psi };
+        p.OutputDataReceived += (_, e) => Append(stdout, e.Data);
+        p.ErrorDataReceived += (_, e) => Append(stderr, e.Data);
+        p.Start();
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        // Not WaitForExitAsync: with event readers it also waits for EOF of both streams.
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+        while (!p.HasExited)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                p.Kill(entireProcessTree: true);
+                throw new TimeoutException($"vmsandbox {string.Join(' ', args)} ran past 4 minutes");
+            }
+            await Task.Delay(20);
+        }
+        await Task.Delay(100);
+        lock (stdout)
+        {
+            lock (stderr)
+            {
+                return new TestEnvironment.CliResult(p.ExitCode, stdout.ToString(), stderr.ToString());
+            }
+        }
+    }
+
+    private static void Append(System.Text.StringBuilder sb, string? line)
+    {
+        if (line is not null)
+        {
+            lock (sb)
+            {
+                sb.Append(line).Append('\n');
+            }
+        }
+    }
 
     /// <summary>A fresh --root for one test.</summary>
     public string NewRoot() => Directory.CreateDirectory(Path.Combine(_dir, "r-" + Guid.NewGuid().ToString("N")[..8])).FullName;

@@ -35,7 +35,7 @@ public sealed class LifecycleTests(BundleFixture fx)
     [InlineData("exit 0", 0)]
     [InlineData("exit 1", 1)]
     [InlineData("exit 42", 42)]
-    [InlineData("kill -9 $$", 137)]
+    [InlineData("sleep 100 & kill -9 $!; wait $!", 137)]
     public async Task Run_passes_the_exit_status_through(string script, int expected)
     {
         string root = fx.NewRoot();
@@ -81,7 +81,7 @@ public sealed class LifecycleTests(BundleFixture fx)
     {
         string root = fx.NewRoot();
         const string id = "edge";
-        string bundle = fx.Bundle("sleep", "1000");
+        string bundle = fx.Bundle("sh", "-c", "sleep 1000");
         string pidFile = Path.Combine(root, "pid");
         var created = await fx.Cli(root, "create", "--bundle", bundle, "--pid-file", pidFile, id);
         Assert.True(created.ExitCode == 0, created.Stderr);
@@ -132,11 +132,11 @@ public sealed class LifecycleTests(BundleFixture fx)
     public async Task A_created_container_can_be_deleted_and_a_running_one_only_with_force()
     {
         string root = fx.NewRoot();
-        Assert.Equal(0, (await fx.Cli(root, "create", "--bundle", fx.Bundle("sleep", "1000"), "c1")).ExitCode);
+        Assert.Equal(0, (await fx.Cli(root, "create", "--bundle", fx.Bundle("sh", "-c", "sleep 1000"), "c1")).ExitCode);
         Assert.Equal(0, (await fx.Cli(root, "delete", "c1")).ExitCode);
         fx.AssertNothingLeft(root, "c1");
 
-        Assert.Equal(0, (await fx.Cli(root, "run", "--detach", "--bundle", fx.Bundle("sleep", "1000"), "c2")).ExitCode);
+        Assert.Equal(0, (await fx.Cli(root, "run", "--detach", "--bundle", fx.Bundle("sh", "-c", "sleep 1000"), "c2")).ExitCode);
         Assert.Equal("running", await StatusOf(root, "c2"));
         Assert.Equal(0, (await fx.Cli(root, "delete", "--force", "c2")).ExitCode);
         fx.AssertNothingLeft(root, "c2");

@@ -90,6 +90,7 @@ public sealed class SandboxMonitor
 
             await ReportAsync(new MonitorReport { GuestPid = (int)created.Pid });
             reported = true;
+            _log($"container {_id}: created, guest pid {created.Pid}");
 
             using SignalForwarder signals = new(agent, _id, _log);
             int code;
@@ -103,6 +104,7 @@ public sealed class SandboxMonitor
                 _log($"container {_id}: lost the guest: {VmSandboxException.FormatChain(e)}");
                 code = VmLostExitCode;
             }
+            _log($"container {_id}: exited with status {code}");
             await io.DrainAsync();
             _store.WriteExit(_id, code);
             await sandbox.ShutdownAsync(_config.StopTimeout, CancellationToken.None);
