@@ -11,8 +11,6 @@ namespace VmSandbox.Runtime.Containers;
 /// </summary>
 public sealed class AgentConnection : IAsyncDisposable
 {
-    public const string VsockSocketName = "vsock.sock";
-
     private readonly TtrpcClient _ttrpc;
 
     private AgentConnection(TtrpcClient ttrpc)
@@ -25,7 +23,7 @@ public sealed class AgentConnection : IAsyncDisposable
 
     public static async Task<AgentConnection> ConnectAsync(string runDir, CancellationToken ct)
     {
-        string uds = Path.Combine(runDir, VsockSocketName);
+        string uds = Path.Combine(runDir, Vsock.HybridVsockTransport.UdsFileName);
         System.Net.Sockets.Socket socket = await HybridVsockConnector.ConnectAsync(uds, AgentApi.VsockPort, DateTimeOffset.UtcNow + TimeSpan.FromSeconds(10), ct);
         return new AgentConnection(new TtrpcClient(new System.Net.Sockets.NetworkStream(socket, ownsSocket: true)));
     }

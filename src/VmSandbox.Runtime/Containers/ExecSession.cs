@@ -27,8 +27,8 @@ public static class ExecSession
         AgentClient agent = conn.Agent;
         using SafeFd? tty = ttyPath is null ? null : SafeFd.Open(ttyPath, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
         using ProcessIo io = tty is not null
-            ? new ProcessIo(Path.Combine(record.RunDir, AgentConnection.VsockSocketName), true, tty.Fd, tty.Fd, tty.Fd)
-            : new ProcessIo(Path.Combine(record.RunDir, AgentConnection.VsockSocketName), terminal, 0, 1, 2);
+            ? new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), true, tty.Fd, tty.Fd, tty.Fd)
+            : new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2);
         ExecProcessResponse response;
         try
         {

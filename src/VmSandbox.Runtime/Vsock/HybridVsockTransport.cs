@@ -9,6 +9,9 @@ public sealed class HybridVsockTransport : IVsockTransport
     /// <summary>Each VM has its own device, so every guest can use the first non-reserved CID.</summary>
     public const ulong GuestCid = 3;
 
+    /// <summary>File name of the hybrid socket in the sandbox's state directory; other processes (CLI calls) connect to it.</summary>
+    public const string UdsFileName = "vsock.sock";
+
     private readonly VhostUserVsockBackend _backend;
 
     private HybridVsockTransport(VhostUserVsockBackend backend, string vhostSocket, string udsPath)
@@ -29,7 +32,7 @@ public sealed class HybridVsockTransport : IVsockTransport
     public static HybridVsockTransport Start(string stateDir)
     {
         string vhost = Path.Combine(stateDir, "vhost-vsock.sock");
-        string uds = Path.Combine(stateDir, "vsock.sock");
+        string uds = Path.Combine(stateDir, UdsFileName);
         VhostUserVsockBackend backend = VhostUserVsockBackend.Start(new VsockBackendOptions { SocketPath = vhost, UdsPath = uds, GuestCid = GuestCid });
         return new HybridVsockTransport(backend, vhost, uds);
     }
