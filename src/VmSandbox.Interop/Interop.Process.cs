@@ -13,38 +13,18 @@ public static unsafe partial class ProcessCalls
     private const int ECHILD = 10;
     private const int EINTR = 4;
 
-    /// <summary>Reaps one exited child without blocking. Returns its pid, or 0 when none is ready or no child exists.</summary>
-    public static int ReapAny(out int status)
+    /// <summary>
+    /// waitpid(-1): the pid of an exited child and its wait status; 0 when no child exists (or,
+    /// with <see cref="WNOHANG"/>, none has exited yet). Retries on EINTR.
+    /// </summary>
+    public static int WaitAnyChild(int options, out int status)
     {
         int st = 0;
         while (true)
         {
             // SAFETY: &st is a pointer to a local int.
-            int pid = waitpid(-1, &st, WNOHANG);
+            int pid = waitpid(-1, &st, options);
             if (pid >= 0)
-            {
-                status = st;
-                return pid;
-            }
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno == EINTR)
-            {
-                continue;
-            }
-            status = 0;
-            return errno == ECHILD ? 0 : throw SyscallError.Create("waitpid", null, errno);
-        }
-    }
-
-    /// <summary>Blocks until a child exits and reaps it. Returns its pid, or 0 when the caller has no children.</summary>
-    public static int WaitAny(out int status)
-    {
-        int st = 0;
-        while (true)
-        {
-            // SAFETY: &st is a pointer to a local int.
-            int pid = waitpid(-1, &st, 0);
-            if (pid > 0)
             {
                 status = st;
                 return pid;
@@ -174,6 +154,15 @@ public static unsafe partial class ProcessCalls
                 continue;
             }
             _ = signal(sig, 0);
+        }
+    }
+
+    /// <summary>Sets <paramref name="sig"/>'s disposition back to SIG_DFL for the whole process.</summary>
+    public static void RestoreDefaultDisposition(int sig)
+    {
+        if (signal(sig, 0) == -1)
+        {
+            throw SyscallError.Create("signal", null, Marshal.GetLastPInvokeError());
         }
     }
 

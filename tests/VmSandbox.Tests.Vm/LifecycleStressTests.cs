@@ -25,7 +25,7 @@ public sealed class LifecycleStressTests(BundleFixture fx)
             Assert.True(r.ExitCode == 7, $"exit {r.ExitCode}: {r.Stderr}");
         }
 
-        string sleeper = fx.Bundle("sh", "-c", "sleep 1000");
+        string sleeper = fx.Bundle("sleep", "1000");
         for (int i = 0; i < 50; i++)
         {
             string id = $"seq{i}";

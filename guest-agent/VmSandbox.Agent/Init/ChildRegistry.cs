@@ -3,26 +3,35 @@ using VmSandbox.Interop;
 namespace VmSandbox.Agent.Init;
 
 /// <summary>
-/// PID 1's one reaper: a dedicated thread blocks in waitpid(-1) while PID 1 has children (and
-/// SIGCHLD triggers a non-blocking sweep too); the statuses of children registered here
-/// (container inits and exec'd processes) go to their callbacks, the rest (orphans reparented
-/// to PID 1) are dropped. Registration happens under the lock the reaper takes before it looks
-/// a pid up (<see cref="SpawnAndRegister"/>), so a child that dies at once is never lost.
+/// PID 1's one reaper: a dedicated thread blocks in waitpid(-1) while PID 1 has children; the
+/// statuses of children registered here (container inits and exec'd processes) go to their
+/// callbacks, the rest (orphans reparented to PID 1) are dropped. Registration happens under the
+/// lock the reaper takes before it looks a pid up (<see cref="SpawnAndRegister"/>), so a child
+/// that dies at once is never lost. It must be the only waitpid caller in the process: see
+/// <see cref="Start"/> for the .NET runtime's own reaping, which it turns off.
 /// </summary>
 public sealed class ChildRegistry : IDisposable
 {
+    private const int SIGCHLD = 17;
     private readonly object _lock = new();
     private readonly Dictionary<int, Action<int>> _watched = [];
     private readonly AutoResetEvent _hasChildren = new(initialState: true);
     private Thread? _reaper;
 
-    /// <summary>Starts the blocking reaper thread (once).</summary>
+    /// <summary>
+    /// Starts the blocking reaper thread (once). First sets SIGCHLD back to SIG_DFL: the .NET
+    /// runtime's signal thread answers SIGCHLD in process 1 by reaping every child itself
+    /// (waitpid(-1, WNOHANG), status thrown away, when System.Diagnostics.Process is not in use),
+    /// which raced this thread and lost container exit statuses. Call it after the last
+    /// PosixSignalRegistration, since the runtime installs its handlers with the first.
+    /// </summary>
     public void Start()
     {
         if (_reaper is not null)
         {
             return;
         }
+        ProcessCalls.RestoreDefaultDisposition(SIGCHLD);
         _reaper = new Thread(ReapLoop, maxStackSize: 256 * 1024) { IsBackground = true, Name = "reaper" };
         _reaper.Start();
     }
@@ -31,7 +40,7 @@ public sealed class ChildRegistry : IDisposable
     {
         while (true)
         {
-            int pid = ProcessCalls.WaitAny(out int status);
+            int pid = ProcessCalls.WaitAnyChild(0, out int status);
             if (pid <= 0)
             {
                 _ = _hasChildren.WaitOne(TimeSpan.FromSeconds(1));
@@ -60,27 +69,6 @@ public sealed class ChildRegistry : IDisposable
             _watched[pid] = onExit;
             _ = _hasChildren.Set();
             return pid;
-        }
-    }
-
-    /// <summary>Reaps every exited child; called on SIGCHLD and once at start.</summary>
-    public void ReapAll()
-    {
-        var exited = new List<(Action<int> Callback, int Status)>();
-        lock (_lock)
-        {
-            int pid;
-            while ((pid = ProcessCalls.ReapAny(out int status)) > 0)
-            {
-                if (_watched.Remove(pid, out Action<int>? callback))
-                {
-                    exited.Add((callback, status));
-                }
-            }
-        }
-        foreach (var (callback, status) in exited)
-        {
-            callback(status);
         }
     }
 

@@ -140,8 +140,7 @@ public sealed class Pid1
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; RequestShutdown("SIGTERM"); }));
         // Ctrl-Alt-Del from the host (QMP send-key) arrives as SIGINT once CAD is disabled.
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; RequestShutdown("ctrl-alt-del"); }));
-        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGCHLD, c => { c.Cancel = true; _children.ReapAll(); }));
-        _children.ReapAll();
+        // No SIGCHLD handler: the reaper thread blocks in waitpid and turns the runtime's off.
         _children.Start();
     }
 
