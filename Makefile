@@ -16,7 +16,7 @@ COMMON_SRC  := Directory.Build.props Directory.Packages.props global.json $(shel
 AGENT_SRC   := $(COMMON_SRC) $(shell find guest-agent src/VmSandbox.Ttrpc src/VmSandbox.Agent.Protocol src/VmSandbox.Oci src/VmSandbox.Seccomp -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 CLI_SRC     := $(COMMON_SRC) $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 
-.PHONY: help setup build guest test test-unit test-vm test-conformance lint bench install uninstall demo clean proto
+.PHONY: help setup build guest test test-unit test-vm test-e2e test-conformance lint bench install uninstall demo clean proto
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,14 +42,17 @@ guest: $(GUEST_DIR)/initramfs.img ## Build the guest image (Debian cloud kernel 
 $(GUEST_DIR)/initramfs.img: $(AGENT_BIN) packaging/guest/build-guest.sh packaging/guest/modules.list
 	@packaging/guest/build-guest.sh $(AGENT_BIN) $(GUEST_DIR)
 
-test: setup build ## Run all tests (unit, then VM) and print one summary line
-	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit tests/VmSandbox.Tests.Vm
+test: setup build ## Run all tests (unit, VM, then Docker end to end) and print one summary line
+	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit tests/VmSandbox.Tests.Vm tests/VmSandbox.Tests.E2e
 
 test-unit: ## Unit tests only (no root, no VM)
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit
 
 test-vm: build ## VM tests: boot the real guest under QEMU
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Vm
+
+test-e2e: build ## Docker end to end: a private dockerd, Testcontainers, the runc-parity table
+	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.E2e
 
 test-conformance: build ## runc's and crun's own test suites vs vmsandbox and runc (slow; docs/conformance.md)
 	@packaging/scripts/conformance.sh
@@ -61,19 +64,22 @@ lint: ## dotnet format check plus analyzers (warnings are errors)
 bench: build ## Benchmarks; results go to docs/performance.md
 	@$(DOTNET) run --project tests/VmSandbox.Bench -c $(CONFIGURATION) -- --vmsandbox $(CLI_BIN) --guest-dir $(GUEST_DIR) --out docs/performance.md
 
-install: build ## Install binaries and the guest image under PREFIX (default /usr/local)
+install: build ## Install under PREFIX (default /usr/local) and register the runtime with Docker
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vmsandbox/guest
 	install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/vmsandbox
 	install -m 0644 $(GUEST_DIR)/vmlinuz $(GUEST_DIR)/initramfs.img $(GUEST_DIR)/manifest.json $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/
+	@# Into /etc/docker/daemon.json (merged, backed up) and a dockerd reload; not for staged installs.
+	@if [ -z "$(DESTDIR)" ]; then $(PREFIX)/bin/vmsandbox install --docker; fi
 
-uninstall: ## Remove what install put under PREFIX
+uninstall: ## Unregister from Docker and remove what install put under PREFIX
+	@if [ -z "$(DESTDIR)" ] && [ -x $(PREFIX)/bin/vmsandbox ]; then $(PREFIX)/bin/vmsandbox uninstall --docker; fi
 	rm -f $(DESTDIR)$(PREFIX)/bin/vmsandbox
 	rm -rf $(DESTDIR)$(PREFIX)/share/vmsandbox
 
-demo: setup build ## Set up, build, and boot a sandbox VM showing the agent's greeting
-	@$(CLI_BIN) check || true
+demo: setup build install ## Set up, build, install, then `docker run --runtime=vmsandbox … uname -a`
+	@$(PREFIX)/bin/vmsandbox check || true
 	@echo
-	@$(CLI_BIN) boot --id demo
+	@packaging/scripts/demo.sh
 
 proto: ## Regenerate the protobuf C# code under */Generated/ (protoc from the Grpc.Tools package)
 	@packaging/scripts/gen-proto.sh

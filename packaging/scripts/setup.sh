@@ -11,6 +11,7 @@ packages=(
     docker.io         # the end-to-end client: `vmsandbox install --docker`, `docker run --runtime=vmsandbox`
     containerd        # containerd 1.6 with CRI and `ctr`: the shim v2 end-to-end tests
     busybox-static    # one static binary that makes the test images' rootfs (`docker import`, no registry)
+    iproute2          # `ip`: the Docker end-to-end tests make (and remove) their own bridge
     cpio kmod         # initramfs builder: cpio archive, depmod
     ca-certificates
 )

@@ -68,13 +68,16 @@ public sealed class CliLog
 
     public static string Format(string level, string message, DateTimeOffset time, bool json)
     {
-        string stamp = time.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffK", System.Globalization.CultureInfo.InvariantCulture);
+        // RFC 3339 in UTC with 'Z': go-runc decodes "time" with time.Time's UnmarshalJSON, which
+        // reads the raw JSON bytes, so the string must need no escaping (a "+" offset came out as
+        // \u002B and Docker reported "unable to retrieve OCI runtime error").
+        string stamp = time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
         if (!json)
         {
             return $"time=\"{stamp}\" level={level} msg=\"{message.Replace("\"", "\\\"", StringComparison.Ordinal)}\"\n";
         }
         using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteString("level", level);

@@ -67,8 +67,13 @@ public static class InitProcess
 
     private static void SetUpContainer(RuntimeSpec spec, InitMessage config)
     {
-        Namespace.Unshare(Namespace.CLONE_NEWNS | Namespace.CLONE_NEWUTS | Namespace.CLONE_NEWIPC);
-        new RootfsSetup(spec, config.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "init: no rootfs"), config.Binds).Run();
+        // A cgroup namespace always (the agent already put us in the container's cgroup): the
+        // container's /sys/fs/cgroup then shows its own cgroup as the root, with its limits, as
+        // runc's private cgroupns does, and nothing of the agent's.
+        Namespace.Unshare(Namespace.CLONE_NEWNS | Namespace.CLONE_NEWUTS | Namespace.CLONE_NEWIPC | Namespace.CLONE_NEWCGROUP);
+        // Before the rootfs: the guest's /proc is still at /proc and writable, and the container's
+        // /proc/sys will be read-only (runc also writes sysctls before readonlyPaths). net.* go
+        // to the guest's one network namespace, ipc and uts ones to the namespaces just made.
         foreach (var (key, value) in spec.Linux?.Sysctl ?? new Dictionary<string, string>())
         {
             if (key.Contains("..", StringComparison.Ordinal) || key.Contains('/'))
@@ -77,6 +82,7 @@ public static class InitProcess
             }
             File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
         }
+        new RootfsSetup(spec, config.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "init: no rootfs"), config.Binds).Run();
         if (!string.IsNullOrEmpty(spec.Hostname))
         {
             Namespace.SetHostName(spec.Hostname);
@@ -87,16 +93,18 @@ public static class InitProcess
         }
     }
 
-    /// <summary>Joins the ipc, uts and mount namespaces and the root of the container's init (the pid namespace came from the agent's spawning thread).</summary>
+    /// <summary>Joins the cgroup, ipc, uts and mount namespaces and the root of the container's init (the pid namespace came from the agent's spawning thread).</summary>
     private static void JoinContainer(int pid)
     {
         string proc = $"/proc/{pid}";
+        using SafeFd cgroup = FileSystemCalls.Open($"{proc}/ns/cgroup", FileSystemCalls.O_RDONLY);
         using SafeFd ipc = FileSystemCalls.Open($"{proc}/ns/ipc", FileSystemCalls.O_RDONLY);
         using SafeFd uts = FileSystemCalls.Open($"{proc}/ns/uts", FileSystemCalls.O_RDONLY);
         using SafeFd mnt = FileSystemCalls.Open($"{proc}/ns/mnt", FileSystemCalls.O_RDONLY);
         using SafeFd root = FileSystemCalls.Open($"{proc}/root", FileSystemCalls.O_RDONLY | FileSystemCalls.O_DIRECTORY);
         // setns(CLONE_NEWNS) refuses a caller that shares its fs struct with other threads.
         Namespace.Unshare(Namespace.CLONE_FS);
+        Namespace.Join(cgroup, Namespace.CLONE_NEWCGROUP, $"{proc}/ns/cgroup");
         Namespace.Join(ipc, Namespace.CLONE_NEWIPC, $"{proc}/ns/ipc");
         Namespace.Join(uts, Namespace.CLONE_NEWUTS, $"{proc}/ns/uts");
         Namespace.Join(mnt, Namespace.CLONE_NEWNS, $"{proc}/ns/mnt");

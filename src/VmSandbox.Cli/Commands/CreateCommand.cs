@@ -2,6 +2,7 @@ using System.Diagnostics;
 using VmSandbox.Common;
 using VmSandbox.Oci;
 using VmSandbox.Oci.State;
+using VmSandbox.Runtime.Config;
 using VmSandbox.Runtime.Containers;
 using VmSandbox.Runtime.Hooks;
 
@@ -51,6 +52,8 @@ public static class CreateCommand
         {
             throw new VmSandboxException(ErrorCode.NotFound, $"console socket {consoleSocket}: no such file or directory");
         }
+        RequireGuestImage(ctx.Config);
+        IReadOnlyList<string> hostCgroups = HostCgroup.Resolve(loaded.Spec.Linux?.CgroupsPath, id, ctx.Options.SystemdCgroup, File.ReadLines("/proc/self/mountinfo"));
 
         string dir = ctx.Store.Claim(id);
         string runDir = ctx.Store.RunDirOf(id);
@@ -73,6 +76,7 @@ public static class CreateCommand
                 RunDir = runDir,
                 Terminal = terminal,
                 Owner = "",
+                HostCgroups = hostCgroups,
             };
             ctx.Store.Save(record);
 
@@ -112,8 +116,27 @@ public static class CreateCommand
                 monitor.WaitForExit(TimeSpan.FromSeconds(30));
             }
             monitor?.Dispose();
+            HostCgroup.Remove(hostCgroups, TimeSpan.FromSeconds(3));
             ctx.Store.Remove(id, runDir);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The guest kernel and initramfs must exist before anything is created: without them the
+    /// sandbox cannot boot, and Docker users see this line as the reason `docker run` failed.
+    /// </summary>
+    public static void RequireGuestImage(RuntimeConfig config)
+    {
+        foreach (string path in (string[])[config.KernelPath, config.InitrdPath])
+        {
+            if (!File.Exists(path))
+            {
+                throw new VmSandboxException(ErrorCode.HostMissing, $"vmsandbox guest image is not installed: {path} not found")
+                {
+                    Hint = "run `make install` in the VmSandbox source tree, or set guest.dir in " + RuntimeConfig.DefaultPath,
+                };
+            }
         }
     }
 

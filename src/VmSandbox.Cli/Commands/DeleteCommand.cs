@@ -57,6 +57,10 @@ public static class DeleteCommand
             // runc compat: poststop failures are logged, the container is removed anyway.
             ctx.Log.Warn(VmSandboxException.FormatChain(e));
         }
+        if (!HostCgroup.Remove(record.HostCgroups ?? [], TimeSpan.FromSeconds(3)))
+        {
+            ctx.Log.Warn($"delete {id}: host cgroup {string.Join(", ", record.HostCgroups ?? [])} is still busy; left in place");
+        }
         ctx.Store.Remove(id, record.RunDir);
     }
 

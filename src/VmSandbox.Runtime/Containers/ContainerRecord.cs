@@ -25,4 +25,6 @@ public sealed record ContainerRecord
     public bool Started { get; init; }
     public bool Paused { get; init; }
     public string Owner { get; init; } = "";
+    /// <summary>The host cgroup directories the monitor joins (<see cref="HostCgroup"/>); removed by delete.</summary>
+    public IReadOnlyList<string>? HostCgroups { get; init; }
 }

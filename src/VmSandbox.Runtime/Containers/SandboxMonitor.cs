@@ -55,6 +55,8 @@ public sealed class SandboxMonitor
         try
         {
             ContainerRecord record = _store.Load(_id);
+            // Before QEMU and virtiofsd exist, so that they are born in it.
+            HostCgroup.Join(record.HostCgroups ?? [], Environment.ProcessId);
             LoadedSpec loaded = SpecLoader.Load(record.Bundle);
             string shareDir = Directory.CreateDirectory(Path.Combine(record.RunDir, "share")).FullName;
             SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p));

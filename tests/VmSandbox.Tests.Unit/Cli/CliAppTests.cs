@@ -103,6 +103,17 @@ public sealed class CliAppTests : IDisposable
     public void Text_log_lines_quote_the_message()
     {
         string line = CliLog.Format("error", "say \"hi\"", DateTimeOffset.UnixEpoch, json: false);
-        Assert.Equal("time=\"1970-01-01T00:00:00.0000000+00:00\" level=error msg=\"say \\\"hi\\\"\"\n", line);
+        Assert.Equal("time=\"1970-01-01T00:00:00.0000000Z\" level=error msg=\"say \\\"hi\\\"\"\n", line);
+    }
+
+    /// <summary>
+    /// go-runc (Docker, containerd) decodes each JSON log line's "time" with Go's time.Time, which
+    /// takes the raw bytes: no escapes allowed. runc's wording in "msg" is kept readable.
+    /// </summary>
+    [Fact]
+    public void Json_log_lines_have_an_unescaped_rfc3339_time()
+    {
+        string line = CliLog.Format("error", "exec: \"foo\": executable file not found in $PATH", new DateTimeOffset(2026, 11, 26, 13, 0, 0, TimeSpan.FromHours(2)), json: true);
+        Assert.Equal("{\"level\":\"error\",\"msg\":\"exec: \\\"foo\\\": executable file not found in $PATH\",\"time\":\"2026-11-26T11:00:00.0000000Z\"}\n", line);
     }
 }

@@ -1,0 +1,154 @@
+using VmSandbox.Common;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// The container's cgroup on the host (<c>linux.cgroupsPath</c>): the sandbox monitor joins it
+/// before it starts QEMU and virtiofsd, so the whole sandbox is accounted where Docker and
+/// containerd look (`docker stats` reads it through the shim). Limits stay in the guest, whose
+/// kernel enforces them; the host cgroup only holds and measures. `delete` removes it.
+/// Paths resolve as runc's cgroupfs driver does: absolute paths from each hierarchy's root,
+/// relative ones too (we have no parent to nest under); the systemd form "slice:prefix:name"
+/// becomes "&lt;slice path&gt;/prefix-name.scope" (no systemd calls: there may be no systemd).
+/// </summary>
+public static class HostCgroup
+{
+    /// <summary>The directories to create and join: one per v1 hierarchy, or the one v2 directory.</summary>
+    public static IReadOnlyList<string> Resolve(string? cgroupsPath, string id, bool systemd, IEnumerable<string> mountinfo)
+    {
+        if (string.IsNullOrEmpty(cgroupsPath))
+        {
+            return [];
+        }
+        string relative = systemd ? FromSystemd(cgroupsPath, id) : cgroupsPath.Trim('/');
+        foreach (string part in relative.Split('/'))
+        {
+            if (part is "" or "." or "..")
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.cgroupsPath {cgroupsPath}: invalid path");
+            }
+        }
+        var dirs = new List<string>();
+        string? unified = null;
+        foreach (string line in mountinfo)
+        {
+            // mountinfo: id parent major:minor root mountpoint options [optional…] - fstype source superoptions
+            string[] fields = line.Split(' ');
+            int dash = Array.IndexOf(fields, "-");
+            if (dash < 0 || dash + 1 >= fields.Length || fields.Length < 5 || fields[3] != "/")
+            {
+                continue;
+            }
+            string mountPoint = fields[4].Replace("\\040", " ", StringComparison.Ordinal);
+            if (fields[dash + 1] == "cgroup")
+            {
+                dirs.Add(Path.Combine(mountPoint, relative));
+            }
+            else if (fields[dash + 1] == "cgroup2" && unified is null)
+            {
+                unified = Path.Combine(mountPoint, relative);
+            }
+        }
+        // A v1 host may mount an empty v2 hierarchy beside its controllers: v1 wins then.
+        return dirs.Count > 0 ? dirs.Distinct(StringComparer.Ordinal).ToList() : unified is null ? [] : [unified];
+    }
+
+    /// <summary>"system.slice:docker:ID" → "system.slice/docker-ID.scope" (a slice "a-b.slice" nests under "a.slice").</summary>
+    internal static string FromSystemd(string cgroupsPath, string id)
+    {
+        string[] parts = cgroupsPath.Split(':');
+        if (parts.Length != 3)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.cgroupsPath {cgroupsPath}: expected \"slice:prefix:name\" with --systemd-cgroup");
+        }
+        string slice = parts[0].Length == 0 ? "system.slice" : parts[0];
+        string name = parts[2].Length == 0 ? id : parts[2];
+        string scope = parts[1].Length == 0 ? $"{name}.scope" : $"{parts[1]}-{name}.scope";
+        if (!slice.EndsWith(".slice", StringComparison.Ordinal))
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.cgroupsPath {cgroupsPath}: {slice} is not a slice");
+        }
+        var nested = new List<string>();
+        string stem = slice[..^".slice".Length];
+        string prefix = "";
+        foreach (string piece in stem.Split('-'))
+        {
+            prefix = prefix.Length == 0 ? piece : $"{prefix}-{piece}";
+            nested.Add($"{prefix}.slice");
+        }
+        return string.Join('/', nested) + "/" + scope;
+    }
+
+    /// <summary>Creates the directories and moves <paramref name="pid"/> into each.</summary>
+    public static void Join(IReadOnlyList<string> dirs, int pid)
+    {
+        foreach (string dir in dirs)
+        {
+            try
+            {
+                Directory.CreateDirectory(dir);
+                InheritCpuset(dir);
+                File.WriteAllText(Path.Combine(dir, "cgroup.procs"), pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new VmSandboxException(ErrorCode.System, $"join host cgroup {dir}", e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A new v1 cpuset cgroup starts with empty cpuset.cpus and cpuset.mems and refuses tasks
+    /// (ENOSPC) until they are set: copy them down from the nearest ancestor, as runc does.
+    /// </summary>
+    private static void InheritCpuset(string dir)
+    {
+        foreach (string file in (string[])["cpuset.cpus", "cpuset.mems"])
+        {
+            string path = Path.Combine(dir, file);
+            if (!File.Exists(path) || File.ReadAllText(path).Trim().Length > 0)
+            {
+                continue;
+            }
+            string? parent = Path.GetDirectoryName(dir);
+            if (parent is null || !File.Exists(Path.Combine(parent, file)))
+            {
+                continue;
+            }
+            InheritCpuset(parent);
+            File.WriteAllText(path, File.ReadAllText(Path.Combine(parent, file)).Trim());
+        }
+    }
+
+    /// <summary>Removes the directories once their processes are gone (bounded wait); true when all are gone.</summary>
+    public static bool Remove(IReadOnlyList<string> dirs, TimeSpan wait)
+    {
+        DateTime deadline = DateTime.UtcNow + wait;
+        bool all = true;
+        foreach (string dir in dirs)
+        {
+            while (true)
+            {
+                try
+                {
+                    if (Directory.Exists(dir))
+                    {
+                        // rmdir(2) of a cgroup: its control files are not real files, so no recursion.
+                        Directory.Delete(dir, recursive: false);
+                    }
+                    break;
+                }
+                catch (IOException) when (DateTime.UtcNow < deadline)
+                {
+                    Thread.Sleep(50); // EBUSY: QEMU or virtiofsd still exiting
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    all = false;
+                    break;
+                }
+            }
+        }
+        return all;
+    }
+}

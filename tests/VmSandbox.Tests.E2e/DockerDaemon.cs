@@ -1,0 +1,338 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Xunit;
+
+[assembly: AssemblyFixture(typeof(VmSandbox.Tests.E2e.DockerDaemon))]
+
+namespace VmSandbox.Tests.E2e;
+
+/// <summary>
+/// A private dockerd for the end-to-end tests, started here and stopped at the end: its own data
+/// root, exec root, socket and bridge (so it never touches a system Docker), `vmsandbox`
+/// registered as a runtime from out/bin, and a busybox image built locally with `docker import`
+/// (no registry here). Debian's docker.io and containerd come from `make setup`.
+/// </summary>
+public sealed class DockerDaemon : IAsyncLifetime
+{
+    public const string Runtime = "vmsandbox";
+
+    /// <summary>vmsandbox with a guest directory that does not exist (the "not installed" case).</summary>
+    public const string NoGuestRuntime = "vmsandbox-noguest";
+    public const string Image = "vmsb-busybox:e2e";
+    private const string BridgeName = "vmsbe2e0";
+    private const string BridgeCidr = "172.31.250.1/24";
+
+    // Short: dockerd's and containerd's sockets live under it (107-byte limit).
+    private readonly string _dir = Directory.CreateTempSubdirectory("vmsb-e2e-").FullName;
+    private Process? _dockerd;
+    private bool _bridgeCreated;
+
+    public static string RepoRoot { get; } = FindRoot();
+
+    public static string CliPath => Path.Combine(RepoRoot, "out", "bin", "vmsandbox");
+
+    public string Socket => Path.Combine(_dir, "docker.sock");
+
+    public string Endpoint => "unix://" + Socket;
+
+    /// <summary>Debian's client, not whatever else is first on PATH: its version matches the daemon.</summary>
+    public static string DockerClient => File.Exists("/usr/bin/docker") ? "/usr/bin/docker" : "docker";
+
+    /// <summary>A scratch directory the tests may use for bind-mount sources.</summary>
+    public string Scratch => Directory.CreateDirectory(Path.Combine(_dir, "scratch")).FullName;
+
+    public async ValueTask InitializeAsync()
+    {
+        // Debian 12's dockerd (20.10) speaks API 1.41 at most; Testcontainers 4 asks for 1.44
+        // unless told otherwise, and reads this before its first request.
+        Environment.SetEnvironmentVariable("DOCKER_API_VERSION", "1.41");
+        if (!File.Exists(CliPath) || !File.Exists(Path.Combine(RepoRoot, "out", "share", "vmsandbox", "guest", "initramfs.img")))
+        {
+            throw new InvalidOperationException($"{CliPath} or the guest image is missing: run `make build` first");
+        }
+        foreach (string tool in new[] { "/usr/sbin/dockerd", "/usr/bin/containerd", "/usr/bin/docker" })
+        {
+            if (!File.Exists(tool))
+            {
+                throw new InvalidOperationException($"{tool} is missing: run `make setup` (Debian's docker.io and containerd)");
+            }
+        }
+        await MakeBridgeAsync();
+        string noGuest = Path.Combine(_dir, NoGuestRuntime);
+        File.WriteAllText(noGuest, $"#!/bin/sh\nexport VMSANDBOX_GUEST__DIR={_dir}/no-guest\nexec {CliPath} \"$@\"\n");
+        File.SetUnixFileMode(noGuest, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var config = new JsonObject
+        {
+            ["runtimes"] = new JsonObject
+            {
+                [Runtime] = new JsonObject { ["path"] = CliPath },
+                [NoGuestRuntime] = new JsonObject { ["path"] = noGuest },
+            },
+        };
+        File.WriteAllText(Path.Combine(_dir, "daemon.json"), config.ToJsonString());
+        var psi = new ProcessStartInfo("/usr/sbin/dockerd")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in (string[])[
+            "--config-file", Path.Combine(_dir, "daemon.json"),
+            "--data-root", Path.Combine(_dir, "data"),
+            "--exec-root", Path.Combine(_dir, "x"),
+            "--pidfile", Path.Combine(_dir, "dockerd.pid"),
+            "--host", Endpoint,
+            "--bridge", BridgeName,
+            "--iptables=false",
+            "--ip-masq=false",
+            "--storage-driver", "overlay2",
+            "--log-level", "warn"])
+        {
+            psi.ArgumentList.Add(a);
+        }
+        _dockerd = Process.Start(psi)!;
+        string log = Path.Combine(_dir, "dockerd.log");
+        _ = CopyToAsync(_dockerd.StandardOutput, log);
+        _ = CopyToAsync(_dockerd.StandardError, log);
+
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (true)
+        {
+            if (_dockerd.HasExited)
+            {
+                throw new InvalidOperationException($"dockerd exited with {_dockerd.ExitCode}: {Tail(log)}");
+            }
+            if (File.Exists(Socket) && (await DockerAsync(["version", "--format", "{{.Server.Version}}"], timeout: TimeSpan.FromSeconds(20))).ExitCode == 0)
+            {
+                break;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"dockerd did not answer within 90 s: {Tail(log)}");
+            }
+            await Task.Delay(500);
+        }
+        await BuildImageAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (_dockerd is { HasExited: false })
+            {
+                var ids = await DockerAsync(["ps", "-aq"], timeout: TimeSpan.FromSeconds(30));
+                foreach (string id in ids.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    _ = await DockerAsync(["rm", "-f", id], timeout: TimeSpan.FromMinutes(1));
+                }
+                _ = Kill(_dockerd.Id, 15);
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                try
+                {
+                    await _dockerd.WaitForExitAsync(cts.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    _dockerd.Kill(entireProcessTree: true);
+                }
+            }
+        }
+        finally
+        {
+            _dockerd?.Dispose();
+            UnmountUnder(_dir);
+            if (_bridgeCreated)
+            {
+                _ = await RunAsync("/usr/sbin/ip", ["link", "delete", BridgeName], null, TimeSpan.FromSeconds(10));
+            }
+            try
+            {
+                Directory.Delete(_dir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A busy overlay left by a crashed daemon: leave it for the next boot.
+            }
+        }
+    }
+
+    /// <summary>Sandbox monitors, QEMUs and virtiofsds of this daemon's containers (their command lines name our directory or a container's VM).</summary>
+    public List<string> SandboxProcesses()
+    {
+        var found = new List<string>();
+        foreach (string dir in Directory.GetDirectories("/proc"))
+        {
+            try
+            {
+                string cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if ((cmdline.Contains("__monitor", StringComparison.Ordinal) || cmdline.Contains("qemu-system", StringComparison.Ordinal) || cmdline.Contains("virtiofsd", StringComparison.Ordinal))
+                    && (cmdline.Contains(_dir, StringComparison.Ordinal) || cmdline.Contains("-name vmsandbox-", StringComparison.Ordinal) || cmdline.Contains("/vmsandbox/.s/", StringComparison.Ordinal)))
+                {
+                    found.Add($"{Path.GetFileName(dir)}: {cmdline.Trim()}");
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return found;
+    }
+
+    /// <summary>Container state directories under the runtime roots dockerd gives vmsandbox.</summary>
+    public List<string> RuntimeState()
+    {
+        string roots = Path.Combine(_dir, "x");
+        return Directory.Exists(roots)
+            ? Directory.GetDirectories(roots, "runtime-*").SelectMany(r => Directory.GetDirectories(r, "*", SearchOption.AllDirectories))
+                .Where(d => File.Exists(Path.Combine(d, "state.json")) || File.Exists(Path.Combine(d, "config.json"))).ToList()
+            : [];
+    }
+
+    /// <summary>Host cgroup directories left under /docker (runc removes its own; so must we).</summary>
+    public static List<string> HostCgroupsLeft() =>
+        Directory.Exists("/sys/fs/cgroup")
+            ? Directory.GetDirectories("/sys/fs/cgroup").Select(h => Path.Combine(h, "docker")).Where(Directory.Exists)
+                .SelectMany(Directory.GetDirectories).ToList()
+            : [];
+
+    /// <summary>Runs the docker client against this daemon.</summary>
+    public Task<CommandResult> DockerAsync(IReadOnlyList<string> args, string? stdin = null, TimeSpan? timeout = null) =>
+        RunAsync(DockerClient, ["--host", Endpoint, .. args], stdin, timeout ?? TimeSpan.FromMinutes(3));
+
+    public static async Task<CommandResult> RunAsync(string file, IReadOnlyList<string> args, string? stdin, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = stdin is not null,
+            UseShellExecute = false,
+        };
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            await p.StandardInput.WriteAsync(stdin);
+            p.StandardInput.Close();
+        }
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} ran past {timeout}");
+        }
+        return new CommandResult(p.ExitCode, await stdout, await stderr);
+    }
+
+    private async Task MakeBridgeAsync()
+    {
+        _bridgeCreated = true; // ours by name: one a crashed run left behind is reused, then removed
+        if (Directory.Exists($"/sys/class/net/{BridgeName}"))
+        {
+            return;
+        }
+        foreach (string[] args in (string[][])[
+            ["link", "add", BridgeName, "type", "bridge"],
+            ["addr", "add", BridgeCidr, "dev", BridgeName],
+            ["link", "set", BridgeName, "up"]])
+        {
+            CommandResult r = await RunAsync("/usr/sbin/ip", args, null, TimeSpan.FromSeconds(10));
+            if (r.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"ip {string.Join(' ', args)}: {r.Stderr.Trim()}");
+            }
+        }
+    }
+
+    /// <summary>A busybox-static rootfs (tests/fixtures/make-rootfs.sh) imported as an image.</summary>
+    private async Task BuildImageAsync()
+    {
+        string rootfs = Path.Combine(_dir, "rootfs");
+        CommandResult made = await RunAsync(Path.Combine(RepoRoot, "tests", "fixtures", "make-rootfs.sh"), [rootfs], null, TimeSpan.FromMinutes(2));
+        Assert.True(made.ExitCode == 0, made.Stderr);
+        string tar = Path.Combine(_dir, "rootfs.tar");
+        CommandResult tarred = await RunAsync("/bin/tar", ["-C", rootfs, "-cf", tar, "."], null, TimeSpan.FromMinutes(2));
+        Assert.True(tarred.ExitCode == 0, tarred.Stderr);
+        CommandResult imported = await DockerAsync(["import", "--change", "CMD [\"sh\"]", "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", tar, Image]);
+        Assert.True(imported.ExitCode == 0, imported.Stderr);
+        Directory.Delete(rootfs, recursive: true);
+        File.Delete(tar);
+    }
+
+    private static void UnmountUnder(string dir)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines("/proc/self/mounts");
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        foreach (string target in lines.Select(l => l.Split(' ')[1]).Where(t => t.StartsWith(dir, StringComparison.Ordinal)).Reverse())
+        {
+            _ = umount2(target, 2); // MNT_DETACH
+        }
+    }
+
+    private static string Tail(string path)
+    {
+        try
+        {
+            string text = File.ReadAllText(path);
+            return text.Length > 2000 ? text[^2000..] : text;
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private static async Task CopyToAsync(StreamReader from, string path)
+    {
+        string? line;
+        while ((line = await from.ReadLineAsync()) is not null)
+        {
+            lock (s_logLock)
+            {
+                File.AppendAllText(path, line + "\n");
+            }
+        }
+    }
+
+    private static readonly object s_logLock = new();
+
+    private static string FindRoot()
+    {
+        string? dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "VmSandbox.sln")))
+        {
+            dir = Path.GetDirectoryName(dir);
+        }
+        return dir ?? throw new InvalidOperationException("repository root not found");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true, CharSet = System.Runtime.InteropServices.CharSet.Ansi)]
+    private static extern int umount2(string target, int flags);
+
+    private static bool Kill(int pid, int sig) => kill(pid, sig) == 0;
+}
+
+public sealed record CommandResult(int ExitCode, string Stdout, string Stderr);

@@ -1,0 +1,67 @@
+using VmSandbox.Common;
+using VmSandbox.Runtime.Containers;
+using Xunit;
+
+namespace VmSandbox.Tests.Unit.Runtime;
+
+public sealed class HostCgroupTests
+{
+    // A cgroup v1 host (as this CI machine) and a v2 one, in /proc/self/mountinfo form.
+    private static readonly string[] s_v1 =
+    [
+        "22 1 0:20 / /sys rw,nosuid - sysfs sysfs rw",
+        "30 22 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755",
+        "31 30 0:27 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory",
+        "32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct",
+        "33 30 0:29 / /sys/fs/cgroup/pids rw,nosuid shared:9 - cgroup cgroup rw,pids",
+        "34 30 0:30 /nested /sys/fs/cgroup/bind rw - cgroup cgroup rw,freezer",
+        "35 30 0:31 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw",
+    ];
+
+    private static readonly string[] s_v2 =
+    [
+        "22 1 0:20 / /sys rw,nosuid - sysfs sysfs rw",
+        "30 22 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate",
+    ];
+
+    [Fact]
+    public void Docker_cgroupfs_paths_land_in_every_v1_hierarchy()
+    {
+        IReadOnlyList<string> dirs = HostCgroup.Resolve("/docker/abc", "abc", systemd: false, s_v1);
+        Assert.Equal(["/sys/fs/cgroup/memory/docker/abc", "/sys/fs/cgroup/cpu,cpuacct/docker/abc", "/sys/fs/cgroup/pids/docker/abc"], dirs);
+    }
+
+    [Fact]
+    public void A_v2_host_gets_one_directory()
+    {
+        Assert.Equal(["/sys/fs/cgroup/docker/abc"], HostCgroup.Resolve("/docker/abc", "abc", systemd: false, s_v2));
+    }
+
+    [Fact]
+    public void Systemd_paths_become_slice_and_scope_directories()
+    {
+        Assert.Equal(["/sys/fs/cgroup/system.slice/docker-abc.scope"], HostCgroup.Resolve("system.slice:docker:abc", "abc", systemd: true, s_v2));
+        Assert.Equal("user.slice/user-1000.slice/cri-x.scope", HostCgroup.FromSystemd("user-1000.slice:cri:x", "x"));
+        Assert.Equal("system.slice/id1.scope", HostCgroup.FromSystemd("::", "id1"));
+    }
+
+    [Fact]
+    public void No_path_means_no_host_cgroup()
+    {
+        Assert.Empty(HostCgroup.Resolve(null, "abc", systemd: false, s_v1));
+        Assert.Empty(HostCgroup.Resolve("", "abc", systemd: false, s_v1));
+    }
+
+    [Theory]
+    [InlineData("/docker/../../etc", false)]
+    [InlineData("/docker//abc", false)]
+    [InlineData("a/./b", false)]
+    [InlineData("not-systemd", true)]
+    [InlineData("docker:abc:x", true)]
+    public void Escaping_or_malformed_paths_are_refused(string path, bool systemd)
+    {
+        var e = Assert.Throws<VmSandboxException>(() => HostCgroup.Resolve(path, "abc", systemd, s_v1));
+        Assert.Equal(ErrorCode.InvalidArgument, e.Code);
+        Assert.Contains("linux.cgroupsPath", e.Message, StringComparison.Ordinal);
+    }
+}
