@@ -181,15 +181,14 @@ public static class ParityTable
             bool pids = parts.Length == 2 && int.TryParse(parts[1], out int n) && n > 0;
             return $"{stats.ExitCode} memory>0={memory} pids>0={pids}";
         }, "0 memory>0=True pids>0=True"),
-        // A shell string that doubles until the limit stops it (2^25 bytes is already 32 MiB). Docker's
-        // OOMKilled flag is not compared: it comes from the host cgroup, and the OOM killer acts
-        // inside the guest (docs/docker.md).
+        // A shell string that doubles until the limit stops it (2^25 bytes is already 32 MiB). The
+        // guest's OOM kill reaches Docker's OOMKilled through a TaskOOM event the monitor publishes.
         new("--memory: exceeding the limit is OOM-killed", async s =>
         {
             string id = await s.Detached("--memory", "32m", "--memory-swap", "32m", "--", "sh", "-c", "x=a; while true; do x=$x$x; done; echo survived");
             string status = await s.WaitFor(id, "{{.State.Status}}", "exited", TimeSpan.FromMinutes(2));
-            return $"{status} {await s.Inspect(id, "{{.State.ExitCode}}")} {(await s.Docker("logs", id)).Stdout.Trim()}";
-        }, "exited 137 "),
+            return $"{status} {await s.Inspect(id, "{{.State.ExitCode}} {{.State.OOMKilled}}")} {(await s.Docker("logs", id)).Stdout.Trim()}";
+        }, "exited 137 true "),
     ];
 
     private static string Show(CommandResult r) => DockerSession.Show(r);

@@ -100,6 +100,10 @@ public sealed class SandboxMonitor
             {
                 WaitProcessResponse exit = await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = _id }, s_forever, ct);
                 code = exit.ExitCode;
+                if (exit.Signal == 9)
+                {
+                    await ForwardOomKillAsync(agent);
+                }
             }
             catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
             {
@@ -129,6 +133,23 @@ public sealed class SandboxMonitor
                 await sandbox.DisposeAsync();
             }
             tty?.Dispose();
+        }
+    }
+
+    /// <summary>A SIGKILL that the guest cgroup counts as an OOM kill is reported to containerd (Docker's OOMKilled).</summary>
+    private async Task ForwardOomKillAsync(AgentClient agent)
+    {
+        try
+        {
+            StatsResponse stats = await agent.StatsAsync(new StatsRequest { ContainerId = _id }, s_call, CancellationToken.None);
+            if (stats.Memory?.OomKills > 0)
+            {
+                _log($"container {_id}: OOM-killed in the guest; {OomForwarder.Publish(TimeSpan.FromSeconds(10))}");
+            }
+        }
+        catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
+        {
+            _log($"container {_id}: OOM check: {e.Message}");
         }
     }
 
