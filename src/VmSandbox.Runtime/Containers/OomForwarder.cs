@@ -23,7 +23,7 @@ public static class OomForwarder
     /// <summary>Publishes TaskOOM for the container if our parent is a containerd shim; returns what happened, for the log.</summary>
     public static string Publish(TimeSpan timeout)
     {
-        int ppid = ParentPid();
+        int ppid = Tmds.Linux.LibC.getppid();
         string[] argv;
         try
         {
@@ -119,12 +119,5 @@ public static class OomForwarder
             o.WriteBytes(ByteString.CopyFrom(inner.ToArray()));
         }
         return any.ToArray();
-    }
-
-    private static int ParentPid()
-    {
-        string stat = File.ReadAllText("/proc/self/stat");
-        string[] rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return int.Parse(rest[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 }
