@@ -135,6 +135,80 @@ public static unsafe partial class HostPty
         }
     }
 
+    /// <summary>isatty(3): is <paramref name="fd"/> a terminal?</summary>
+    public static bool IsTerminal(int fd)
+    {
+        termios t;
+        // SAFETY: &t points to a local termios that tcgetattr fills; fd is only queried.
+        return LibC.tcgetattr(fd, &t) == 0;
+    }
+
+    /// <summary>
+    /// TIOCSCTTY (without stealing): <paramref name="tty"/> becomes the controlling terminal of the
+    /// caller, which must lead a session that has none, and the caller's process group its
+    /// foreground group, so a TIOCSWINSZ on the master side sends the caller SIGWINCH.
+    /// </summary>
+    public static void MakeControlling(SafeFd tty)
+    {
+        bool added = false;
+        tty.DangerousAddRef(ref added);
+        try
+        {
+            // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal); no pointers.
+            SyscallError.ThrowIfNegative(LibC.ioctl(tty.Fd, LibC.TIOCSCTTY, 0), "ioctl TIOCSCTTY");
+        }
+        finally
+        {
+            tty.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// The terminal on <paramref name="fd"/> made raw (<see cref="MakeRaw"/>) until the returned
+    /// object is disposed, which puts the saved settings back: `run`/`exec` in the foreground with
+    /// the caller's own terminal, as runc does, so that only the guest's terminal echoes and edits.
+    /// </summary>
+    public static IDisposable RawUntilDisposed(SafeFd fd)
+    {
+        var saved = new SavedTermios(fd);
+        try
+        {
+            MakeRaw(fd);
+        }
+        catch
+        {
+            saved.Dispose();
+            throw;
+        }
+        return saved;
+    }
+
+    private sealed class SavedTermios : IDisposable
+    {
+        private readonly SafeFd _fd;
+        private readonly termios _saved;
+        private int _disposed;
+
+        public SavedTermios(SafeFd fd)
+        {
+            _fd = fd;
+            termios t;
+            // SAFETY: &t points to a local termios that tcgetattr fills.
+            SyscallError.ThrowIfNegative(LibC.tcgetattr(fd.Fd, &t), "tcgetattr");
+            _saved = t;
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                termios t = _saved;
+                // SAFETY: &t points to a local copy of the saved termios that tcsetattr reads.
+                _ = LibC.tcsetattr(_fd.Fd, (int)LibC.TCSADRAIN, &t);
+            }
+        }
+    }
+
     /// <summary>
     /// cfmakeraw(3) on <paramref name="pty"/>: no echo, no line editing, no signal characters, no
     /// output processing. A relay pty must be raw: the terminal that cooks the input is the one in the guest.

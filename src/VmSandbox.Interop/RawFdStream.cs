@@ -10,12 +10,36 @@ namespace VmSandbox.Interop;
 public sealed unsafe partial class RawFdStream : Stream
 {
     private const int EINTR = 4;
+    private const int EAGAIN = 11;
+    private const int F_DUPFD_CLOEXEC = 1030;
     private const int SHUT_RDWR = 2;
     private readonly Handle _fd;
+    private readonly bool _shutdownOnDispose;
 
     public RawFdStream(Handle fd)
+        : this(fd, shutdownOnDispose: true)
+    {
+    }
+
+    private RawFdStream(Handle fd, bool shutdownOnDispose)
     {
         _fd = fd;
+        _shutdownOnDispose = shutdownOnDispose;
+    }
+
+    /// <summary>
+    /// A stream over a duplicate of <paramref name="fd"/> (a pipe, fifo, tty, file or socket the
+    /// caller keeps): read(2)/write(2) advance the shared file offset, as a shell's redirections
+    /// expect, which FileStream's pread/pwrite on a regular file do not. Disposing closes only the
+    /// duplicate; a socket is not shut down.
+    /// </summary>
+    public static RawFdStream OverDuplicate(int fd)
+    {
+        // SAFETY: F_DUPFD_CLOEXEC takes an integer argument; no pointers.
+        int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        return dup < 0
+            ? throw SyscallError.Create("fcntl(F_DUPFD_CLOEXEC)", null, Marshal.GetLastPInvokeError())
+            : new RawFdStream(new Handle(dup), shutdownOnDispose: false);
     }
 
     /// <summary>Owns one file descriptor.</summary>
@@ -48,6 +72,9 @@ public sealed unsafe partial class RawFdStream : Stream
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int cmd, int arg);
+
     public override bool CanRead => true;
     public override bool CanWrite => true;
     public override bool CanSeek => false;
@@ -69,7 +96,11 @@ public sealed unsafe partial class RawFdStream : Stream
                 return (int)n;
             }
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != EINTR)
+            if (errno == EAGAIN)
+            {
+                WaitReady(Poll.In); // a descriptor someone made non-blocking
+            }
+            else if (errno != EINTR)
             {
                 throw new IOException(SyscallError.Create("read", null, errno).Message);
             }
@@ -93,10 +124,22 @@ public sealed unsafe partial class RawFdStream : Stream
                 {
                     continue;
                 }
+                if (errno == EAGAIN)
+                {
+                    WaitReady(Poll.Out);
+                    continue;
+                }
                 throw new IOException(SyscallError.Create("write", null, errno).Message);
             }
             buffer = buffer[(int)n..];
         }
+    }
+
+    private void WaitReady(short events)
+    {
+        Span<short> revents = stackalloc short[1];
+        using var borrowed = new SafeFd(_fd.Fd, ownsHandle: false);
+        _ = Poll.Wait([borrowed], [events], revents, -1);
     }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
@@ -133,7 +176,10 @@ public sealed unsafe partial class RawFdStream : Stream
     {
         if (disposing)
         {
-            _fd.Shutdown();
+            if (_shutdownOnDispose)
+            {
+                _fd.Shutdown();
+            }
             _fd.Dispose();
         }
         base.Dispose(disposing);

@@ -203,6 +203,36 @@ public sealed class DockerDaemon : IAsyncLifetime
     public Task<CommandResult> DockerAsync(IReadOnlyList<string> args, string? stdin = null, TimeSpan? timeout = null) =>
         RunAsync(DockerClient, ["--host", Endpoint, .. args], stdin, timeout ?? TimeSpan.FromMinutes(3));
 
+    /// <summary>
+    /// A POST to this daemon's Engine API (API 1.41, as the client uses): what the docker CLI
+    /// sends when a terminal's window changes (`/containers/ID/resize`, `/exec/ID/resize`) and
+    /// other calls the CLI has no command for. Returns the HTTP status and the body.
+    /// </summary>
+    public async Task<(int Status, string Body)> ApiPostAsync(string pathAndQuery, string? json = null)
+    {
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, ct) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(Socket), ct);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        using var http = new HttpClient(handler) { BaseAddress = new Uri("http://docker/v1.41/"), Timeout = TimeSpan.FromMinutes(1) };
+        using var content = new StringContent(json ?? "", System.Text.Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(pathAndQuery.TrimStart('/'), json is null ? null : content);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     public static async Task<CommandResult> RunAsync(string file, IReadOnlyList<string> args, string? stdin, TimeSpan timeout)
     {
         var psi = new ProcessStartInfo(file)

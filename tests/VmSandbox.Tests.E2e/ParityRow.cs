@@ -85,6 +85,25 @@ public sealed class DockerSession : IAsyncDisposable
         return seen;
     }
 
+    /// <summary>Polls (bounded, every 250 ms) until <paramref name="check"/> holds; false if it never did.</summary>
+    public async Task<bool> Until(Func<Task<bool>> check, TimeSpan limit)
+    {
+        DateTime deadline = DateTime.UtcNow + limit;
+        while (!await check())
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+            await Task.Delay(250);
+        }
+        return true;
+    }
+
+    /// <summary>Until `docker logs` holds <paramref name="text"/>.</summary>
+    public Task<bool> WaitForLogs(string id, string text, TimeSpan limit) =>
+        Until(async () => (await Docker("logs", id)).Stdout.Contains(text, StringComparison.Ordinal), limit);
+
     public async ValueTask DisposeAsync()
     {
         foreach (string id in _containers)

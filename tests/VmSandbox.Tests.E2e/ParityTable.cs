@@ -94,6 +94,38 @@ public static class ParityTable
             string id = await s.Detached("sleep", "1000");
             return Show(await s.Docker("exec", "-t", id, "sh", "-c", "test -t 0 && echo tty")).Replace("\r", "", StringComparison.Ordinal);
         }, "exit=0 out=tty err="),
+        // The docker CLI sends these on SIGWINCH; here the API call directly (no terminal needed).
+        new("-t: a window resize reaches the container's terminal", async s =>
+        {
+            string id = await s.Detached("-t", "--", "sh", "-c", "trap 'stty size' WINCH; echo ready; while true; do sleep 0.2; done");
+            bool ready = await s.WaitForLogs(id, "ready", TimeSpan.FromMinutes(1));
+            (int status, _) = await s.Daemon.ApiPostAsync($"/containers/{id}/resize?h=31&w=101");
+            bool resized = await s.WaitForLogs(id, "31 101", TimeSpan.FromSeconds(30));
+            return $"ready={ready} resize={status} seen={resized}";
+        }, "ready=True resize=200 seen=True"),
+        new("docker exec -t: a window resize reaches the exec's terminal", async s =>
+        {
+            string id = await s.Detached("sleep", "1000");
+            (int created, string body) = await s.Daemon.ApiPostAsync($"/containers/{id}/exec",
+                """{"Tty":true,"Cmd":["sh","-c","trap 'stty size > /tmp/size' WINCH; touch /tmp/ready; while true; do sleep 0.2; done"]}""");
+            string execId = System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("Id").GetString()!;
+            (int started, _) = await s.Daemon.ApiPostAsync($"/exec/{execId}/start", """{"Detach":true,"Tty":true}""");
+            bool ready = await s.Until(async () => (await s.Docker("exec", id, "test", "-e", "/tmp/ready")).ExitCode == 0, TimeSpan.FromMinutes(1));
+            (int resize, _) = await s.Daemon.ApiPostAsync($"/exec/{execId}/resize?h=27&w=93");
+            bool seen = await s.Until(async () => (await s.Docker("exec", id, "cat", "/tmp/size")).Stdout.Trim() == "27 93", TimeSpan.FromSeconds(30));
+            return $"create={created} start={started} ready={ready} resize={resize} seen={seen}";
+        }, "create=201 start=200 ready=True resize=200 seen=True"),
+        // Docker picks the runtime's PIDs out of the host's ps: runc's are the container's
+        // processes, vmsandbox's the sandbox's (monitor, QEMU, virtiofsd): the rows differ, the
+        // command's shape does not (see Docker_top_lists_the_sandbox_on_the_host).
+        new("docker top", async s =>
+        {
+            string id = await s.Detached("sleep", "1000");
+            CommandResult top = await s.Docker("top", id);
+            string[] lines = top.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            string header = lines.Length > 0 ? string.Join(' ', lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries)) : "";
+            return $"exit={top.ExitCode} header={header} rows>0={lines.Length > 1} err={top.Stderr.Trim()}";
+        }, "exit=0 header=UID PID PPID C STIME TTY TIME CMD rows>0=True err="),
         new("docker logs keeps stdout and stderr apart", async s =>
         {
             string id = await s.Detached("sh", "-c", "echo logged; echo oops >&2");

@@ -37,6 +37,22 @@ public sealed class ParityTests
     }
 
     [Fact]
+    public async Task Docker_top_lists_the_sandbox_on_the_host()
+    {
+        await using var session = new DockerSession(_daemon, DockerDaemon.Runtime);
+        string id = await session.Detached("sleep", "1000");
+        CommandResult top = await session.Docker("top", id, "-o", "pid,comm");
+        Assert.True(top.ExitCode == 0, top.Stderr);
+        string[][] rows = [.. top.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))];
+        // The sandbox monitor (the PID Docker has for the container), and QEMU below it; never
+        // an unrelated host process such as PID 1, which guest PIDs would have matched.
+        string monitor = await session.Inspect(id, "{{.State.Pid}}");
+        Assert.Contains(rows, r => r[0] == monitor);
+        Assert.Contains(rows, r => r[1].StartsWith("qemu-system", StringComparison.Ordinal));
+        Assert.DoesNotContain(rows, r => r[0] == "1");
+    }
+
+    [Fact]
     public async Task Uname_shows_the_guest_kernel_not_the_hosts()
     {
         await using var session = new DockerSession(_daemon, DockerDaemon.Runtime);

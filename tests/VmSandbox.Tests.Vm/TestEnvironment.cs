@@ -62,9 +62,13 @@ internal static class TestEnvironment
     public sealed record CliResult(int ExitCode, string Stdout, string Stderr);
 
     /// <summary>Runs the published CLI with extra environment variables and a time limit.</summary>
-    public static async Task<CliResult> RunCliAsync(IDictionary<string, string> env, TimeSpan timeout, params string[] args)
+    public static Task<CliResult> RunCliAsync(IDictionary<string, string> env, TimeSpan timeout, params string[] args) =>
+        RunAsync(CliPath, env, timeout, args);
+
+    /// <summary>Runs <paramref name="file"/> with extra environment variables and a time limit; output read to EOF.</summary>
+    public static async Task<CliResult> RunAsync(string file, IDictionary<string, string> env, TimeSpan timeout, params string[] args)
     {
-        var psi = new ProcessStartInfo(CliPath)
+        var psi = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -89,7 +93,7 @@ internal static class TestEnvironment
         catch (OperationCanceledException)
         {
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"vmsandbox {string.Join(' ', args)} ran past {timeout}");
+            throw new TimeoutException($"{Path.GetFileName(file)} {string.Join(' ', args)} ran past {timeout}");
         }
         return new CliResult(p.ExitCode, await stdout, await stderr);
     }

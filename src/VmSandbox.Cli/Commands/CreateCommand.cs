@@ -29,7 +29,8 @@ public static class CreateCommand
     }
 
     /// <summary>Creates the container; returns the monitor process (our child) for `run` to wait on.</summary>
-    public static Process Create(LifecycleContext ctx, string id, VerbArgs args)
+    /// <param name="foreground">`run` without --detach: a terminal may then be the caller's own (no console socket).</param>
+    public static Process Create(LifecycleContext ctx, string id, VerbArgs args, bool foreground = false)
     {
         Runtime.IdValidator.Validate(id);
         LoadedSpec loaded = SpecLoader.Load(args.Value("bundle") ?? ".");
@@ -39,7 +40,7 @@ public static class CreateCommand
         }
         bool terminal = loaded.Spec.Process?.Terminal ?? false;
         string? consoleSocket = args.Value("console-socket");
-        if (terminal && consoleSocket is null && !args.Flag("run-in-foreground"))
+        if (terminal && consoleSocket is null && !foreground)
         {
             // runc compat: the same refusal, before anything is created.
             throw new VmSandboxException(ErrorCode.InvalidArgument, "cannot allocate tty if runc will detach without setting console socket");

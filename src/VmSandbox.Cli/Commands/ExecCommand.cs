@@ -51,7 +51,7 @@ public static class ExecCommand
         byte[] json = ExecSession.Serialize(process);
         if (!detach)
         {
-            return ExecSession.RunAsync(record, json, process.Terminal, ttyPath, (_, _) => { }, CancellationToken.None).GetAwaiter().GetResult();
+            return ExecSession.RunAsync(record, json, process.Terminal, ttyPath, (_, _) => { }, ctx.Log.Debug, CancellationToken.None).GetAwaiter().GetResult();
         }
 
         string processFile = Path.Combine(ctx.Store.DirOf(id), $"exec-{Guid.NewGuid():N}.json");
@@ -101,7 +101,7 @@ public static class ExecCommand
                 : new MonitorReport { Error = VmSandboxException.FormatChain(error), Code = VmSandboxException.CodeOf(error).ToString() }, _ => { }).GetAwaiter().GetResult();
         try
         {
-            return ExecSession.RunAsync(record, json, terminal, args.Value("tty"), Started, CancellationToken.None).GetAwaiter().GetResult();
+            return ExecSession.RunAsync(record, json, terminal, args.Value("tty"), Started, ctx.Log.Debug, CancellationToken.None).GetAwaiter().GetResult();
         }
         catch (Exception e)
         {

@@ -7,8 +7,12 @@ using VmSandbox.Runtime.Containers;
 namespace VmSandbox.Cli.Commands;
 
 /// <summary>
-/// `vmsandbox ps [--format table|json] ID`: the container's processes. The PIDs are the guest's:
-/// the container's processes do not exist on the host (docs/cli.md).
+/// `vmsandbox ps [--format table|json] ID`. The table lists the container's processes as the
+/// guest sees them (guest PIDs, commands). The JSON form is the machine interface containerd's
+/// shim and `docker top` use to pick rows out of the host's `ps`, so it lists host PIDs: the
+/// sandbox monitor and every process below it (QEMU, virtiofsd), which is what the container is
+/// on the host, as runc lists its container's cgroup. Guest PIDs there would match unrelated host
+/// processes (guest PID 1 is the host's init). Kata's shim does the same with the VMM's PID.
 /// </summary>
 public static class PsCommand
 {
@@ -27,13 +31,13 @@ public static class PsCommand
         {
             throw new VmSandboxException(ErrorCode.FailedPrecondition, "container not running");
         }
-        ListProcessesResponse list = AgentCall.Run(record, async a => await a.ListProcessesAsync(new ListProcessesRequest { ContainerId = id }, AgentCall.Options, CancellationToken.None));
         switch (args.Value("format") ?? "table")
         {
             case "json":
-                stdout.WriteLine(StateJson.FormatPids([.. list.Processes.Select(p => (int)p.Pid)]));
+                stdout.WriteLine(StateJson.FormatPids(ProcessProbe.SelfAndDescendants(record.MonitorPid)));
                 break;
             case "table":
+                ListProcessesResponse list = AgentCall.Run(record, async a => await a.ListProcessesAsync(new ListProcessesRequest { ContainerId = id }, AgentCall.Options, CancellationToken.None));
                 var rows = new List<string[]> { s_header };
                 rows.AddRange(list.Processes.Select(p => new[]
                 {

@@ -11,8 +11,8 @@ namespace VmSandbox.Runtime.Containers;
 
 /// <summary>
 /// One `exec`: asks the agent to start a process in the container's namespaces, relays its stdio
-/// from this process's descriptors (or a host pty), forwards nothing else, and returns its exit
-/// status. `exec --detach` runs this in a relay process whose PID goes to --pid-file.
+/// from this process's descriptors (or a host pty), forwards the signals this process receives
+/// and terminal resizes (<see cref="GuestSignalRelay"/>), and returns its exit status. `exec --detach` runs this in a relay process whose PID goes to --pid-file.
 /// </summary>
 public static class ExecSession
 {
@@ -20,12 +20,17 @@ public static class ExecSession
     private static readonly TtrpcCallOptions s_forever = new() { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <param name="started">Called with the guest PID once the process runs (or with the error).</param>
-    public static async Task<int> RunAsync(ContainerRecord record, byte[] processJson, bool terminal, string? ttyPath, Action<int, Exception?> started, CancellationToken ct)
+    /// <param name="log">Where the relay's own troubles go (the --log file).</param>
+    public static async Task<int> RunAsync(ContainerRecord record, byte[] processJson, bool terminal, string? ttyPath, Action<int, Exception?> started, Action<string> log, CancellationToken ct)
     {
         string execId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         await using AgentConnection conn = await AgentConnection.ConnectAsync(record.RunDir, ct);
         AgentClient agent = conn.Agent;
-        using SafeFd? tty = ttyPath is null ? null : SafeFd.Open(ttyPath, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
+        using SafeFd? tty = ttyPath is null ? null : SandboxMonitor.OpenControllingTerminal(ttyPath, log);
+        // Foreground with the caller's own terminal (no console socket): raw while the process
+        // runs, as runc does, so only the guest's terminal echoes and edits.
+        using SafeFd? callerTty = CallerTerminal(terminal && tty is null);
+        using IDisposable? raw = callerTty is null ? null : HostPty.RawUntilDisposed(callerTty);
         using ProcessIo io = tty is not null
             ? new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), true, tty.Fd, tty.Fd, tty.Fd)
             : new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2);
@@ -48,10 +53,15 @@ public static class ExecSession
             throw;
         }
         started((int)response.Pid, null);
+        using var signals = new GuestSignalRelay(agent, record.Id, execId, tty ?? callerTty, log);
+        await signals.ResizeAsync();
         WaitProcessResponse exit = await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = record.Id, ExecId = execId }, s_forever, ct);
         await io.DrainAsync();
         return exit.ExitCode;
     }
+
+    /// <summary>Standard input as a non-owning handle when <paramref name="wanted"/> and it is a terminal.</summary>
+    public static SafeFd? CallerTerminal(bool wanted) => wanted && HostPty.IsTerminal(0) ? new SafeFd(0, ownsHandle: false) : null;
 
     /// <summary>The exec'd process's spec as runc builds it from CLI flags: the container's process with overrides.</summary>
     public static Oci.Spec.ProcessSpec FromFlags(Oci.Spec.ProcessSpec container, IReadOnlyList<string> args, string? cwd, IReadOnlyList<string> env, bool tty, string? user, IReadOnlyList<string> additionalGids)

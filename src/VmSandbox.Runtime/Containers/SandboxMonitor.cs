@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Google.Protobuf;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
@@ -72,7 +71,7 @@ public sealed class SandboxMonitor
             bool terminal = loaded.Spec.Process?.Terminal ?? false;
             if (_ttyPath is not null)
             {
-                tty = Interop.SafeFd.Open(_ttyPath, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
+                tty = OpenControllingTerminal(_ttyPath, _log);
             }
             io = tty is not null
                 ? new ProcessIo(sandbox.VsockUdsPath!, terminal: true, tty.Fd, tty.Fd, tty.Fd)
@@ -94,7 +93,8 @@ public sealed class SandboxMonitor
             reported = true;
             _log($"container {_id}: created, guest pid {created.Pid}");
 
-            using SignalForwarder signals = new(agent, _id, _log);
+            using var signals = new GuestSignalRelay(agent, _id, "", tty, _log);
+            await signals.ResizeAsync();
             int code;
             try
             {
@@ -162,40 +162,23 @@ public sealed class SandboxMonitor
 
     private Task ReportAsync(MonitorReport report) => MonitorReport.SendAsync(_reportSocket, report, _log);
 
-    /// <summary>Signals sent to the monitor go to the container's init, as if it were the process itself.</summary>
-    private sealed class SignalForwarder : IDisposable
+    /// <summary>
+    /// Opens the host pty's peer and makes it this process's controlling terminal (the monitor
+    /// and the exec relay lead sessions of their own), so that the caller's resize of the master
+    /// arrives here as SIGWINCH (<see cref="GuestSignalRelay"/>). Without it the relay still works,
+    /// only without resizes, so a failure is logged, not fatal.
+    /// </summary>
+    public static Interop.SafeFd OpenControllingTerminal(string path, Action<string> log)
     {
-        private static readonly int[] s_forwarded = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
-        private readonly List<PosixSignalRegistration> _registrations = [];
-
-        public SignalForwarder(AgentClient agent, string id, Action<string> log)
+        Interop.SafeFd tty = Interop.SafeFd.Open(path, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
+        try
         {
-            foreach (int signal in s_forwarded)
-            {
-                _registrations.Add(PosixSignalRegistration.Create((PosixSignal)signal, ctx =>
-                {
-                    ctx.Cancel = true;
-                    _ = Task.Run(async () =>
-                    {
-                        try
-                        {
-                            await agent.SignalProcessAsync(new SignalProcessRequest { ContainerId = id, Signal = (uint)signal }, s_call, CancellationToken.None);
-                        }
-                        catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
-                        {
-                            log($"container {id}: forward signal {signal}: {e.Message}");
-                        }
-                    });
-                }));
-            }
+            Interop.HostPty.MakeControlling(tty);
         }
-
-        public void Dispose()
+        catch (VmSandboxException e)
         {
-            foreach (PosixSignalRegistration r in _registrations)
-            {
-                r.Dispose();
-            }
+            log($"{path}: not made the controlling terminal, resizes will not reach the guest: {e.Message}");
         }
+        return tty;
     }
 }

@@ -1,4 +1,4 @@
-using Microsoft.Win32.SafeHandles;
+using VmSandbox.Interop;
 
 namespace VmSandbox.Runtime.Stdio;
 
@@ -82,7 +82,7 @@ public sealed class ProcessIo : IDisposable
         {
             try
             {
-                using var to = new FileStream(new SafeFileHandle(fd, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+                using var to = RawFdStream.OverDuplicate(fd);
                 byte[] buf = new byte[64 * 1024];
                 int n;
                 while ((n = await from.ReadAsync(buf)) > 0)
@@ -102,7 +102,7 @@ public sealed class ProcessIo : IDisposable
         await using var owned = to;
         try
         {
-            using var from = new FileStream(new SafeFileHandle(fd, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+            using var from = RawFdStream.OverDuplicate(fd);
             byte[] buf = new byte[64 * 1024];
             int n;
             while ((n = await from.ReadAsync(buf)) > 0)

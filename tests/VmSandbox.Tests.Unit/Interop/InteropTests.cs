@@ -54,6 +54,37 @@ public sealed class InteropTests
     private static int Dup(int fd) => Tmds.Linux.LibC.dup(fd);
 
     [Fact]
+    public void A_stream_over_a_duplicate_shares_the_file_offset_and_leaves_the_fd_open()
+    {
+        // The relay writes a container's output to the caller's stdout; when that is a file
+        // (`vmsandbox exec … > log`), later writes by the caller must land after it, not over it.
+        string path = Path.Combine(Path.GetTempPath(), "vmsandbox-offset-" + Guid.NewGuid().ToString("N")[..8]);
+        using SafeFd file = SafeFd.Open(path, Tmds.Linux.LibC.O_WRONLY | Tmds.Linux.LibC.O_CREAT | Tmds.Linux.LibC.O_TRUNC | Tmds.Linux.LibC.O_CLOEXEC, 0x180);
+        try
+        {
+            WriteAll(file.Fd, "one\n"u8);
+            using (RawFdStream relay = RawFdStream.OverDuplicate(file.Fd))
+            {
+                relay.Write("two\n"u8);
+            }
+            WriteAll(file.Fd, "three\n"u8); // still open, and after "two"
+            Assert.Equal("one\ntwo\nthree\n", File.ReadAllText(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static unsafe void WriteAll(int fd, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* p = data)
+        {
+            Assert.Equal(data.Length, (int)Tmds.Linux.LibC.write(fd, p, data.Length));
+        }
+    }
+
+    [Fact]
     public void Kvm_probe_explains_a_missing_device() =>
         Assert.Equal("/nonexistent/kvm does not exist", Kvm.ProbeUnusableReason("/nonexistent/kvm"));
 
