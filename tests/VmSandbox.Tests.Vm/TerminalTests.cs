@@ -89,6 +89,31 @@ public sealed class TerminalTests(BundleFixture fx)
         fx.AssertNothingLeft(root, "fg");
     }
 
+    [Fact]
+    public async Task Exec_in_the_foreground_with_tty_uses_the_callers_terminal()
+    {
+        string root = fx.NewRoot();
+        const string id = "fgexec";
+        Assert.Equal(0, (await fx.Cli(root, "run", "--detach", "--bundle", fx.Bundle("sleep", "1000"), id)).ExitCode);
+        try
+        {
+            string line = $"stty rows 29 cols 97; {TestEnvironment.CliPath} --root {root} exec --tty {id} sh -c 'stty size; test -t 0 && echo tty-ok; exit 4'; "
+                + "echo exit=$?; stty -a | grep -o -- '-\\?icanon'";
+            var r = await TestEnvironment.RunAsync("script", fx.Env(), TimeSpan.FromMinutes(2), "-qec", line, "/dev/null");
+            string output = r.Stdout.Replace("\r", "", StringComparison.Ordinal);
+            Assert.True(r.ExitCode == 0, $"{r.ExitCode}: {output} {r.Stderr}");
+            Assert.Contains("29 97\n", output, StringComparison.Ordinal);
+            Assert.Contains("tty-ok\n", output, StringComparison.Ordinal);
+            Assert.Contains("exit=4\n", output, StringComparison.Ordinal);
+            Assert.EndsWith("\nicanon\n", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await fx.Cli(root, "delete", "--force", id);
+        }
+        fx.AssertNothingLeft(root, id);
+    }
+
     /// <summary>Reads the master until <paramref name="expected"/> shows up or the time is up; returns all read.</summary>
     private static string ReadUntil(SafeFd master, string expected, TimeSpan limit)
     {

@@ -197,8 +197,8 @@ public sealed class RootfsSetup
         MountCalls.Do("", path, "", MountCalls.MS_BIND | MountCalls.MS_REMOUNT | MountCalls.MS_RDONLY | MountCalls.MS_REC);
     }
 
-    /// <summary>A destination inside the rootfs; ".." cannot climb out of it.</summary>
-    private string InRoot(string destination) => _rootfs + Normalize(destination);
+    /// <summary>A destination inside the rootfs: neither ".." nor the image's symlinks lead out of it.</summary>
+    private string InRoot(string destination) => SecureJoin.Resolve(_rootfs, destination).TrimEnd('/');
 
     /// <summary>An absolute, lexically clean container path ("/a/../b/" → "/b").</summary>
     public static string Normalize(string path)
