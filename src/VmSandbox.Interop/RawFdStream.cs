@@ -172,9 +172,12 @@ public sealed unsafe partial class RawFdStream : Stream
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    private int _disposed;
+
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        // Once only: a second shutdown(2) would hit whatever descriptor reused the number.
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             if (_shutdownOnDispose)
             {

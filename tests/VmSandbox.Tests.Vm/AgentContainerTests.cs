@@ -149,7 +149,8 @@ public sealed class AgentContainerTests : IClassFixture<ContainerVmFixture>
         Running c = await CreateAsync(ContainerSpecs.Spec(ContainerSpecs.Process("/bin/sh", "-c", "read line; echo out:$line; echo err:$line >&2")), stdin: true);
         await Agent.StartContainerAsync(new StartContainerRequest { ContainerId = c.Id }, null, Ct);
         await c.Stdin!.SendAsync(Encoding.UTF8.GetBytes("hello\n"), SocketFlags.None, Ct);
-        await Agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = c.Id }, null, Ct);
+        // Sent at once: the 6 bytes may still be on their way; stdin closes after them.
+        await Agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = c.Id, StdinBytes = 6 }, null, Ct);
         var (code, stdout, stderr) = await WaitAsync(c);
         Assert.Equal(0, code);
         Assert.Equal("out:hello\n", stdout);

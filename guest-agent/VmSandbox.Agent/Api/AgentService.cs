@@ -56,11 +56,8 @@ public sealed class AgentService : AgentServiceBase
     public override ValueTask<Empty> ResizeTtyAsync(ResizeTtyRequest request, TtrpcCallContext context) =>
         Run(() => Containers.ResizeTty(request));
 
-    public override async ValueTask<Empty> CloseStdinAsync(CloseStdinRequest request, TtrpcCallContext context)
-    {
-        await Containers.CloseStdinAsync(request).ConfigureAwait(false);
-        return new Empty();
-    }
+    public override ValueTask<Empty> CloseStdinAsync(CloseStdinRequest request, TtrpcCallContext context) =>
+        Run(() => Containers.CloseStdin(request));
 
     public override ValueTask<ListProcessesResponse> ListProcessesAsync(ListProcessesRequest request, TtrpcCallContext context) =>
         Run(() => Containers.List(request));

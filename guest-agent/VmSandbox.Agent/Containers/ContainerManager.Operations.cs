@@ -46,8 +46,8 @@ public sealed partial class ContainerManager
         Pty.SetWindowSize(master, (ushort)Math.Min(request.Rows, ushort.MaxValue), (ushort)Math.Min(request.Columns, ushort.MaxValue));
     }
 
-    public Task CloseStdinAsync(CloseStdinRequest request) =>
-        GetProcess(Get(request.ContainerId), request.ExecId).Stdio.CloseStdinAfterDrainAsync();
+    public void CloseStdin(CloseStdinRequest request) =>
+        GetProcess(Get(request.ContainerId), request.ExecId).Stdio.CloseStdinAfter(request.StdinBytes);
 
     public ListProcessesResponse List(ListProcessesRequest request)
     {

@@ -41,6 +41,19 @@ public sealed class ContainerProcess
             Signal = (uint)signal,
             ExitedAtUnixNano = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100,
         });
+        // Nobody reads the process's stdin any more: end the input thread and its vsock stream
+        // now, not when the container is removed (a container with a healthcheck execs forever).
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Stdio.OutputDone.WaitAsync(OutputDrainTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+            Stdio.CloseStdin();
+        });
     }
 
     /// <summary>The exit status, once the process exited and its output drained (or the drain timed out).</summary>

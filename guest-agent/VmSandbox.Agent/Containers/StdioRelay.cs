@@ -20,12 +20,8 @@ public sealed class StdioRelay : IDisposable
     private RawFdStream? _stdinSink;
     private SafeFd? _master;
     private bool _stdinClosed;
-    private long _lastInputTicks;
-
-    /// <summary>CloseStdin closes once no input arrived for this long (bounded by <see cref="DrainLimit"/>).</summary>
-    public static readonly TimeSpan DrainQuiet = TimeSpan.FromMilliseconds(200);
-
-    public static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(2);
+    private long _stdinPassed;
+    private long _closeAfter = -1;
 
     /// <summary>The process's fds 0-2 (to pass to spawn and close after it).</summary>
     public SafeFd[] ChildFds { get; } = new SafeFd[3];
@@ -99,20 +95,37 @@ public sealed class StdioRelay : IDisposable
     }
 
     /// <summary>
-    /// CloseStdin from the host: the bytes it wrote before may still be on their way on the
-    /// stdin stream (another vsock connection, no ordering with the API call), so close once
-    /// the stream has been quiet for <see cref="DrainQuiet"/>.
+    /// CloseStdin from the host, which had written <paramref name="hostBytes"/> to the stdin
+    /// stream by then. Those bytes may still be on their way (another vsock connection, no
+    /// ordering with the API call): stdin closes once the input thread has passed that many to
+    /// the process, or now if it already has (or there is no stdin stream).
     /// </summary>
-    public async Task CloseStdinAfterDrainAsync()
+    public void CloseStdinAfter(ulong hostBytes)
     {
-        var started = DateTime.UtcNow;
-        while (DateTime.UtcNow - started < DrainLimit
-            && DateTime.UtcNow.Ticks - Interlocked.Read(ref _lastInputTicks) < DrainQuiet.Ticks)
+        lock (_lock)
         {
-            await Task.Delay(DrainQuiet / 4).ConfigureAwait(false);
+            _closeAfter = (long)Math.Min(hostBytes, long.MaxValue);
+            if (_stdinSource is not null && _stdinSink is not null && Interlocked.Read(ref _stdinPassed) < _closeAfter)
+            {
+                return; // the input thread closes when it gets there
+            }
         }
-        await Task.Delay(DrainQuiet / 4).ConfigureAwait(false);
         CloseStdin();
+    }
+
+    /// <summary>Input thread, after each write: the host asked to close once this much had passed.</summary>
+    private void Passed(int n)
+    {
+        long passed = Interlocked.Add(ref _stdinPassed, n);
+        bool close;
+        lock (_lock)
+        {
+            close = _closeAfter >= 0 && passed >= _closeAfter;
+        }
+        if (close)
+        {
+            CloseStdin();
+        }
     }
 
     /// <summary>Closes the process's stdin (a terminal gets an EOF character instead: its master stays open for output).</summary>
@@ -167,11 +180,10 @@ public sealed class StdioRelay : IDisposable
     {
         RawFdStream source = _stdinSource!;
         RawFdStream sink = _stdinSink!;
-        _ = Copy(source, sink, "stdin", closeSink: _master is null, onEnd: CloseStdin,
-            onData: () => Interlocked.Exchange(ref _lastInputTicks, DateTime.UtcNow.Ticks));
+        _ = Copy(source, sink, "stdin", closeSink: _master is null, onEnd: CloseStdin, onWritten: Passed);
     }
 
-    private static Task Copy(RawFdStream source, RawFdStream sink, string name, bool closeSink = true, Action? onEnd = null, Action? onData = null)
+    private static Task Copy(RawFdStream source, RawFdStream sink, string name, bool closeSink = true, Action? onEnd = null, Action<int>? onWritten = null)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
@@ -186,8 +198,8 @@ public sealed class StdioRelay : IDisposable
                     {
                         break;
                     }
-                    onData?.Invoke();
                     sink.Write(buffer.AsSpan(0, n));
+                    onWritten?.Invoke(n);
                 }
             }
             catch (IOException)

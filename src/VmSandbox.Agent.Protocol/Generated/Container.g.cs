@@ -56,34 +56,35 @@ namespace VmSandbox.Agent.Protocol {
             "ZXNwb25zZRIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgNEhsK",
             "E2V4aXRlZF9hdF91bml4X25hbm8YAyABKAMiWAoQUmVzaXplVHR5UmVxdWVz",
             "dBIUCgxjb250YWluZXJfaWQYASABKAkSDwoHZXhlY19pZBgCIAEoCRIMCgRy",
-            "b3dzGAMgASgNEg8KB2NvbHVtbnMYBCABKA0iOgoRQ2xvc2VTdGRpblJlcXVl",
-            "c3QSFAoMY29udGFpbmVyX2lkGAEgASgJEg8KB2V4ZWNfaWQYAiABKAkiLAoU",
-            "TGlzdFByb2Nlc3Nlc1JlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJIlgK",
-            "C1Byb2Nlc3NJbmZvEgsKA3BpZBgBIAEoDRIMCgRwcGlkGAIgASgNEg8KB2V4",
-            "ZWNfaWQYAyABKAkSDwoHY29tbWFuZBgEIAEoCRIMCgRhcmdzGAUgAygJIksK",
-            "FUxpc3RQcm9jZXNzZXNSZXNwb25zZRIyCglwcm9jZXNzZXMYASADKAsyHy52",
-            "bXNhbmRib3guYWdlbnQudjEuUHJvY2Vzc0luZm8iQgoWUmVtb3ZlQ29udGFp",
-            "bmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSEgoKdGltZW91dF9t",
-            "cxgCIAEoDSIkCgxTdGF0c1JlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJ",
-            "IogBCghDcHVTdGF0cxISCgp1c2FnZV91c2VjGAEgASgEEhEKCXVzZXJfdXNl",
-            "YxgCIAEoBBITCgtzeXN0ZW1fdXNlYxgDIAEoBBISCgpucl9wZXJpb2RzGAQg",
-            "ASgEEhQKDG5yX3Rocm90dGxlZBgFIAEoBBIWCg50aHJvdHRsZWRfdXNlYxgG",
-            "IAEoBCKMAQoLTWVtb3J5U3RhdHMSEwoLdXNhZ2VfYnl0ZXMYASABKAQSEwoL",
-            "bGltaXRfYnl0ZXMYAiABKAQSGAoQc3dhcF91c2FnZV9ieXRlcxgDIAEoBBIS",
-            "Cgphbm9uX2J5dGVzGAQgASgEEhIKCmZpbGVfYnl0ZXMYBSABKAQSEQoJb29t",
-            "X2tpbGxzGAYgASgEIisKCVBpZHNTdGF0cxIPCgdjdXJyZW50GAEgASgEEg0K",
-            "BWxpbWl0GAIgASgEInsKDUlvRGV2aWNlU3RhdHMSDQoFbWFqb3IYASABKA0S",
-            "DQoFbWlub3IYAiABKA0SEgoKcmVhZF9ieXRlcxgDIAEoBBITCgt3cml0ZV9i",
-            "eXRlcxgEIAEoBBIQCghyZWFkX2lvcxgFIAEoBBIRCgl3cml0ZV9pb3MYBiAB",
-            "KAQixwEKDVN0YXRzUmVzcG9uc2USKQoDY3B1GAEgASgLMhwudm1zYW5kYm94",
-            "LmFnZW50LnYxLkNwdVN0YXRzEi8KBm1lbW9yeRgCIAEoCzIfLnZtc2FuZGJv",
-            "eC5hZ2VudC52MS5NZW1vcnlTdGF0cxIrCgRwaWRzGAMgASgLMh0udm1zYW5k",
-            "Ym94LmFnZW50LnYxLlBpZHNTdGF0cxItCgJpbxgEIAMoCzIhLnZtc2FuZGJv",
-            "eC5hZ2VudC52MS5Jb0RldmljZVN0YXRzIi0KFVBhdXNlQ29udGFpbmVyUmVx",
-            "dWVzdBIUCgxjb250YWluZXJfaWQYASABKAkiLgoWUmVzdW1lQ29udGFpbmVy",
-            "UmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkiQQoWVXBkYXRlQ29udGFp",
-            "bmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSEQoJcmVzb3VyY2Vz",
-            "GAIgASgMQhuqAhhWbVNhbmRib3guQWdlbnQuUHJvdG9jb2xiBnByb3RvMw=="));
+            "b3dzGAMgASgNEg8KB2NvbHVtbnMYBCABKA0iTwoRQ2xvc2VTdGRpblJlcXVl",
+            "c3QSFAoMY29udGFpbmVyX2lkGAEgASgJEg8KB2V4ZWNfaWQYAiABKAkSEwoL",
+            "c3RkaW5fYnl0ZXMYAyABKAQiLAoUTGlzdFByb2Nlc3Nlc1JlcXVlc3QSFAoM",
+            "Y29udGFpbmVyX2lkGAEgASgJIlgKC1Byb2Nlc3NJbmZvEgsKA3BpZBgBIAEo",
+            "DRIMCgRwcGlkGAIgASgNEg8KB2V4ZWNfaWQYAyABKAkSDwoHY29tbWFuZBgE",
+            "IAEoCRIMCgRhcmdzGAUgAygJIksKFUxpc3RQcm9jZXNzZXNSZXNwb25zZRIy",
+            "Cglwcm9jZXNzZXMYASADKAsyHy52bXNhbmRib3guYWdlbnQudjEuUHJvY2Vz",
+            "c0luZm8iQgoWUmVtb3ZlQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJf",
+            "aWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoDSIkCgxTdGF0c1JlcXVlc3QS",
+            "FAoMY29udGFpbmVyX2lkGAEgASgJIogBCghDcHVTdGF0cxISCgp1c2FnZV91",
+            "c2VjGAEgASgEEhEKCXVzZXJfdXNlYxgCIAEoBBITCgtzeXN0ZW1fdXNlYxgD",
+            "IAEoBBISCgpucl9wZXJpb2RzGAQgASgEEhQKDG5yX3Rocm90dGxlZBgFIAEo",
+            "BBIWCg50aHJvdHRsZWRfdXNlYxgGIAEoBCKMAQoLTWVtb3J5U3RhdHMSEwoL",
+            "dXNhZ2VfYnl0ZXMYASABKAQSEwoLbGltaXRfYnl0ZXMYAiABKAQSGAoQc3dh",
+            "cF91c2FnZV9ieXRlcxgDIAEoBBISCgphbm9uX2J5dGVzGAQgASgEEhIKCmZp",
+            "bGVfYnl0ZXMYBSABKAQSEQoJb29tX2tpbGxzGAYgASgEIisKCVBpZHNTdGF0",
+            "cxIPCgdjdXJyZW50GAEgASgEEg0KBWxpbWl0GAIgASgEInsKDUlvRGV2aWNl",
+            "U3RhdHMSDQoFbWFqb3IYASABKA0SDQoFbWlub3IYAiABKA0SEgoKcmVhZF9i",
+            "eXRlcxgDIAEoBBITCgt3cml0ZV9ieXRlcxgEIAEoBBIQCghyZWFkX2lvcxgF",
+            "IAEoBBIRCgl3cml0ZV9pb3MYBiABKAQixwEKDVN0YXRzUmVzcG9uc2USKQoD",
+            "Y3B1GAEgASgLMhwudm1zYW5kYm94LmFnZW50LnYxLkNwdVN0YXRzEi8KBm1l",
+            "bW9yeRgCIAEoCzIfLnZtc2FuZGJveC5hZ2VudC52MS5NZW1vcnlTdGF0cxIr",
+            "CgRwaWRzGAMgASgLMh0udm1zYW5kYm94LmFnZW50LnYxLlBpZHNTdGF0cxIt",
+            "CgJpbxgEIAMoCzIhLnZtc2FuZGJveC5hZ2VudC52MS5Jb0RldmljZVN0YXRz",
+            "Ii0KFVBhdXNlQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASAB",
+            "KAkiLgoWUmVzdW1lQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQY",
+            "ASABKAkiQQoWVXBkYXRlQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJf",
+            "aWQYASABKAkSEQoJcmVzb3VyY2VzGAIgASgMQhuqAhhWbVNhbmRib3guQWdl",
+            "bnQuUHJvdG9jb2xiBnByb3RvMw=="));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(null, null, new pbr::GeneratedClrTypeInfo[] {
@@ -101,7 +102,7 @@ namespace VmSandbox.Agent.Protocol {
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.WaitProcessRequest), global::VmSandbox.Agent.Protocol.WaitProcessRequest.Parser, new[]{ "ContainerId", "ExecId" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.WaitProcessResponse), global::VmSandbox.Agent.Protocol.WaitProcessResponse.Parser, new[]{ "ExitCode", "Signal", "ExitedAtUnixNano" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ResizeTtyRequest), global::VmSandbox.Agent.Protocol.ResizeTtyRequest.Parser, new[]{ "ContainerId", "ExecId", "Rows", "Columns" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CloseStdinRequest), global::VmSandbox.Agent.Protocol.CloseStdinRequest.Parser, new[]{ "ContainerId", "ExecId" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CloseStdinRequest), global::VmSandbox.Agent.Protocol.CloseStdinRequest.Parser, new[]{ "ContainerId", "ExecId", "StdinBytes" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ListProcessesRequest), global::VmSandbox.Agent.Protocol.ListProcessesRequest.Parser, new[]{ "ContainerId" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ProcessInfo), global::VmSandbox.Agent.Protocol.ProcessInfo.Parser, new[]{ "Pid", "Ppid", "ExecId", "Command", "Args" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ListProcessesResponse), global::VmSandbox.Agent.Protocol.ListProcessesResponse.Parser, new[]{ "Processes" }, null, null, null, null),
@@ -4057,6 +4058,7 @@ namespace VmSandbox.Agent.Protocol {
     public CloseStdinRequest(CloseStdinRequest other) : this() {
       containerId_ = other.containerId_;
       execId_ = other.execId_;
+      stdinBytes_ = other.stdinBytes_;
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -4090,6 +4092,23 @@ namespace VmSandbox.Agent.Protocol {
       }
     }
 
+    /// <summary>Field number for the "stdin_bytes" field.</summary>
+    public const int StdinBytesFieldNumber = 3;
+    private ulong stdinBytes_;
+    /// <summary>
+    /// Bytes the host wrote to the process's stdin stream before this call. The stream and the
+    /// API are separate vsock connections with no ordering between them: the agent closes stdin
+    /// once it has passed this many bytes to the process (or the stream ended).
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public ulong StdinBytes {
+      get { return stdinBytes_; }
+      set {
+        stdinBytes_ = value;
+      }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -4107,6 +4126,7 @@ namespace VmSandbox.Agent.Protocol {
       }
       if (ContainerId != other.ContainerId) return false;
       if (ExecId != other.ExecId) return false;
+      if (StdinBytes != other.StdinBytes) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -4116,6 +4136,7 @@ namespace VmSandbox.Agent.Protocol {
       int hash = 1;
       if (ContainerId.Length != 0) hash ^= ContainerId.GetHashCode();
       if (ExecId.Length != 0) hash ^= ExecId.GetHashCode();
+      if (StdinBytes != 0UL) hash ^= StdinBytes.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -4142,6 +4163,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(18);
         output.WriteString(ExecId);
       }
+      if (StdinBytes != 0UL) {
+        output.WriteRawTag(24);
+        output.WriteUInt64(StdinBytes);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -4160,6 +4185,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(18);
         output.WriteString(ExecId);
       }
+      if (StdinBytes != 0UL) {
+        output.WriteRawTag(24);
+        output.WriteUInt64(StdinBytes);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -4175,6 +4204,9 @@ namespace VmSandbox.Agent.Protocol {
       }
       if (ExecId.Length != 0) {
         size += 1 + pb::CodedOutputStream.ComputeStringSize(ExecId);
+      }
+      if (StdinBytes != 0UL) {
+        size += 1 + pb::CodedOutputStream.ComputeUInt64Size(StdinBytes);
       }
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
@@ -4193,6 +4225,9 @@ namespace VmSandbox.Agent.Protocol {
       }
       if (other.ExecId.Length != 0) {
         ExecId = other.ExecId;
+      }
+      if (other.StdinBytes != 0UL) {
+        StdinBytes = other.StdinBytes;
       }
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
@@ -4221,6 +4256,10 @@ namespace VmSandbox.Agent.Protocol {
             ExecId = input.ReadString();
             break;
           }
+          case 24: {
+            StdinBytes = input.ReadUInt64();
+            break;
+          }
         }
       }
     #endif
@@ -4246,6 +4285,10 @@ namespace VmSandbox.Agent.Protocol {
           }
           case 18: {
             ExecId = input.ReadString();
+            break;
+          }
+          case 24: {
+            StdinBytes = input.ReadUInt64();
             break;
           }
         }

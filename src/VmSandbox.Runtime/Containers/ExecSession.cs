@@ -45,7 +45,7 @@ public static class ExecSession
                 Stdio = io.Describe(),
                 Terminal = terminal,
             }, s_call, ct);
-            await io.StartAsync(() => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = record.Id, ExecId = execId }, s_call, CancellationToken.None), ct);
+            await io.StartAsync(bytes => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = record.Id, ExecId = execId, StdinBytes = bytes }, s_call, CancellationToken.None), ct);
         }
         catch (Exception e)
         {

@@ -87,7 +87,7 @@ public sealed class SandboxMonitor
             request.SharedMounts.AddRange(plan.SharedMounts);
             CreateContainerResponse created = await sandbox.Agent.CreateContainerAsync(request, s_call, ct);
             AgentClient agent = sandbox.Agent;
-            await io.StartAsync(() => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = _id }, s_call, CancellationToken.None), ct);
+            await io.StartAsync(bytes => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = _id, StdinBytes = bytes }, s_call, CancellationToken.None), ct);
 
             await ReportAsync(new MonitorReport { GuestPid = (int)created.Pid });
             reported = true;

@@ -54,9 +54,10 @@ public sealed class ProcessIo : IDisposable
 
     /// <summary>
     /// Accepts the guest's connections (call after the agent accepted the request) and starts the
-    /// relays. <paramref name="closeStdin"/> runs once host stdin reaches EOF.
+    /// relays. <paramref name="closeStdin"/> runs once host stdin reaches EOF, with the number of
+    /// bytes relayed (the agent closes the process's stdin after that many).
     /// </summary>
-    public async Task StartAsync(Func<Task> closeStdin, CancellationToken ct)
+    public async Task StartAsync(Func<ulong, Task> closeStdin, CancellationToken ct)
     {
         Stream outStream = await _stdout.AcceptAsync(s_connectTimeout, ct);
         Stream? errStream = _stderr is null ? null : await _stderr.AcceptAsync(s_connectTimeout, ct);
@@ -97,7 +98,7 @@ public sealed class ProcessIo : IDisposable
         }
     }
 
-    private static async Task CopyFromFdAsync(int fd, Stream to, Func<Task> closeStdin)
+    private static async Task CopyFromFdAsync(int fd, Stream to, Func<ulong, Task> closeStdin)
     {
         await using var owned = to;
         try
@@ -105,12 +106,14 @@ public sealed class ProcessIo : IDisposable
             using var from = RawFdStream.OverDuplicate(fd);
             byte[] buf = new byte[64 * 1024];
             int n;
+            ulong relayed = 0;
             while ((n = await from.ReadAsync(buf)) > 0)
             {
                 await to.WriteAsync(buf.AsMemory(0, n));
+                relayed += (ulong)n;
             }
             await to.FlushAsync();
-            await closeStdin();
+            await closeStdin(relayed);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or Common.VmSandboxException)
         {
