@@ -52,16 +52,29 @@ public static unsafe partial class Vsock
         return fd;
     }
 
-    /// <summary>Blocks until a peer connects; returns the connection.</summary>
-    public static RawFdStream.Handle Accept(RawFdStream.Handle listener)
+    /// <summary>
+    /// Blocks until the host (CID 2) connects; returns the connection. A peer with any other CID
+    /// (another guest, or this guest's own processes over a loopback transport: a container
+    /// reaching for the agent) is closed at once and reported to <paramref name="refused"/>.
+    /// </summary>
+    public static RawFdStream.Handle AcceptFromHost(RawFdStream.Handle listener, Action<uint>? refused = null)
     {
         while (true)
         {
-            // SAFETY: null address/length pointers are allowed by accept4(2).
-            int fd = accept4(listener.Fd, null, null, SOCK_CLOEXEC);
+            var peer = default(sockaddr_vm);
+            uint len = (uint)sizeof(sockaddr_vm);
+            // SAFETY: &peer and &len point to locals; the kernel writes at most len bytes of address.
+            int fd = accept4(listener.Fd, &peer, &len, SOCK_CLOEXEC);
             if (fd >= 0)
             {
-                return new RawFdStream.Handle(fd);
+                var conn = new RawFdStream.Handle(fd);
+                if (peer.svm_cid == VMADDR_CID_HOST)
+                {
+                    return conn;
+                }
+                conn.Dispose();
+                refused?.Invoke(peer.svm_cid);
+                continue;
             }
             int errno = Marshal.GetLastPInvokeError();
             if (errno != EINTR)

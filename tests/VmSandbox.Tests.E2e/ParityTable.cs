@@ -65,6 +65,8 @@ public static class ParityTable
         new("--network none starts", async s => Show(await s.Run("--network", "none", "--", "echo", "up")), "exit=0 out=up err="),
         new("default bridge network starts", async s => Show(await s.Run("echo", "up")), "exit=0 out=up err="),
         new("--init runs docker-init as pid 1", async s => Show(await s.Run("--init", "--", "cat", "/proc/1/comm")), "exit=0 out=docker-init err="),
+        new("device cgroup: a node outside the allow list can be made, not opened", async s => Show(await s.Run("sh", "-c",
+            "mknod /tmp/kmsg c 1 11 && echo made; { echo x > /tmp/kmsg; } 2>/dev/null; echo kmsg=$?; echo x > /dev/null && echo null=ok")), "exit=0 out=made\nkmsg=1\nnull=ok err="),
         new("pid 1 is the entrypoint", async s => Show(await s.Run("sh", "-c", "echo $$")), "exit=0 out=1 err="),
         // The container reads its own cgroup: v1 files under runc on a v1 host, v2 in our guest.
         new("--memory sets the cgroup limit", async s => Show(await s.Run("--memory", "64m", "--", "sh", "-c",

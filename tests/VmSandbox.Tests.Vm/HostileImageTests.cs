@@ -3,7 +3,7 @@ using Xunit;
 
 namespace VmSandbox.Tests.Vm;
 
-/// <summary>An image that tries to aim a mount outside its rootfs through its own symlinks.</summary>
+/// <summary>Containers that reach for what is not theirs: mounts aimed outside the rootfs, device nodes outside the allow list.</summary>
 [Collection(LifecycleCollection.Name)]
 public sealed class HostileImageTests(BundleFixture fx)
 {
@@ -24,5 +24,23 @@ public sealed class HostileImageTests(BundleFixture fx)
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal("tmpfs\n", r.Stdout);
         fx.AssertNothingLeft(root, "symlink");
+    }
+
+    [Fact]
+    public async Task A_device_outside_the_allow_list_can_be_made_but_not_opened()
+    {
+        // Docker's way: deny everything, allow a few; runc's defaults (null, zero, ptys, mknod of
+        // anything) come after. /dev/kmsg (c 1:11) is not among them.
+        JsonObject spec = ContainerSpecs.Spec(ContainerSpecs.Process("sh", "-c",
+            "mknod /tmp/kmsg c 1 11 && echo made; { echo x > /tmp/kmsg; } 2>/dev/null; echo kmsg=$?; echo x > /dev/null && echo null=ok"));
+        spec["linux"]!["resources"] = new JsonObject
+        {
+            ["devices"] = new JsonArray(new JsonObject { ["allow"] = false, ["access"] = "rwm" }),
+        };
+        string root = fx.NewRoot();
+        var r = await fx.Cli(root, "run", "--bundle", fx.Bundle(spec), "devices");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("made\nkmsg=1\nnull=ok\n", r.Stdout);
+        fx.AssertNothingLeft(root, "devices");
     }
 }

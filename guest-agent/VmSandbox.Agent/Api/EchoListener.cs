@@ -42,7 +42,7 @@ public static class EchoListener
         {
             while (true)
             {
-                RawFdStream.Handle conn = Vsock.Accept(listener);
+                RawFdStream.Handle conn = Vsock.AcceptFromHost(listener);
                 new Thread(() =>
                 {
                     using var stream = new RawFdStream(conn);

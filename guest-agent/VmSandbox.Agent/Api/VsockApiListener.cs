@@ -35,7 +35,7 @@ public sealed class VsockApiListener
             RawFdStream.Handle conn;
             try
             {
-                conn = Vsock.Accept(listener);
+                conn = Vsock.AcceptFromHost(listener, cid => _log($"api: refused a connection from CID {cid} (only the host may call the agent)"));
             }
             catch (Common.VmSandboxException e)
             {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
+using VmSandbox.Interop;
 using VmSandbox.Oci.Spec;
 
 namespace VmSandbox.Agent.Cgroups;
@@ -8,7 +9,8 @@ namespace VmSandbox.Agent.Cgroups;
 /// <summary>
 /// One container's cgroup v2 directory, /sys/fs/cgroup/vmsandbox/&lt;id&gt;: created with the
 /// cpu, memory, pids, io (and cpuset) controllers enabled above it, limits written from
-/// linux.resources, processes added by pid, frozen and thawed, read for stats, removed at the end.
+/// linux.resources (devices through an eBPF filter), processes added by pid, frozen and thawed,
+/// read for stats, removed at the end.
 /// </summary>
 public sealed class Cgroup
 {
@@ -63,6 +65,18 @@ public sealed class Cgroup
         {
             Write(file, value);
         }
+    }
+
+    /// <summary>
+    /// Attaches the device filter for <paramref name="rules"/> (the spec's, runc's defaults
+    /// appended: <see cref="DeviceFilter"/>): cgroup v2 has no devices.allow file.
+    /// </summary>
+    public void ApplyDevices(IReadOnlyList<LinuxResources.DeviceRule>? rules)
+    {
+        byte[] program = DeviceFilter.Compile(DeviceFilter.Effective(rules));
+        using SafeFd loaded = Bpf.LoadProgram(Bpf.BPF_PROG_TYPE_CGROUP_DEVICE, program, Bpf.BPF_CGROUP_DEVICE);
+        using SafeFd dir = SafeFd.Open(Path, Tmds.Linux.LibC.O_RDONLY | Tmds.Linux.LibC.O_DIRECTORY | Tmds.Linux.LibC.O_CLOEXEC);
+        Bpf.Attach(dir, loaded, Bpf.BPF_CGROUP_DEVICE, Bpf.BPF_F_ALLOW_MULTI);
     }
 
     public void AddProcess(int pid) => Write("cgroup.procs", pid.ToString(CultureInfo.InvariantCulture));

@@ -52,6 +52,7 @@ public sealed partial class ContainerManager
             RuntimeSpec spec = SpecLoader.ParseAndValidate(request.OciSpec.Span, new List<string>(), "config.json");
             container = new Container(id, spec, specJson, Cgroup.Create(id));
             container.Cgroup.Apply(spec.Linux?.Resources);
+            container.Cgroup.ApplyDevices(spec.Linux?.Resources?.Devices);
             RootfsMount rootfs = request.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"create container {id}: no rootfs");
             string rootPath = _shares.Acquire(rootfs.ShareTag, rootfs.Path);
             container.Shares.Add(rootfs.ShareTag);
