@@ -1,32 +1,19 @@
 using System.Runtime.InteropServices;
+using Tmds.Linux;
 
 namespace VmSandbox.Interop;
 
 /// <summary>
-/// Pseudo-terminals: open a master (/dev/ptmx), unlock it and find its slave, make a terminal
-/// the controlling one, and get/set the window size. Shared by the guest agent and host code.
+/// Terminals, whoever allocated them: open a master at a given ptmx (the container's devpts in
+/// the guest), make a terminal the controlling one, get/set the window size, make it raw (for a
+/// while). Shared by the guest agent and host code; <see cref="HostPty"/> allocates host ptys.
 /// </summary>
 public static unsafe partial class Pty
 {
     // include/uapi/asm-generic/ioctls.h
     public const uint TIOCSCTTY = 0x540E;
-    public const uint TIOCGWINSZ = 0x5413;
-    public const uint TIOCSWINSZ = 0x5414;
     public const uint TIOCSPTLCK = 0x40045431;
     public const uint TIOCGPTN = 0x80045430;
-
-    /// <summary>struct winsize (8 bytes).</summary>
-    // C name kept on purpose (STYLE.md).
-#pragma warning disable CS8981
-    [StructLayout(LayoutKind.Sequential)]
-    public struct winsize
-    {
-        public ushort ws_row;
-        public ushort ws_col;
-        public ushort ws_xpixel;
-        public ushort ws_ypixel;
-    }
-#pragma warning restore CS8981
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     private static partial int ioctl(int fd, nuint request, void* arg);
@@ -73,48 +60,132 @@ public static unsafe partial class Pty
         }
     }
 
-    public static void SetWindowSize(SafeHandle tty, ushort rows, ushort columns)
+    /// <summary>TIOCGWINSZ on either side of the pair.</summary>
+    public static TerminalSize GetSize(SafeFd pty)
     {
-        var ws = new winsize { ws_row = rows, ws_col = columns };
         bool added = false;
-        tty.DangerousAddRef(ref added);
+        pty.DangerousAddRef(ref added);
         try
         {
-            // SAFETY: &ws is a local struct the ioctl reads; the fd is kept alive by AddRef.
-            if (ioctl((int)tty.DangerousGetHandle(), TIOCSWINSZ, &ws) < 0)
+            winsize ws = default;
+            // SAFETY: TIOCGWINSZ writes one struct winsize into the stack local.
+            if (LibC.ioctl(pty.Fd, LibC.TIOCGWINSZ, &ws) < 0)
             {
-                throw SyscallError.Create("ioctl(TIOCSWINSZ)", null, Marshal.GetLastPInvokeError());
+                throw SyscallError.Create("ioctl TIOCGWINSZ", null, LibC.errno);
             }
+            return new TerminalSize(ws.ws_row, ws.ws_col);
         }
         finally
         {
             if (added)
             {
-                tty.DangerousRelease();
+                pty.DangerousRelease();
             }
         }
     }
 
-    public static (ushort Rows, ushort Columns) GetWindowSize(SafeHandle tty)
+    /// <summary>TIOCSWINSZ: the kernel sends SIGWINCH to the terminal's foreground process group.</summary>
+    public static void SetSize(SafeFd pty, TerminalSize size)
     {
-        var ws = default(winsize);
         bool added = false;
-        tty.DangerousAddRef(ref added);
+        pty.DangerousAddRef(ref added);
         try
         {
-            // SAFETY: &ws is a local struct the ioctl writes; the fd is kept alive by AddRef.
-            if (ioctl((int)tty.DangerousGetHandle(), TIOCGWINSZ, &ws) < 0)
+            winsize ws = default;
+            ws.ws_row = size.Rows;
+            ws.ws_col = size.Columns;
+            // SAFETY: TIOCSWINSZ reads one struct winsize from the stack local.
+            if (LibC.ioctl(pty.Fd, LibC.TIOCSWINSZ, &ws) < 0)
             {
-                throw SyscallError.Create("ioctl(TIOCGWINSZ)", null, Marshal.GetLastPInvokeError());
+                throw SyscallError.Create("ioctl TIOCSWINSZ", null, LibC.errno);
             }
-            return (ws.ws_row, ws.ws_col);
         }
         finally
         {
             if (added)
             {
-                tty.DangerousRelease();
+                pty.DangerousRelease();
             }
+        }
+    }
+
+    /// <summary>isatty(3): is <paramref name="fd"/> a terminal?</summary>
+    public static bool IsTerminal(int fd)
+    {
+        termios t;
+        // SAFETY: &t points to a local termios that tcgetattr fills; fd is only queried.
+        return LibC.tcgetattr(fd, &t) == 0;
+    }
+
+    /// <summary>
+    /// The terminal on <paramref name="fd"/> made raw (<see cref="MakeRaw"/>) until the returned
+    /// object is disposed, which puts the saved settings back: `run`/`exec` in the foreground with
+    /// the caller's own terminal, as runc does, so that only the guest's terminal echoes and edits.
+    /// </summary>
+    public static IDisposable RawUntilDisposed(SafeFd fd)
+    {
+        var saved = new SavedTermios(fd);
+        try
+        {
+            MakeRaw(fd);
+        }
+        catch
+        {
+            saved.Dispose();
+            throw;
+        }
+        return saved;
+    }
+
+    private sealed class SavedTermios : IDisposable
+    {
+        private readonly SafeFd _fd;
+        private readonly termios _saved;
+        private int _disposed;
+
+        public SavedTermios(SafeFd fd)
+        {
+            _fd = fd;
+            termios t;
+            // SAFETY: &t points to a local termios that tcgetattr fills.
+            SyscallError.ThrowIfNegative(LibC.tcgetattr(fd.Fd, &t), "tcgetattr");
+            _saved = t;
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                termios t = _saved;
+                // SAFETY: &t points to a local copy of the saved termios that tcsetattr reads.
+                _ = LibC.tcsetattr(_fd.Fd, (int)LibC.TCSADRAIN, &t);
+            }
+        }
+    }
+
+    /// <summary>
+    /// cfmakeraw(3) on <paramref name="pty"/>: no echo, no line editing, no signal characters, no
+    /// output processing. A relay pty must be raw: the terminal that cooks the input is the one in the guest.
+    /// </summary>
+    public static void MakeRaw(SafeFd pty)
+    {
+        bool added = false;
+        pty.DangerousAddRef(ref added);
+        try
+        {
+            termios t;
+            // SAFETY: &t points to a local termios that tcgetattr fills and tcsetattr reads.
+            SyscallError.ThrowIfNegative(LibC.tcgetattr(pty.Fd, &t), "tcgetattr");
+            t.c_iflag &= ~(uint)(LibC.IGNBRK | LibC.BRKINT | LibC.PARMRK | LibC.ISTRIP | LibC.INLCR | LibC.IGNCR | LibC.ICRNL | LibC.IXON);
+            t.c_oflag &= ~(uint)LibC.OPOST;
+            t.c_lflag &= ~(uint)(LibC.ECHO | LibC.ECHONL | LibC.ICANON | LibC.ISIG | LibC.IEXTEN);
+            t.c_cflag &= ~(uint)(LibC.CSIZE | LibC.PARENB);
+            t.c_cflag |= (uint)LibC.CS8;
+            SyscallError.ThrowIfNegative(LibC.tcsetattr(pty.Fd, (int)LibC.TCSANOW, &t), "tcsetattr");
+        }
+        finally
+        {
+            pty.DangerousRelease();
         }
     }
 }

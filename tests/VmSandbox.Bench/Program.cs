@@ -27,9 +27,10 @@ public static class Program
         BootSection(doc, vmsandbox, runs);
         VsockBench.RunAsync(doc, Arg(args, "--guest-dir") ?? "out/share/vmsandbox/guest").GetAwaiter().GetResult();
         CliStartSection(doc, vmsandbox);
+        LifecycleBench.Run(doc, vmsandbox, runs);
         doc.AppendLine("## Not measured yet").AppendLine();
-        doc.AppendLine("`docker run --rm` cold start against runc and runsc, host memory (PSS) per idle sandbox, exec latency,")
-            .AppendLine("virtio-fs throughput and sandboxes per GiB need the container lifecycle and Docker integration (issues 4 and 5).")
+        doc.AppendLine("`docker run --rm` through dockerd (the runtime's share is the `run true` row above), virtio-fs throughput")
+            .AppendLine("and sandboxes per GiB.")
             .AppendLine();
 
         File.WriteAllText(output, doc.ToString());
@@ -84,7 +85,7 @@ public static class Program
         var rows = new List<(string Name, double Ms)>();
         foreach ((string name, string path) in new[] { ("vmsandbox", vmsandbox), ("runc", "/usr/sbin/runc"), ("runsc", "/usr/bin/runsc") })
         {
-            string? exe = File.Exists(path) ? path : Which(name);
+            string? exe = name == "vmsandbox" ? (File.Exists(path) ? path : null) : Find(name, path);
             if (exe is null)
             {
                 doc.AppendLine(CultureInfo.InvariantCulture, $"| {name} | not installed | |");
@@ -108,13 +109,19 @@ public static class Program
         doc.AppendLine();
     }
 
-    private static double Median(List<double> sorted) =>
+    internal static double Median(List<double> sorted) =>
         sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 
-    private static (int Rc, string Stdout, string Stderr) Run(string exe, string[] args, TimeSpan timeout)
+    /// <param name="capture">
+    /// False for a call that leaves a process behind holding its stdio (`run --detach`: the
+    /// container's stdio are the caller's): the output then goes to /dev/null, not to pipes that
+    /// would never reach EOF.
+    /// </param>
+    internal static (int Rc, string Stdout, string Stderr) Run(string exe, string[] args, TimeSpan timeout, bool capture = true)
     {
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args)
+        string[] command = capture ? args : ["-c", "exec \"$0\" \"$@\" </dev/null >/dev/null 2>&1", exe, .. args];
+        var psi = new ProcessStartInfo(capture ? exe : "/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in command)
         {
             psi.ArgumentList.Add(a);
         }
@@ -126,8 +133,15 @@ public static class Program
             p.Kill(entireProcessTree: true);
             return (-1, "", "timed out");
         }
-        return (p.ExitCode, o.Result, e.Result);
+        bool drained = Task.WaitAll([o, e], TimeSpan.FromSeconds(5));
+        return (p.ExitCode, drained ? o.Result : "", drained ? e.Result : "");
     }
+
+    /// <summary>The runtime at its usual path, else on PATH, else null.</summary>
+    internal static string? Find(string name, string usualPath) => File.Exists(usualPath) ? usualPath : Which(name);
+
+    /// <summary>`vmsandbox spec`'s default config.json (runc's), as text.</summary>
+    internal static string DefaultSpecJson() => VmSandbox.Oci.SpecLoader.Serialize(VmSandbox.Oci.DefaultSpec.Create());
 
     private static string? Which(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);

@@ -40,6 +40,31 @@ public sealed class LifecycleBadInputTests(BundleFixture fx)
     }
 
     [Fact]
+    public async Task A_frozen_cgroup_is_refused_before_anything_starts()
+    {
+        // runc's own conformance case: a monitor moved into a frozen cgroup would stop dead.
+        string name = "vmsb-frozen-" + Guid.NewGuid().ToString("N")[..8];
+        string v1 = Path.Combine("/sys/fs/cgroup/freezer", name);
+        string v2 = Path.Combine("/sys/fs/cgroup", name);
+        bool isV1 = Directory.Exists("/sys/fs/cgroup/freezer");
+        string dir = isV1 ? v1 : v2;
+        Directory.CreateDirectory(dir);
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, isV1 ? "freezer.state" : "cgroup.freeze"), isV1 ? "FROZEN" : "1");
+            JsonObject spec = ContainerSpecs.Spec(ContainerSpecs.Process("true"));
+            spec["linux"]!["cgroupsPath"] = "/" + name;
+            string root = fx.NewRoot();
+            await AssertRefused(root, "frozen", "container's cgroup unexpectedly frozen", "create", "--bundle", fx.Bundle(spec), "frozen");
+        }
+        finally
+        {
+            File.WriteAllText(Path.Combine(dir, isV1 ? "freezer.state" : "cgroup.freeze"), isV1 ? "THAWED" : "0");
+            Directory.Delete(dir);
+        }
+    }
+
+    [Fact]
     public async Task A_missing_bundle_is_refused()
     {
         string root = fx.NewRoot();

@@ -39,7 +39,7 @@ public sealed class TerminalTests(BundleFixture fx)
             Assert.Equal(0, (await fx.Cli(root, "start", id)).ExitCode);
             Assert.Contains("ready", ReadUntil(master, "ready", s_boot), StringComparison.Ordinal);
             // What the shim does on `docker run -it` when the window changes: TIOCSWINSZ on the master.
-            HostPty.SetSize(master, new TerminalSize(31, 101));
+            Pty.SetSize(master, new TerminalSize(31, 101));
             Assert.Contains("31 101", ReadUntil(master, "31 101", TimeSpan.FromSeconds(30)), StringComparison.Ordinal);
 
             using var execConsole = new ConsoleListener();
@@ -50,7 +50,7 @@ public sealed class TerminalTests(BundleFixture fx)
             Assert.True(exec.ExitCode == 0, exec.Stderr);
             using SafeFd execMaster = await execReceived;
             Assert.Contains("exec-ready", ReadUntil(execMaster, "exec-ready", TimeSpan.FromSeconds(60)), StringComparison.Ordinal);
-            HostPty.SetSize(execMaster, new TerminalSize(27, 93));
+            Pty.SetSize(execMaster, new TerminalSize(27, 93));
             Assert.Contains("27 93", ReadUntil(execMaster, "27 93", TimeSpan.FromSeconds(30)), StringComparison.Ordinal);
 
             // The shim signals an exec through the relay's PID: the signal reaches the process.
@@ -75,17 +75,7 @@ public sealed class TerminalTests(BundleFixture fx)
     {
         string root = fx.NewRoot();
         string bundle = TerminalBundle(fx, "sh", "-c", "stty size; test -t 0 && echo tty-ok; exit 3");
-        // script(1) gives the shell a terminal; it is sized before `run`, which must hand that
-        // size to the guest's terminal, make it raw while the container runs, and put it back.
-        string line = $"stty rows 31 cols 101; {TestEnvironment.CliPath} --root {root} run --bundle {bundle} fg; "
-            + "echo exit=$?; stty -a | grep -o -- '-\\?icanon'";
-        var r = await TestEnvironment.RunAsync("script", fx.Env(), TimeSpan.FromMinutes(4), "-qec", line, "/dev/null");
-        string output = r.Stdout.Replace("\r", "", StringComparison.Ordinal);
-        Assert.True(r.ExitCode == 0, $"{r.ExitCode}: {output} {r.Stderr}");
-        Assert.Contains("31 101\n", output, StringComparison.Ordinal);
-        Assert.Contains("tty-ok\n", output, StringComparison.Ordinal);
-        Assert.Contains("exit=3\n", output, StringComparison.Ordinal);
-        Assert.EndsWith("\nicanon\n", output, StringComparison.Ordinal);
+        await OnOwnTerminal(31, 101, $"{TestEnvironment.CliPath} --root {root} run --bundle {bundle} fg", 3);
         fx.AssertNothingLeft(root, "fg");
     }
 
@@ -97,21 +87,31 @@ public sealed class TerminalTests(BundleFixture fx)
         Assert.Equal(0, (await fx.Cli(root, "run", "--detach", "--bundle", fx.Bundle("sleep", "1000"), id)).ExitCode);
         try
         {
-            string line = $"stty rows 29 cols 97; {TestEnvironment.CliPath} --root {root} exec --tty {id} sh -c 'stty size; test -t 0 && echo tty-ok; exit 4'; "
-                + "echo exit=$?; stty -a | grep -o -- '-\\?icanon'";
-            var r = await TestEnvironment.RunAsync("script", fx.Env(), TimeSpan.FromMinutes(2), "-qec", line, "/dev/null");
-            string output = r.Stdout.Replace("\r", "", StringComparison.Ordinal);
-            Assert.True(r.ExitCode == 0, $"{r.ExitCode}: {output} {r.Stderr}");
-            Assert.Contains("29 97\n", output, StringComparison.Ordinal);
-            Assert.Contains("tty-ok\n", output, StringComparison.Ordinal);
-            Assert.Contains("exit=4\n", output, StringComparison.Ordinal);
-            Assert.EndsWith("\nicanon\n", output, StringComparison.Ordinal);
+            await OnOwnTerminal(29, 97, $"{TestEnvironment.CliPath} --root {root} exec --tty {id} sh -c 'stty size; test -t 0 && echo tty-ok; exit 4'", 4);
         }
         finally
         {
             await fx.Cli(root, "delete", "--force", id);
         }
         fx.AssertNothingLeft(root, id);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> (whose container process prints `stty size`, "tty-ok" when
+    /// stdin is a terminal, and exits <paramref name="exit"/>) on a terminal of its own: script(1)
+    /// makes one, sized before the command starts. The size must reach the guest's terminal, the
+    /// status come back, and the terminal, raw while the container ran, be cooked again after.
+    /// </summary>
+    private async Task OnOwnTerminal(int rows, int columns, string command, int exit)
+    {
+        string line = $"stty rows {rows} cols {columns}; {command}; echo exit=$?; stty -a | grep -o -- '-\\?icanon'";
+        var r = await TestEnvironment.RunAsync("script", fx.Env(), TimeSpan.FromMinutes(4), "-qec", line, "/dev/null");
+        string output = r.Stdout.Replace("\r", "", StringComparison.Ordinal);
+        Assert.True(r.ExitCode == 0, $"{r.ExitCode}: {output} {r.Stderr}");
+        Assert.Contains($"{rows} {columns}\n", output, StringComparison.Ordinal);
+        Assert.Contains("tty-ok\n", output, StringComparison.Ordinal);
+        Assert.Contains($"exit={exit}\n", output, StringComparison.Ordinal);
+        Assert.EndsWith("\nicanon\n", output, StringComparison.Ordinal);
     }
 
     /// <summary>Reads the master until <paramref name="expected"/> shows up or the time is up; returns all read.</summary>

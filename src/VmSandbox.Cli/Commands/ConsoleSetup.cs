@@ -15,7 +15,7 @@ public static class ConsoleSetup
     {
         TerminalSize? initial = size is { Height: > 0, Width: > 0 } b ? new TerminalSize((ushort)Math.Min(b.Height, ushort.MaxValue), (ushort)Math.Min(b.Width, ushort.MaxValue)) : null;
         using ConsolePty pty = ConsoleSocket.SendNewPty(consoleSocket, initial);
-        HostPty.MakeRaw(pty.Peer);
+        Pty.MakeRaw(pty.Peer);
         return pty.PeerPath;
     }
 }

@@ -38,6 +38,11 @@ public static class CreateCommand
         {
             ctx.Log.Warn(warning);
         }
+        if (loaded.Spec.Linux?.Namespaces?.Any(n => n.Type is "user" or "time") == true)
+        {
+            // Not refused: Docker's userns-remap and rootless set-ups send one. docs/oci.md says why.
+            ctx.Log.Warn("user and time namespaces are not applied: the container's root is root of its own VM, which is the isolation boundary");
+        }
         bool terminal = loaded.Spec.Process?.Terminal ?? false;
         string? consoleSocket = args.Value("console-socket");
         if (terminal && consoleSocket is null && !foreground)
@@ -55,6 +60,7 @@ public static class CreateCommand
         }
         RequireGuestImage(ctx.Config);
         IReadOnlyList<string> hostCgroups = HostCgroup.Resolve(loaded.Spec.Linux?.CgroupsPath, id, ctx.Options.SystemdCgroup, File.ReadLines("/proc/self/mountinfo"));
+        HostCgroup.ThrowIfFrozen(hostCgroups);
 
         string dir = ctx.Store.Claim(id);
         string runDir = ctx.Store.RunDirOf(id);
@@ -87,7 +93,7 @@ public static class CreateCommand
                 ttyPath = ConsoleSetup.SendNewPty(consoleSocket, loaded.Spec.Process?.ConsoleSize);
             }
             using var report = new ReportChannel(Path.Combine(runDir, "create.sock"));
-            monitor = StartHelper(ctx, [MonitorCommand.Verb, "--report", report.Path], id, ttyPath);
+            monitor = HelperProcess.Start(ctx, [MonitorCommand.Verb, "--report", report.Path], id, ttyPath);
             MonitorReport outcome = report.Await(monitor, ctx.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor");
             if (outcome.Error is not null)
             {
@@ -139,51 +145,6 @@ public static class CreateCommand
                 };
             }
         }
-    }
-
-    /// <summary>Starts `vmsandbox [global flags] VERB ARGS… [--tty P] ID` (the monitor or an exec relay) as our child.</summary>
-    public static Process StartHelper(LifecycleContext ctx, string[] verbArgs, string id, string? ttyPath)
-    {
-        var psi = new ProcessStartInfo(Environment.ProcessPath ?? throw new VmSandboxException(ErrorCode.Internal, "cannot find own executable"))
-        {
-            UseShellExecute = false,
-            // With a tty the monitor uses the pty: it must not hold the caller's stdout/stderr
-            // (go-runc reads them to EOF when creating a tty container).
-            RedirectStandardInput = ttyPath is not null,
-            RedirectStandardOutput = ttyPath is not null,
-            RedirectStandardError = ttyPath is not null,
-        };
-        psi.ArgumentList.Add("--root");
-        psi.ArgumentList.Add(ctx.Store.Root);
-        if (ctx.Options.LogPath is not null)
-        {
-            psi.ArgumentList.Add("--log");
-            psi.ArgumentList.Add(ctx.Options.LogPath);
-            psi.ArgumentList.Add("--log-format");
-            psi.ArgumentList.Add(ctx.Options.LogFormat);
-        }
-        if (ctx.Options.Debug)
-        {
-            psi.ArgumentList.Add("--debug");
-        }
-        foreach (string a in verbArgs)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        if (ttyPath is not null)
-        {
-            psi.ArgumentList.Add("--tty");
-            psi.ArgumentList.Add(ttyPath);
-        }
-        psi.ArgumentList.Add(id);
-        Process p = Process.Start(psi) ?? throw new VmSandboxException(ErrorCode.Internal, $"start {verbArgs[0]}");
-        if (ttyPath is not null)
-        {
-            p.StandardInput.Close();
-            p.StandardOutput.Close();
-            p.StandardError.Close();
-        }
-        return p;
     }
 
     /// <summary>runc compat: written atomically (temp file + rename), no newline.</summary>

@@ -57,7 +57,7 @@ public static class ExecCommand
         string processFile = Path.Combine(ctx.Store.DirOf(id), $"exec-{Guid.NewGuid():N}.json");
         File.WriteAllBytes(processFile, json);
         using var report = new ReportChannel(Path.Combine(record.RunDir, $"exec-{Environment.ProcessId}.sock"));
-        using Process relay = CreateCommand.StartHelper(ctx, [RelayVerb, "--report", report.Path, "--process", processFile], id, ttyPath);
+        using Process relay = HelperProcess.Start(ctx, [RelayVerb, "--report", report.Path, "--process", processFile], id, ttyPath);
         MonitorReport outcome = report.Await(relay, TimeSpan.FromSeconds(90), "exec relay");
         if (outcome.Error is not null)
         {

@@ -68,7 +68,7 @@ public static class RunCommand
         }
         await using AgentConnection owned = conn;
         using SafeFd? callerTty = ExecSession.CallerTerminal(record.Terminal && ownTerminal);
-        using IDisposable? raw = callerTty is null ? null : HostPty.RawUntilDisposed(callerTty);
+        using IDisposable? raw = callerTty is null ? null : Pty.RawUntilDisposed(callerTty);
         using var signals = new GuestSignalRelay(conn.Agent, id, "", callerTty, ctx.Log.Debug);
         StartOrDelete(ctx, id);
         await signals.ResizeAsync();

@@ -30,7 +30,7 @@ public static class ExecSession
         // Foreground with the caller's own terminal (no console socket): raw while the process
         // runs, as runc does, so only the guest's terminal echoes and edits.
         using SafeFd? callerTty = CallerTerminal(terminal && tty is null);
-        using IDisposable? raw = callerTty is null ? null : HostPty.RawUntilDisposed(callerTty);
+        using IDisposable? raw = callerTty is null ? null : Pty.RawUntilDisposed(callerTty);
         using ProcessIo io = tty is not null
             ? new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), true, tty.Fd, tty.Fd, tty.Fd)
             : new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2);
@@ -61,7 +61,7 @@ public static class ExecSession
     }
 
     /// <summary>Standard input as a non-owning handle when <paramref name="wanted"/> and it is a terminal.</summary>
-    public static SafeFd? CallerTerminal(bool wanted) => wanted && HostPty.IsTerminal(0) ? new SafeFd(0, ownsHandle: false) : null;
+    public static SafeFd? CallerTerminal(bool wanted) => wanted && Pty.IsTerminal(0) ? new SafeFd(0, ownsHandle: false) : null;
 
     /// <summary>The exec'd process's spec as runc builds it from CLI flags: the container's process with overrides.</summary>
     public static Oci.Spec.ProcessSpec FromFlags(Oci.Spec.ProcessSpec container, IReadOnlyList<string> args, string? cwd, IReadOnlyList<string> env, bool tty, string? user, IReadOnlyList<string> additionalGids)

@@ -70,7 +70,7 @@ public sealed class GuestSignalRelay : IDisposable
         await _resizeOne.WaitAsync();
         try
         {
-            TerminalSize size = HostPty.GetSize(_terminal);
+            TerminalSize size = Pty.GetSize(_terminal);
             if (size.Rows == 0 && size.Columns == 0)
             {
                 return; // never set: keep the guest's default

@@ -79,6 +79,33 @@ public static class HostCgroup
         return string.Join('/', nested) + "/" + scope;
     }
 
+    /// <summary>
+    /// runc's refusal of a cgroup that is already frozen (v1 freezer.state FROZEN or FREEZING,
+    /// v2 cgroup.freeze 1): a monitor moved into it would stop dead before it started the VM.
+    /// </summary>
+    public static void ThrowIfFrozen(IReadOnlyList<string> dirs)
+    {
+        foreach (string dir in dirs)
+        {
+            if (ReadOrEmpty(Path.Combine(dir, "freezer.state")) is "FROZEN" or "FREEZING" || ReadOrEmpty(Path.Combine(dir, "cgroup.freeze")) == "1")
+            {
+                throw new VmSandboxException(ErrorCode.FailedPrecondition, "container's cgroup unexpectedly frozen");
+            }
+        }
+    }
+
+    private static string ReadOrEmpty(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
     /// <summary>Creates the directories and moves <paramref name="pid"/> into each.</summary>
     public static void Join(IReadOnlyList<string> dirs, int pid)
     {

@@ -173,7 +173,7 @@ public sealed class SandboxMonitor
         Interop.SafeFd tty = Interop.SafeFd.Open(path, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
         try
         {
-            Interop.HostPty.MakeControlling(tty);
+            Interop.Pty.SetControllingTerminal(tty);
         }
         catch (VmSandboxException e)
         {

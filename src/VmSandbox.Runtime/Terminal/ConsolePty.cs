@@ -21,7 +21,7 @@ public sealed class ConsolePty : IDisposable
     public string PeerPath { get; }
 
     /// <summary>The size the caller last set on the master (TIOCGWINSZ on the peer).</summary>
-    public TerminalSize Size => HostPty.GetSize(Peer);
+    public TerminalSize Size => Pty.GetSize(Peer);
 
     public void Dispose() => Peer.Dispose();
 }

@@ -37,7 +37,7 @@ public static class ConsoleSocket
         {
             if (size is { Rows: > 0, Columns: > 0 } s)
             {
-                HostPty.SetSize(master, s);
+                Pty.SetSize(master, s);
             }
             string peerPath = HostPty.PeerName(master);
             SendMaster(socket, master);

@@ -179,8 +179,8 @@ public sealed class CgroupAndProtocolTests
         Assert.Equal(12, Unsafe.SizeOf<Capabilities.__user_cap_data_struct>());
         Assert.Equal(4, (int)Marshal.OffsetOf<Capabilities.__user_cap_header_struct>("pid"));
         Assert.Equal(8, (int)Marshal.OffsetOf<Capabilities.__user_cap_data_struct>("inheritable"));
-        Assert.Equal(8, Unsafe.SizeOf<Pty.winsize>());
-        Assert.Equal(2, (int)Marshal.OffsetOf<Pty.winsize>("ws_col"));
+        Assert.Equal(8, Unsafe.SizeOf<Tmds.Linux.winsize>());
+        Assert.Equal(2, (int)Marshal.OffsetOf<Tmds.Linux.winsize>("ws_col"));
         Assert.Equal(16, Unsafe.SizeOf<Rlimits.rlimit>());
         Assert.Equal(8, (int)Marshal.OffsetOf<Rlimits.rlimit>("rlim_max"));
     }

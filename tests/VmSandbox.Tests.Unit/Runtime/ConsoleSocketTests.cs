@@ -88,12 +88,12 @@ public sealed class ConsoleSocketTests : IDisposable
         {
             using ConsolePty pty = ConsoleSocket.SendNewPty(path);
             var (master, _) = Receive(listener);
-            Assert.Equal(pty.Size, HostPty.GetSize(pty.Peer));
+            Assert.Equal(pty.Size, Pty.GetSize(pty.Peer));
             // Once the receiver's copy is gone, no master is left: the peer hangs up (EIO). Were
             // our copy still open, the peer would keep working. (Counting /proc/self/fd races
             // with the other pty tests that run in parallel.)
             master.Dispose();
-            Assert.ThrowsAny<Exception>(() => HostPty.GetSize(pty.Peer));
+            Assert.ThrowsAny<Exception>(() => Pty.GetSize(pty.Peer));
         }
     }
 
@@ -111,8 +111,8 @@ public sealed class ConsoleSocketTests : IDisposable
             var (master, _) = Receive(listener);
             using (master)
             {
-                Assert.Equal(new TerminalSize(rows, columns), HostPty.GetSize(master));
-                HostPty.SetSize(master, new TerminalSize(50, 200));
+                Assert.Equal(new TerminalSize(rows, columns), Pty.GetSize(master));
+                Pty.SetSize(master, new TerminalSize(50, 200));
                 Assert.Equal(new TerminalSize(50, 200), pty.Size);
             }
         }

@@ -64,4 +64,34 @@ public sealed class HostCgroupTests
         Assert.Equal(ErrorCode.InvalidArgument, e.Code);
         Assert.Contains("linux.cgroupsPath", e.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("freezer.state", "FROZEN\n", true)]
+    [InlineData("freezer.state", "FREEZING\n", true)]
+    [InlineData("freezer.state", "THAWED\n", false)]
+    [InlineData("cgroup.freeze", "1\n", true)]
+    [InlineData("cgroup.freeze", "0\n", false)]
+    [InlineData("cpu.max", "max 100000\n", false)]
+    public void A_frozen_cgroup_is_refused_with_runcs_words(string file, string content, bool refused)
+    {
+        string dir = Directory.CreateTempSubdirectory("vmsb-freezer-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, file), content);
+            string[] dirs = [Path.Combine(dir, "missing"), dir];
+            if (refused)
+            {
+                var e = Assert.Throws<VmSandboxException>(() => HostCgroup.ThrowIfFrozen(dirs));
+                Assert.Equal("container's cgroup unexpectedly frozen", e.Message);
+            }
+            else
+            {
+                HostCgroup.ThrowIfFrozen(dirs);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace VmSandbox.Bench;
+
+/// <summary>
+/// The OCI lifecycle under each runtime on the same bundle (a busybox rootfs): the wall time of
+/// `R run` for a container that runs `true` (create, start, wait, delete: what `docker run --rm`
+/// asks of a runtime, without Docker's own share), `R exec` into a running one, and the host
+/// memory (PSS) of one idle container: every process the runtime left running for it.
+/// </summary>
+public static class LifecycleBench
+{
+    public static void Run(StringBuilder doc, string vmsandbox, int runs)
+    {
+        string work = Directory.CreateTempSubdirectory("vmsb-bench-").FullName;
+        try
+        {
+            string rootfs = Path.Combine(work, "rootfs");
+            (int rc, _, string err) = Exec("packaging/scripts/make-busybox-rootfs.sh", [rootfs], TimeSpan.FromMinutes(2));
+            doc.AppendLine("## Container lifecycle").AppendLine();
+            if (rc != 0)
+            {
+                doc.AppendLine(CultureInfo.InvariantCulture, $"Not measured: the busybox rootfs could not be built ({err.Trim()}).").AppendLine();
+                return;
+            }
+            doc.AppendLine(CultureInfo.InvariantCulture, $"One busybox bundle, {runs} runs each, medians. `run true`: `R run` of a container whose process is `true`, from")
+                .AppendLine("the call to its exit (create, start, wait, delete: the runtime's share of `docker run --rm`). `exec true`: `R exec` into a running")
+                .AppendLine("container. Idle PSS: the proportional set size of every host process the runtime left running for one `sleep` container")
+                .AppendLine("(for vmsandbox the monitor, QEMU with the guest's memory, virtiofsd). runsc runs with `--network=none`.")
+                .AppendLine();
+            doc.AppendLine("| runtime | run true, ms | exec true, ms | idle PSS, MiB |").AppendLine("|---|---:|---:|---:|");
+            foreach ((string name, string? exe, string[] flags) in new[]
+            {
+                ("vmsandbox", File.Exists(vmsandbox) ? vmsandbox : null, Array.Empty<string>()),
+                ("runc", Program.Find("runc", "/usr/sbin/runc"), []),
+                ("runsc", Program.Find("runsc", "/usr/bin/runsc"), ["--network=none"]),
+            })
+            {
+                doc.AppendLine(exe is null ? $"| {name} | not installed | | |" : Row(name, exe, flags, work, rootfs, runs));
+            }
+            doc.AppendLine();
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static string Row(string name, string exe, string[] flags, string work, string rootfs, int runs)
+    {
+        string root = Directory.CreateDirectory(Path.Combine(work, "state-" + name)).FullName;
+        string[] global = ["--root", root, .. flags];
+        string once = Bundle(work, name + "-true", rootfs, "true");
+        var times = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            (int rc, _, string err) = Exec(exe, [.. global, "run", "--bundle", once, $"b{Environment.ProcessId}-{i}"], TimeSpan.FromMinutes(3));
+            if (rc != 0)
+            {
+                return $"| {name} | failed: {OneLine(err)} | | |";
+            }
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+
+        string idle = Bundle(work, name + "-sleep", rootfs, "sleep", "1000");
+        string id = $"idle{Environment.ProcessId}";
+        HashSet<int> before = Pids();
+        (int started, _, string startErr) = Program.Run(exe, [.. global, "run", "--detach", "--bundle", idle, id], TimeSpan.FromMinutes(3), capture: false);
+        if (started != 0)
+        {
+            return $"| {name} | {Program.Median(times):F0} | failed: `run --detach` exited {started} | |";
+        }
+        try
+        {
+            var execs = new List<double>();
+            for (int i = 0; i < runs; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                Exec(exe, [.. global, "exec", id, "true"], TimeSpan.FromMinutes(1));
+                execs.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            execs.Sort();
+            Thread.Sleep(1000);
+            double pssKiB = Pids().Except(before).Sum(Pss);
+            return $"| {name} | {Program.Median(times):F0} | {Program.Median(execs):F0} | {pssKiB / 1024:F1} |";
+        }
+        finally
+        {
+            Exec(exe, [.. global, "delete", "--force", id], TimeSpan.FromMinutes(1));
+        }
+    }
+
+    /// <summary>A bundle whose config is `vmsandbox spec`'s default with our process and no terminal.</summary>
+    private static string Bundle(string work, string name, string rootfs, params string[] args)
+    {
+        string dir = Directory.CreateDirectory(Path.Combine(work, name)).FullName;
+        JsonNode spec = JsonNode.Parse(Program.DefaultSpecJson())!;
+        spec["root"]!["path"] = rootfs;
+        spec["root"]!["readonly"] = true;
+        spec["process"]!["terminal"] = false;
+        spec["process"]!["args"] = new JsonArray([.. args.Select(a => JsonValue.Create(a))]);
+        File.WriteAllText(Path.Combine(dir, "config.json"), spec.ToJsonString());
+        return dir;
+    }
+
+    private static HashSet<int> Pids() =>
+        [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => n!.All(char.IsAsciiDigit)).Select(n => int.Parse(n!, CultureInfo.InvariantCulture))];
+
+    /// <summary>PSS in KiB from /proc/PID/smaps_rollup; 0 for a process that is gone or a kernel thread.</summary>
+    private static double Pss(int pid)
+    {
+        try
+        {
+            string? line = File.ReadLines($"/proc/{pid}/smaps_rollup").FirstOrDefault(l => l.StartsWith("Pss:", StringComparison.Ordinal));
+            return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    private static string OneLine(string s) => s.Trim().Split('\n')[^1].Replace("|", "/", StringComparison.Ordinal);
+
+    private static (int Rc, string Stdout, string Stderr) Exec(string exe, string[] args, TimeSpan timeout) => Program.Run(exe, args, timeout);
+}
