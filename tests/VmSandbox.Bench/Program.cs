@@ -24,10 +24,25 @@ public static class Program
         doc.AppendLine(CultureInfo.InvariantCulture, $"- host: {Environment.ProcessorCount} cpus, {CpuModel()}, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}");
         doc.AppendLine();
 
-        BootSection(doc, vmsandbox, runs);
-        VsockBench.RunAsync(doc, Arg(args, "--guest-dir") ?? "out/share/vmsandbox/guest").GetAwaiter().GetResult();
-        CliStartSection(doc, vmsandbox);
-        LifecycleBench.Run(doc, vmsandbox, runs);
+        // --only boot|vsock|cli|lifecycle: one section (for working on it; make bench runs all).
+        string? only = Arg(args, "--only");
+        bool Wanted(string section) => only is null || only == section;
+        if (Wanted("boot"))
+        {
+            BootSection(doc, vmsandbox, runs);
+        }
+        if (Wanted("vsock"))
+        {
+            VsockBench.RunAsync(doc, Arg(args, "--guest-dir") ?? "out/share/vmsandbox/guest").GetAwaiter().GetResult();
+        }
+        if (Wanted("cli"))
+        {
+            CliStartSection(doc, vmsandbox);
+        }
+        if (Wanted("lifecycle"))
+        {
+            LifecycleBench.Run(doc, vmsandbox, runs);
+        }
         doc.AppendLine("## Not measured yet").AppendLine();
         doc.AppendLine("`docker run --rm` through dockerd (the runtime's share is the `run true` row above), virtio-fs throughput")
             .AppendLine("and sandboxes per GiB.")
