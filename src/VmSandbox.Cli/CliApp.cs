@@ -27,6 +27,7 @@ public static class CliApp
                 return ExitCodes.Usage;
             }
             string verb = reader.Next();
+            log.Debug($"vmsandbox {Version}: {verb} (pid {Environment.ProcessId})");
             return verb switch
             {
                 "check" => Commands.CheckCommand.Run(reader, stdout),

@@ -42,7 +42,8 @@ public sealed class CliLog
         }
         if (_options.LogPath is null)
         {
-            _stderr.WriteLine($"vmsandbox: debug: {message}");
+            // runc's (logrus's) text form, which tools that grep runc's --debug output expect.
+            _stderr.Write(Format("debug", message, DateTimeOffset.UtcNow, json: false));
         }
         Write("debug", message);
     }

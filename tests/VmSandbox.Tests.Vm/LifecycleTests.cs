@@ -46,6 +46,24 @@ public sealed class LifecycleTests(BundleFixture fx)
     }
 
     [Fact]
+    public async Task A_cwd_only_root_may_enter_still_works_for_another_user()
+    {
+        // runc enters the cwd before it changes user and drops capabilities (runc's cwd.bats):
+        // /private is 0700 and root's; the process runs as 42 without capabilities.
+        string root = fx.NewRoot();
+        string dir = Directory.CreateDirectory(Path.Combine(fx.Rootfs, "private")).FullName;
+        File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        System.Text.Json.Nodes.JsonObject process = ContainerSpecs.Process("sh", "-c", "id -u; pwd");
+        process["cwd"] = "/private";
+        process["user"] = new System.Text.Json.Nodes.JsonObject { ["uid"] = 42, ["gid"] = 42 };
+        process["capabilities"] = ContainerSpecs.Caps([]);
+        var r = await fx.Cli(root, "run", "--bundle", fx.Bundle(ContainerSpecs.Spec(process)), "cwd");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("42\n/private\n", r.Stdout);
+        fx.AssertNothingLeft(root, "cwd");
+    }
+
+    [Fact]
     public async Task Run_keeps_stdout_and_stderr_apart_and_reads_stdin()
     {
         string root = fx.NewRoot();

@@ -71,6 +71,19 @@ public sealed class ProcessSetup
             SeccompFilter.Install(filter, filterFlags, setNoNewPrivs: false);
         }
 
+        // runc compat: chdir while still root with every capability, so that a cwd only root may
+        // enter works; a permission error is retried as the container user, for a cwd only that
+        // user may enter.
+        bool chdirAsUser = false;
+        try
+        {
+            FileSystemCalls.ChangeDirectory(cwd);
+        }
+        catch (VmSandboxException e) when (e.Errno is 1 or 13)
+        {
+            chdirAsUser = true;
+        }
+
         User user = _process.User;
         if (caps is not null)
         {
@@ -104,7 +117,10 @@ public sealed class ProcessSetup
         {
             _ = FileSystemCalls.SetUmask(umask);
         }
-        FileSystemCalls.ChangeDirectory(cwd);
+        if (chdirAsUser)
+        {
+            FileSystemCalls.ChangeDirectory(cwd);
+        }
         if (_process.NoNewPrivileges)
         {
             SeccompCalls.SetNoNewPrivs();

@@ -107,6 +107,7 @@ public static class CreateCommand
                 GuestPid = outcome.GuestPid,
             };
             ctx.Store.Save(record);
+            ctx.Log.Debug($"create {id}: sandbox monitor {monitor.Id}, container process {outcome.GuestPid} in the guest, stopped before exec");
             if (args.Value("pid-file") is { } pidFile)
             {
                 WritePidFile(pidFile, monitor.Id);

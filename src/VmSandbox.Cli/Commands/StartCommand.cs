@@ -35,6 +35,7 @@ public static class StartCommand
         AgentCall.Run(record, async a => await a.StartContainerAsync(new StartContainerRequest { ContainerId = id }, AgentCall.Options, CancellationToken.None));
         record = record with { Started = true };
         ctx.Store.Save(record);
+        ctx.Log.Debug($"start {id}: the container process runs its entrypoint");
         RuntimeSpec spec = SpecLoader.Parse(File.ReadAllBytes(Path.Combine(ctx.Store.DirOf(id), ContainerStore.ConfigCopy)));
         HookPhase.Run(ctx, record, spec.Hooks, HookKind.Poststart, ContainerStatus.Running);
     }

@@ -100,6 +100,23 @@ public sealed class CliAppTests : IDisposable
     }
 
     [Fact]
+    public void Debug_goes_to_stderr_as_runc_prints_it_or_to_the_log_file()
+    {
+        var (rc, _, err) = Run("--debug", "features");
+        Assert.Equal(0, rc);
+        Assert.Matches("^time=\"[^\"]+Z\" level=debug msg=\"vmsandbox [^\"]+: features \\(pid [0-9]+\\)\"\n$", err);
+
+        string log = Path.Combine(_dir, "debug.log");
+        var (rc2, _, err2) = Run("--debug", "--log", log, "--log-format", "json", "features");
+        Assert.Equal(0, rc2);
+        Assert.Equal("", err2);
+        Assert.Contains("\"level\":\"debug\"", File.ReadAllText(log), StringComparison.Ordinal);
+
+        var (_, _, quiet) = Run("features");
+        Assert.Equal("", quiet);
+    }
+
+    [Fact]
     public void Text_log_lines_quote_the_message()
     {
         string line = CliLog.Format("error", "say \"hi\"", DateTimeOffset.UnixEpoch, json: false);
