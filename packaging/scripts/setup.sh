@@ -12,6 +12,7 @@ packages=(
     containerd        # containerd 1.6 with CRI and `ctr`: the shim v2 end-to-end tests
     busybox-static    # one static binary that makes the test images' rootfs (`docker import`, no registry)
     iproute2          # `ip`: the Docker end-to-end tests make (and remove) their own bridge
+    procps            # `ps`: `vmsandbox ps` picks its rows out of it, as runc (and `docker top`) do
     cpio kmod         # initramfs builder: cpio archive, depmod
     ca-certificates
 )

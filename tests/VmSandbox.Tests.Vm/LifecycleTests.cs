@@ -135,6 +135,10 @@ public sealed class LifecycleTests(BundleFixture fx)
         var killStopped = await fx.Cli(root, "kill", id, "TERM");
         Assert.Equal(1, killStopped.ExitCode);
         Assert.Contains("container not running", killStopped.Stderr, StringComparison.Ordinal);
+        // …but `kill --all` of a stopped one succeeds (no process left to signal), and ps lists none.
+        Assert.Equal(0, (await fx.Cli(root, "kill", "--all", id, "0")).ExitCode);
+        var psStopped = await fx.Cli(root, "ps", "--format", "json", id);
+        Assert.Equal((0, "null"), (psStopped.ExitCode, psStopped.Stdout.Trim()));
         var startStopped = await fx.Cli(root, "start", id);
         Assert.Contains("cannot start a container that has stopped", startStopped.Stderr, StringComparison.Ordinal);
 
@@ -195,7 +199,11 @@ public sealed class LifecycleTests(BundleFixture fx)
             Assert.Contains(monitor, pids);
             Assert.DoesNotContain(1, pids);
             Assert.Contains(pids, p => File.Exists($"/proc/{p}/comm") && File.ReadAllText($"/proc/{p}/comm").StartsWith("qemu-system", StringComparison.Ordinal));
-            var table = await fx.Cli(root, "ps", id);
+            // The table, as runc's: the host's `ps -ef` header and the sandbox's rows.
+            var host = await fx.Cli(root, "ps", id);
+            Assert.Matches("^UID +PID +PPID +C +STIME +TTY +TIME +CMD\n", host.Stdout);
+            Assert.Contains("qemu-system", host.Stdout, StringComparison.Ordinal);
+            var table = await fx.Cli(root, "ps", "--guest", id);
             Assert.Contains("sleep 1000", table.Stdout, StringComparison.Ordinal);
             Assert.Contains("sh -c i=0", table.Stdout, StringComparison.Ordinal);
 

@@ -19,6 +19,10 @@ public static class KillCommand
         string id = args.Positional[0];
         int signal = args.Positional.Count == 2 ? Signals.Parse(args.Positional[1]) : 15;
         (ContainerRecord record, ContainerStatus status) = ctx.Get(id);
+        if (status == ContainerStatus.Stopped && args.Flag("all"))
+        {
+            return ExitCodes.Success; // runc compat: every process of a stopped container is none
+        }
         if (status is ContainerStatus.Stopped or ContainerStatus.Creating)
         {
             throw new VmSandboxException(ErrorCode.FailedPrecondition, "container not running");
