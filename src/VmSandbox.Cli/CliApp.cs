@@ -16,6 +16,7 @@ public static class CliApp
     {
         var options = new GlobalOptions();
         var log = new CliLog(options, stderr);
+        string verb = "";
         try
         {
             var reader = new ArgReader(args);
@@ -26,7 +27,7 @@ public static class CliApp
                 Usage(stdout);
                 return ExitCodes.Usage;
             }
-            string verb = reader.Next();
+            verb = reader.Next();
             log.Debug($"vmsandbox {Version}: {verb} (pid {Environment.ProcessId})");
             return verb switch
             {
@@ -65,7 +66,7 @@ public static class CliApp
             log.Debug(e.ToString());
             return VmSandboxException.CodeOf(e) == ErrorCode.InvalidArgument && e.Message.StartsWith("unknown", StringComparison.Ordinal)
                 ? ExitCodes.Usage
-                : ExitCodes.Failure;
+                : verb == "exec" ? ExitCodes.ExecFailed : ExitCodes.Failure;
         }
     }
 

@@ -70,7 +70,7 @@ public static class LifecycleBench
         string idle = Bundle(work, name + "-sleep", rootfs, "sleep", "1000");
         string id = $"idle{Environment.ProcessId}";
         HashSet<int> before = Pids();
-        (int started, _, string startErr) = Program.Run(exe, [.. global, "run", "--detach", "--bundle", idle, id], TimeSpan.FromMinutes(3), capture: false);
+        (int started, _, string startErr) = Program.Run(exe, [.. global, "run", "--detach", "--bundle", idle, id], TimeSpan.FromMinutes(3), stdioFile: Touch(Path.Combine(work, name + "-stdio")));
         if (started != 0)
         {
             return $"| {name} | {Program.Median(times):F0} | failed: `run --detach` exited {started} | |";
@@ -106,6 +106,12 @@ public static class LifecycleBench
         spec["process"]!["args"] = new JsonArray([.. args.Select(a => JsonValue.Create(a))]);
         File.WriteAllText(Path.Combine(dir, "config.json"), spec.ToJsonString());
         return dir;
+    }
+
+    private static string Touch(string path)
+    {
+        File.WriteAllText(path, "");
+        return path;
     }
 
     private static HashSet<int> Pids() =>

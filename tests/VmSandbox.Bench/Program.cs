@@ -127,14 +127,16 @@ public static class Program
     internal static double Median(List<double> sorted) =>
         sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 
-    /// <param name="capture">
-    /// False for a call that leaves a process behind holding its stdio (`run --detach`: the
-    /// container's stdio are the caller's): the output then goes to /dev/null, not to pipes that
-    /// would never reach EOF.
+    /// <param name="stdioFile">
+    /// For a call that leaves a process behind holding its stdio (`run --detach`: the container's
+    /// stdio are the caller's): a regular file to use as stdin, stdout and stderr instead of pipes
+    /// that would never reach EOF. Not /dev/null: runsc chowns its container's stdio to its
+    /// sandbox user, and the host's /dev/null must stay root's.
     /// </param>
-    internal static (int Rc, string Stdout, string Stderr) Run(string exe, string[] args, TimeSpan timeout, bool capture = true)
+    internal static (int Rc, string Stdout, string Stderr) Run(string exe, string[] args, TimeSpan timeout, string? stdioFile = null)
     {
-        string[] command = capture ? args : ["-c", "exec \"$0\" \"$@\" </dev/null >/dev/null 2>&1", exe, .. args];
+        bool capture = stdioFile is null;
+        string[] command = capture ? args : ["-c", $"exec \"$0\" \"$@\" <'{stdioFile}' >>'{stdioFile}' 2>&1", exe, .. args];
         var psi = new ProcessStartInfo(capture ? exe : "/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in command)
         {

@@ -182,9 +182,12 @@ public sealed class LifecycleTests(BundleFixture fx)
             Assert.Equal("1000:1001\n", user.Stdout);
 
             var missing = await fx.Cli(root, "exec", id, "nosuchbinary");
-            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Equal(255, missing.ExitCode); // runc's code for an exec that could not run
             Assert.Contains("executable file not found in $PATH", missing.Stderr, StringComparison.Ordinal);
 
+            string foregroundPid = Path.Combine(root, "fg.pid");
+            Assert.Equal(0, (await fx.Cli(root, "exec", "--pid-file", foregroundPid, id, "true")).ExitCode);
+            Assert.Matches("^[0-9]+$", File.ReadAllText(foregroundPid));
             string pidFile = Path.Combine(root, "exec.pid");
             Assert.Equal(0, (await fx.Cli(root, "exec", "--detach", "--pid-file", pidFile, id, "sleep", "1000")).ExitCode);
             int relay = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);

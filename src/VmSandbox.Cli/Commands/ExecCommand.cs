@@ -51,7 +51,17 @@ public static class ExecCommand
         byte[] json = ExecSession.Serialize(process);
         if (!detach)
         {
-            return ExecSession.RunAsync(record, json, process.Terminal, ttyPath, (_, _) => { }, ctx.Log.Debug, CancellationToken.None).GetAwaiter().GetResult();
+            // In the foreground this process is the relay: its PID stands for the exec'd process
+            // (signals sent to it are forwarded), so that is what --pid-file gets, once it runs.
+            string? foregroundPidFile = args.Value("pid-file");
+            void Started(int guestPid, Exception? error)
+            {
+                if (error is null && foregroundPidFile is not null)
+                {
+                    CreateCommand.WritePidFile(foregroundPidFile, Environment.ProcessId);
+                }
+            }
+            return ExecSession.RunAsync(record, json, process.Terminal, ttyPath, Started, ctx.Log.Debug, CancellationToken.None).GetAwaiter().GetResult();
         }
 
         string processFile = Path.Combine(ctx.Store.DirOf(id), $"exec-{Guid.NewGuid():N}.json");
