@@ -64,6 +64,28 @@ public sealed class LifecycleTests(BundleFixture fx)
     }
 
     [Fact]
+    public async Task A_detached_containers_closed_output_reaches_the_caller_as_eof()
+    {
+        // With runc only the container's processes hold the caller's stdout; once they close
+        // it, a caller reading to EOF (Python's check_output, crun's tests) goes on. Here the
+        // monitor relays it and must let go too, long before the container ends.
+        string root = fx.NewRoot();
+        const string id = "eof";
+        var r = await TestEnvironment.RunAsync(TestEnvironment.CliPath, fx.Env(), TimeSpan.FromMinutes(2),
+            "--root", root, "run", "--detach", "--bundle", fx.Bundle("sh", "-c", "echo before; exec >&- 2>&-; sleep 1000"), id);
+        try
+        {
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            Assert.Equal("running", await StatusOf(root, id));
+        }
+        finally
+        {
+            await fx.Cli(root, "delete", "--force", id);
+        }
+        fx.AssertNothingLeft(root, id);
+    }
+
+    [Fact]
     public async Task Run_keeps_stdout_and_stderr_apart_and_reads_stdin()
     {
         string root = fx.NewRoot();

@@ -61,7 +61,7 @@ public static class ExecCommand
                     CreateCommand.WritePidFile(foregroundPidFile, Environment.ProcessId);
                 }
             }
-            return ExecSession.RunAsync(record, json, process.Terminal, ttyPath, Started, ctx.Log.Debug, CancellationToken.None).GetAwaiter().GetResult();
+            return ExecSession.RunAsync(record, json, process.Terminal, ttyPath, Started, ctx.Log.Debug, relay: false, CancellationToken.None).GetAwaiter().GetResult();
         }
 
         string processFile = Path.Combine(ctx.Store.DirOf(id), $"exec-{Guid.NewGuid():N}.json");
@@ -111,7 +111,7 @@ public static class ExecCommand
                 : new MonitorReport { Error = VmSandboxException.FormatChain(error), Code = VmSandboxException.CodeOf(error).ToString() }, _ => { }).GetAwaiter().GetResult();
         try
         {
-            return ExecSession.RunAsync(record, json, terminal, args.Value("tty"), Started, ctx.Log.Debug, CancellationToken.None).GetAwaiter().GetResult();
+            return ExecSession.RunAsync(record, json, terminal, args.Value("tty"), Started, ctx.Log.Debug, relay: true, CancellationToken.None).GetAwaiter().GetResult();
         }
         catch (Exception e)
         {

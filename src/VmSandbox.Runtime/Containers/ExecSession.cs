@@ -21,7 +21,8 @@ public static class ExecSession
 
     /// <param name="started">Called with the guest PID once the process runs (or with the error).</param>
     /// <param name="log">Where the relay's own troubles go (the --log file).</param>
-    public static async Task<int> RunAsync(ContainerRecord record, byte[] processJson, bool terminal, string? ttyPath, Action<int, Exception?> started, Action<string> log, CancellationToken ct)
+    /// <param name="relay">This process is the detached exec relay: its stdio are the process's alone.</param>
+    public static async Task<int> RunAsync(ContainerRecord record, byte[] processJson, bool terminal, string? ttyPath, Action<int, Exception?> started, Action<string> log, bool relay, CancellationToken ct)
     {
         string execId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         await using AgentConnection conn = await AgentConnection.ConnectAsync(record.RunDir, ct);
@@ -33,7 +34,7 @@ public static class ExecSession
         using IDisposable? raw = callerTty is null ? null : Pty.RawUntilDisposed(callerTty);
         using ProcessIo io = tty is not null
             ? new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), true, tty.Fd, tty.Fd, tty.Fd)
-            : new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2);
+            : new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2) { ReleaseHostOutputsAtEof = relay };
         ExecProcessResponse response;
         try
         {

@@ -75,7 +75,7 @@ public sealed class SandboxMonitor
             }
             io = tty is not null
                 ? new ProcessIo(sandbox.VsockUdsPath!, terminal: true, tty.Fd, tty.Fd, tty.Fd)
-                : new ProcessIo(sandbox.VsockUdsPath!, terminal, 0, 1, 2);
+                : new ProcessIo(sandbox.VsockUdsPath!, terminal, 0, 1, 2) { ReleaseHostOutputsAtEof = true };
             var request = new CreateContainerRequest
             {
                 ContainerId = _id,

@@ -23,6 +23,14 @@ public sealed class ProcessIo : IDisposable
     private readonly int _errFd;
     private Task _outputs = Task.CompletedTask;
 
+    /// <summary>
+    /// Set by the helpers whose stdio exist only for the container (the monitor, the exec
+    /// relay): once the guest closed stdout (stderr), the host descriptor is closed too (made
+    /// /dev/null), so the caller sees EOF when the process closes its output, as with runc,
+    /// where only the container's processes hold it, not when the sandbox ends.
+    /// </summary>
+    public bool ReleaseHostOutputsAtEof { get; init; }
+
     /// <param name="udsPath">The sandbox's hybrid vsock socket.</param>
     /// <param name="inFd">Host descriptor to read stdin from, -1 for none.</param>
     /// <param name="outFd">Host descriptor for stdout (the pty with a terminal).</param>
@@ -62,8 +70,8 @@ public sealed class ProcessIo : IDisposable
         Stream outStream = await _stdout.AcceptAsync(s_connectTimeout, ct);
         Stream? errStream = _stderr is null ? null : await _stderr.AcceptAsync(s_connectTimeout, ct);
         Stream? inStream = _stdin is null ? null : await _stdin.AcceptAsync(s_connectTimeout, ct);
-        Task outTask = CopyToFdAsync(outStream, _outFd);
-        Task errTask = errStream is null ? Task.CompletedTask : CopyToFdAsync(errStream, _errFd);
+        Task outTask = CopyToFdAsync(outStream, _outFd, ReleaseHostOutputsAtEof);
+        Task errTask = errStream is null ? Task.CompletedTask : CopyToFdAsync(errStream, _errFd, ReleaseHostOutputsAtEof && _errFd != _outFd);
         _outputs = Task.WhenAll(outTask, errTask);
         if (inStream is not null)
         {
@@ -75,6 +83,22 @@ public sealed class ProcessIo : IDisposable
     public async Task DrainAsync()
     {
         await Task.WhenAny(_outputs, Task.Delay(DrainTimeout));
+    }
+
+    private static async Task CopyToFdAsync(Stream from, int fd, bool release)
+    {
+        try
+        {
+            await CopyToFdAsync(from, fd);
+        }
+        finally
+        {
+            if (release)
+            {
+                using SafeFd devNull = SafeFd.Open("/dev/null", Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_CLOEXEC);
+                ProcessCalls.Dup2(devNull.Fd, fd);
+            }
+        }
     }
 
     private static async Task CopyToFdAsync(Stream from, int fd)
