@@ -11,7 +11,6 @@ public sealed unsafe partial class RawFdStream : Stream
 {
     private const int EINTR = 4;
     private const int EAGAIN = 11;
-    private const int F_DUPFD_CLOEXEC = 1030;
     private const int SHUT_RDWR = 2;
     private readonly Handle _fd;
     private readonly bool _shutdownOnDispose;
@@ -35,11 +34,10 @@ public sealed unsafe partial class RawFdStream : Stream
     /// </summary>
     public static RawFdStream OverDuplicate(int fd)
     {
-        // SAFETY: F_DUPFD_CLOEXEC takes an integer argument; no pointers.
-        int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        return dup < 0
-            ? throw SyscallError.Create("fcntl(F_DUPFD_CLOEXEC)", null, Marshal.GetLastPInvokeError())
-            : new RawFdStream(new Handle(dup), shutdownOnDispose: false);
+        SafeFd dup = ProcessCalls.DuplicateAbove(fd, 3);
+        int n = dup.Fd;
+        dup.SetHandleAsInvalid(); // the stream's Handle owns it from here
+        return new RawFdStream(new Handle(n), shutdownOnDispose: false);
     }
 
     /// <summary>Owns one file descriptor.</summary>
@@ -71,9 +69,6 @@ public sealed unsafe partial class RawFdStream : Stream
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fcntl(int fd, int cmd, int arg);
 
     public override bool CanRead => true;
     public override bool CanWrite => true;

@@ -83,13 +83,13 @@ public sealed class StdioRelay : IDisposable
         _master = master;
         if (_pendingStdout is { } stdout)
         {
-            RawFdStream source = ToStream(ProcessCalls.DuplicateAbove(master.Fd, 3));
+            RawFdStream source = RawFdStream.OverDuplicate(master.Fd);
             _outputs.Add(Copy(source, stdout, "stdout"));
             _pendingStdout = null;
         }
         if (_stdinSource is not null)
         {
-            _stdinSink = ToStream(ProcessCalls.DuplicateAbove(master.Fd, 3));
+            _stdinSink = RawFdStream.OverDuplicate(master.Fd);
             StartInput();
         }
     }

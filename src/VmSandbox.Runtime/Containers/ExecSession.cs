@@ -12,7 +12,8 @@ namespace VmSandbox.Runtime.Containers;
 /// <summary>
 /// One `exec`: asks the agent to start a process in the container's namespaces, relays its stdio
 /// from this process's descriptors (or a host pty), forwards the signals this process receives
-/// and terminal resizes (<see cref="GuestSignalRelay"/>), and returns its exit status. `exec --detach` runs this in a relay process whose PID goes to --pid-file.
+/// and terminal resizes (<see cref="GuestSignalRelay"/>), and returns its exit status.
+/// `exec --detach` runs this in a relay process whose PID goes to --pid-file.
 /// </summary>
 public static class ExecSession
 {
@@ -27,7 +28,7 @@ public static class ExecSession
         string execId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         await using AgentConnection conn = await AgentConnection.ConnectAsync(record.RunDir, ct);
         AgentClient agent = conn.Agent;
-        using SafeFd? tty = ttyPath is null ? null : SandboxMonitor.OpenControllingTerminal(ttyPath, log);
+        using SafeFd? tty = ttyPath is null ? null : Terminal.ConsolePty.OpenControllingPeer(ttyPath, log);
         // Foreground with the caller's own terminal (no console socket): raw while the process
         // runs, as runc does, so only the guest's terminal echoes and edits.
         using SafeFd? callerTty = CallerTerminal(terminal && tty is null);

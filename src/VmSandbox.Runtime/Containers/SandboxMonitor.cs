@@ -71,7 +71,7 @@ public sealed class SandboxMonitor
             bool terminal = loaded.Spec.Process?.Terminal ?? false;
             if (_ttyPath is not null)
             {
-                tty = OpenControllingTerminal(_ttyPath, _log);
+                tty = Terminal.ConsolePty.OpenControllingPeer(_ttyPath, _log);
             }
             io = tty is not null
                 ? new ProcessIo(sandbox.VsockUdsPath!, terminal: true, tty.Fd, tty.Fd, tty.Fd)
@@ -161,24 +161,4 @@ public sealed class SandboxMonitor
     }
 
     private Task ReportAsync(MonitorReport report) => MonitorReport.SendAsync(_reportSocket, report, _log);
-
-    /// <summary>
-    /// Opens the host pty's peer and makes it this process's controlling terminal (the monitor
-    /// and the exec relay lead sessions of their own), so that the caller's resize of the master
-    /// arrives here as SIGWINCH (<see cref="GuestSignalRelay"/>). Without it the relay still works,
-    /// only without resizes, so a failure is logged, not fatal.
-    /// </summary>
-    public static Interop.SafeFd OpenControllingTerminal(string path, Action<string> log)
-    {
-        Interop.SafeFd tty = Interop.SafeFd.Open(path, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
-        try
-        {
-            Interop.Pty.SetControllingTerminal(tty);
-        }
-        catch (VmSandboxException e)
-        {
-            log($"{path}: not made the controlling terminal, resizes will not reach the guest: {e.Message}");
-        }
-        return tty;
-    }
 }

@@ -85,23 +85,8 @@ public sealed class ProcessIo : IDisposable
         await Task.WhenAny(_outputs, Task.Delay(DrainTimeout));
     }
 
+    /// <param name="release">Make <paramref name="fd"/> /dev/null at the end (<see cref="ReleaseHostOutputsAtEof"/>).</param>
     private static async Task CopyToFdAsync(Stream from, int fd, bool release)
-    {
-        try
-        {
-            await CopyToFdAsync(from, fd);
-        }
-        finally
-        {
-            if (release)
-            {
-                using SafeFd devNull = SafeFd.Open("/dev/null", Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_CLOEXEC);
-                ProcessCalls.Dup2(devNull.Fd, fd);
-            }
-        }
-    }
-
-    private static async Task CopyToFdAsync(Stream from, int fd)
     {
         await using (from)
         {
@@ -118,6 +103,14 @@ public sealed class ProcessIo : IDisposable
             catch (IOException)
             {
                 // The reader went away (EPIPE) or the guest reset the stream: nothing more to relay.
+            }
+            finally
+            {
+                if (release)
+                {
+                    using SafeFd devNull = SafeFd.Open("/dev/null", Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_CLOEXEC);
+                    ProcessCalls.Dup2(devNull.Fd, fd);
+                }
             }
         }
     }

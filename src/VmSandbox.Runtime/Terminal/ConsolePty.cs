@@ -24,4 +24,24 @@ public sealed class ConsolePty : IDisposable
     public TerminalSize Size => Pty.GetSize(Peer);
 
     public void Dispose() => Peer.Dispose();
+
+    /// <summary>
+    /// Opens the host pty's peer and makes it this process's controlling terminal (the monitor
+    /// and the exec relay lead sessions of their own), so that the caller's resize of the master
+    /// arrives here as SIGWINCH (<see cref="Containers.GuestSignalRelay"/>). Without it the relay still works,
+    /// only without resizes, so a failure is logged, not fatal.
+    /// </summary>
+    public static SafeFd OpenControllingPeer(string path, Action<string> log)
+    {
+        SafeFd tty = SafeFd.Open(path, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
+        try
+        {
+            Pty.SetControllingTerminal(tty);
+        }
+        catch (Common.VmSandboxException e)
+        {
+            log($"{path}: not made the controlling terminal, resizes will not reach the guest: {e.Message}");
+        }
+        return tty;
+    }
 }
