@@ -31,7 +31,7 @@ public static class LifecycleBench
                 .AppendLine("container. Idle PSS: the proportional set size of every host process the runtime left running for one `sleep` container")
                 .AppendLine("(for vmsandbox the monitor, QEMU with the guest's memory, virtiofsd). runsc runs with `--network=none`.")
                 .AppendLine();
-            doc.AppendLine("| runtime | run true, ms | exec true, ms | idle PSS, MiB |").AppendLine("|---|---:|---:|---:|");
+            var rows = new List<Measured>();
             foreach ((string name, string? exe, string[] flags) in new[]
             {
                 ("vmsandbox", File.Exists(vmsandbox) ? vmsandbox : null, Array.Empty<string>()),
@@ -39,7 +39,18 @@ public static class LifecycleBench
                 ("runsc", Program.Find("runsc", "/usr/bin/runsc"), ["--network=none"]),
             })
             {
-                doc.AppendLine(exe is null ? $"| {name} | not installed | | |" : Row(name, exe, flags, work, rootfs, runs));
+                rows.Add(exe is null ? new Measured(name, null, null, null, "not installed") : Row(name, exe, flags, work, rootfs, runs));
+            }
+            // Each value with its ratio to runc's, all from this one run.
+            Measured? runc = rows.Find(r => r.Name == "runc" && r.Failure is null);
+            static string Cell(double? value, double? baseline, string format) =>
+                value is not { } v ? "" : baseline is > 0 ? $"{v.ToString(format, CultureInfo.InvariantCulture)} ({(v / baseline.Value).ToString("F1", CultureInfo.InvariantCulture)}×)" : v.ToString(format, CultureInfo.InvariantCulture);
+            doc.AppendLine("| runtime | run true, ms (× runc) | exec true, ms (× runc) | idle PSS, MiB (× runc) |").AppendLine("|---|---:|---:|---:|");
+            foreach (Measured r in rows)
+            {
+                doc.AppendLine(r.Failure is not null && r.Run is null
+                    ? $"| {r.Name} | {r.Failure} | | |"
+                    : $"| {r.Name} | {Cell(r.Run, runc?.Run, "F0")} | {(r.Failure is not null ? r.Failure : Cell(r.Exec, runc?.Exec, "F0"))} | {Cell(r.PssMiB, runc?.PssMiB, "F1")} |");
             }
             doc.AppendLine();
         }
@@ -49,7 +60,10 @@ public static class LifecycleBench
         }
     }
 
-    private static string Row(string name, string exe, string[] flags, string work, string rootfs, int runs)
+    /// <summary>One runtime's medians; <see cref="Failure"/> says why the rest is missing.</summary>
+    private sealed record Measured(string Name, double? Run, double? Exec, double? PssMiB, string? Failure);
+
+    private static Measured Row(string name, string exe, string[] flags, string work, string rootfs, int runs)
     {
         string root = Directory.CreateDirectory(Path.Combine(work, "state-" + name)).FullName;
         string[] global = ["--root", root, .. flags];
@@ -61,7 +75,7 @@ public static class LifecycleBench
             (int rc, _, string err) = Exec(exe, [.. global, "run", "--bundle", once, $"b{Environment.ProcessId}-{i}"], TimeSpan.FromMinutes(3));
             if (rc != 0)
             {
-                return $"| {name} | failed: {OneLine(err)} | | |";
+                return new Measured(name, null, null, null, $"failed: {OneLine(err)}");
             }
             times.Add(sw.Elapsed.TotalMilliseconds);
         }
@@ -70,10 +84,10 @@ public static class LifecycleBench
         string idle = Bundle(work, name + "-sleep", rootfs, "sleep", "1000");
         string id = $"idle{Environment.ProcessId}";
         HashSet<int> before = Pids();
-        (int started, _, string startErr) = Program.Run(exe, [.. global, "run", "--detach", "--bundle", idle, id], TimeSpan.FromMinutes(3), stdioFile: Touch(Path.Combine(work, name + "-stdio")));
+        (int started, _, _) = Program.Run(exe, [.. global, "run", "--detach", "--bundle", idle, id], TimeSpan.FromMinutes(3), stdioFile: Touch(Path.Combine(work, name + "-stdio")));
         if (started != 0)
         {
-            return $"| {name} | {Program.Median(times):F0} | failed: `run --detach` exited {started} | |";
+            return new Measured(name, Program.Median(times), null, null, $"failed: `run --detach` exited {started}");
         }
         try
         {
@@ -87,7 +101,7 @@ public static class LifecycleBench
             execs.Sort();
             Thread.Sleep(1000);
             double pssKiB = Pids().Except(before).Sum(Pss);
-            return $"| {name} | {Program.Median(times):F0} | {Program.Median(execs):F0} | {pssKiB / 1024:F1} |";
+            return new Measured(name, Program.Median(times), Program.Median(execs), pssKiB / 1024, null);
         }
         finally
         {
