@@ -137,12 +137,14 @@ public static class Program
     {
         bool capture = stdioFile is null;
         string[] command = capture ? args : ["-c", $"exec \"$0\" \"$@\" <'{stdioFile}' >>'{stdioFile}' 2>&1", exe, .. args];
-        var psi = new ProcessStartInfo(capture ? exe : "/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // stdin is a pipe of ours, never an inherited /dev/null: runsc chowns its stdio too.
+        var psi = new ProcessStartInfo(capture ? exe : "/bin/sh") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in command)
         {
             psi.ArgumentList.Add(a);
         }
         using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
         Task<string> o = p.StandardOutput.ReadToEndAsync();
         Task<string> e = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(timeout))
