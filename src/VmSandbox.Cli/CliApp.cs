@@ -121,11 +121,11 @@ public static class CliApp
               kill      send a signal to the container's process (--all: every process)
               delete    delete a stopped container (--force: kill it first)
               exec      run another process in the container
-              ps        list the container's processes (guest PIDs)
+              ps        list the sandbox's host processes (--guest: the container's own, guest PIDs)
               list      list the containers under --root
               pause     freeze every process of the container
               resume    thaw a paused container
-              update    change the container's resource limits (--resources FILE|-)
+              update    change the container's resource limits (--resources FILE|-, or --memory, --pids-limit, --cpu-quota …)
               events    print resource usage (--stats once, else every --interval)
               check     show what this host has and lacks to run sandboxes (exit 0 when a VM can start)
               boot      boot a sandbox VM, wait for the guest agent's greeting, power it off

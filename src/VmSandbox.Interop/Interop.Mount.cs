@@ -3,7 +3,7 @@ using Tmds.Linux;
 
 namespace VmSandbox.Interop;
 
-/// <summary>mount(2), umount2(2), pivot_root(2) and chroot(2).</summary>
+/// <summary>mount(2), umount2(2), mount_setattr(2), pivot_root(2) and chroot(2).</summary>
 public static unsafe partial class Mount
 {
     // include/uapi/linux/mount.h
@@ -40,8 +40,52 @@ public static unsafe partial class Mount
     [LibraryImport("libc", EntryPoint = "chroot", SetLastError = true)]
     private static partial int chroot(byte* path);
 
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long syscall_mount_setattr(long nr, int dirfd, byte* path, uint flags, MountAttr* attr, nuint size);
+
     // arch/x86/entry/syscalls/syscall_64.tbl
     private const long SYS_pivot_root = 155;
+    private const long SYS_mount_setattr = 442;
+    private const int AT_FDCWD = -100;
+    private const uint AT_RECURSIVE = 0x8000;
+
+    // include/uapi/linux/mount.h: MOUNT_ATTR_*
+    public const ulong MOUNT_ATTR_RDONLY = 0x1;
+    public const ulong MOUNT_ATTR_NOSUID = 0x2;
+    public const ulong MOUNT_ATTR_NODEV = 0x4;
+    public const ulong MOUNT_ATTR_NOEXEC = 0x8;
+    /// <summary>The atime mode field: set it in attr_clr to change the mode to one of the next three.</summary>
+    public const ulong MOUNT_ATTR__ATIME = 0x70;
+    public const ulong MOUNT_ATTR_RELATIME = 0x0;
+    public const ulong MOUNT_ATTR_NOATIME = 0x10;
+    public const ulong MOUNT_ATTR_STRICTATIME = 0x20;
+    public const ulong MOUNT_ATTR_NODIRATIME = 0x80;
+    public const ulong MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
+
+    /// <summary>struct mount_attr (MOUNT_ATTR_SIZE_VER0, 32 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MountAttr
+    {
+        public ulong AttrSet;
+        public ulong AttrClr;
+        public ulong Propagation;
+        public ulong UsernsFd;
+    }
+
+    /// <summary>mount_setattr(2) with AT_RECURSIVE: sets and clears MOUNT_ATTR_* on <paramref name="target"/> and every mount below it (Linux 5.12+).</summary>
+    public static void SetAttributesRecursively(string target, ulong set, ulong clear)
+    {
+        var attr = new MountAttr { AttrSet = set, AttrClr = clear };
+        fixed (byte* p = CString.Utf8(target))
+        {
+            // SAFETY: p is a pinned, NUL-terminated buffer; attr lives on this frame for the call
+            // and its size is passed along.
+            if (syscall_mount_setattr(SYS_mount_setattr, AT_FDCWD, p, AT_RECURSIVE, &attr, (nuint)sizeof(MountAttr)) < 0)
+            {
+                throw SyscallError.Create("mount_setattr", target, Marshal.GetLastPInvokeError());
+            }
+        }
+    }
 
     /// <summary>Mounts, throwing a <see cref="VmSandbox.Common.VmSandboxException"/> naming the target on failure.</summary>
     public static void Do(string source, string target, string fsType, ulong flags, string? data = null)

@@ -3,7 +3,7 @@ using Tmds.Linux;
 
 namespace VmSandbox.Interop;
 
-/// <summary>statx(2) on an open descriptor.</summary>
+/// <summary>statx(2) on an open descriptor or a path, and fchown(2).</summary>
 public static unsafe class FileStat
 {
     /// <summary>The size in bytes of the file behind <paramref name="fd"/> (AT_EMPTY_PATH).</summary>
@@ -30,4 +30,23 @@ public static unsafe class FileStat
             }
         }
     }
+
+    /// <summary>Owner and device number (st_rdev as major:minor) of the file behind <paramref name="fd"/>, or of <paramref name="path"/> when fd is AT_FDCWD (-100).</summary>
+    public static (uint Uid, uint Gid, uint RdevMajor, uint RdevMinor) GetOwner(int fd, string path = "")
+    {
+        statx buf = default;
+        fixed (byte* p = CString.Utf8(path))
+        {
+            // SAFETY: p is a pinned, NUL-terminated buffer (empty with AT_EMPTY_PATH), buf a
+            // stack local the kernel fills.
+            if (LibC.statx(fd, p, path.Length == 0 ? LibC.AT_EMPTY_PATH : 0, LibC.STATX_UID | LibC.STATX_GID | LibC.STATX_TYPE, &buf) < 0)
+            {
+                throw SyscallError.Create("statx", path.Length == 0 ? $"fd {fd}" : path, LibC.errno);
+            }
+        }
+        return (buf.stx_uid, buf.stx_gid, buf.stx_rdev_major, buf.stx_rdev_minor);
+    }
+
+    /// <summary>fchown(2); returns the errno instead of throwing (0 on success).</summary>
+    public static int TryChown(int fd, uint uid, uint gid) => LibC.fchown(fd, uid, gid) < 0 ? LibC.errno : 0;
 }

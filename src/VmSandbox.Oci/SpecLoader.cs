@@ -56,6 +56,9 @@ public static class SpecLoader
     public static Spec.LinuxResources ParseResources(ReadOnlySpan<byte> json, string source) =>
         OciJson.Parse(json, OciJsonContext.Default.LinuxResources, source);
 
+    /// <summary>Writes <paramref name="resources"/> as compact JSON (what `update` sends to the guest).</summary>
+    public static string SerializeResources(Spec.LinuxResources resources) => OciJson.Serialize(resources, OciJsonContext.Default.LinuxResources);
+
     /// <summary>Writes <paramref name="spec"/> as <c>runc spec</c> does: tab-indented, no final newline.</summary>
     public static string Serialize(RuntimeSpec spec) => OciJson.Serialize(spec, OciJsonContext.Default.RuntimeSpec, '\t');
 }

@@ -5,9 +5,9 @@ namespace VmSandbox.Seccomp;
 /// <summary>
 /// Compiles an OCI seccomp profile to a classic BPF program for x86_64 guests, the job
 /// libseccomp does for runc. Layout (docs/seccomp.md): check seccomp_data.arch; load nr; split
-/// native and x32 numbers (i386 has its own numbers); a binary search over the syscall numbers
-/// that have rules; one block per distinct rule list testing arguments in profile order; the
-/// default action.
+/// native and x32 numbers (i386 has its own numbers); ENOSYS past the profile's last syscall
+/// (runc's -ENOSYS stub); a binary search over the syscall numbers that have rules; one block per
+/// distinct rule list testing arguments in profile order; the default action.
 /// Collaborators: <see cref="SyscallTable"/> resolves names, <see cref="BpfEmitter"/> lays out
 /// jumps, <see cref="SeccompFilter"/> installs the result.
 /// </summary>
@@ -40,7 +40,7 @@ public static partial class SeccompCompiler
         (bool x86, bool x32) = ParseArches(profile.Architectures);
         _ = ParseFlags(profile.Flags);
 
-        var compiled = new CompiledRule[profile.Syscalls.Count];
+        var compiled = new CompiledRule[profile.Syscalls.Count][];
         for (int i = 0; i < compiled.Length; i++)
         {
             compiled[i] = CompileRule(profile.Syscalls[i], $"syscall rule {i}");
@@ -81,16 +81,21 @@ public static partial class SeccompCompiler
         (uint, BpfLabel)[] x32Entries = EmitBlocks(e, x32Calls, compiled, blocks, fallback);
         (uint, BpfLabel)[] i386Entries = EmitBlocks(e, i386Calls, compiled, blocks, fallback);
 
-        BpfLabel x32Tree = x32 ? EmitTree(e, x32Entries, fallback) : badArch;
-        BpfLabel nativeTree = EmitTree(e, nativeEntries, fallback);
-        // x86_64 and x32 share AUDIT_ARCH_X86_64; x32 numbers carry __X32_SYSCALL_BIT.
-        e.EmitJump(SeccompCalls.BPF_JGE, SeccompCalls.__X32_SYSCALL_BIT, x32Tree, nativeTree);
+        // Each arch's tree is entered through the -ENOSYS check (SeccompCompiler.Enosys.cs).
+        bool enosys = EnosysStubApplies(defaultAction);
+        BpfLabel x32Tree = x32 ? EmitEnosysCheck(e, enosys, x32Calls, EmitTree(e, x32Entries, fallback)) : badArch;
+        BpfLabel nativeTree = EmitEnosysCheck(e, enosys, native, EmitTree(e, nativeEntries, fallback));
+        // x86_64 and x32 share AUDIT_ARCH_X86_64; x32 numbers carry __X32_SYSCALL_BIT. libseccomp
+        // sends every nr >= the bit to x32; runc's stub tests the bit alone (jset), so with the
+        // stub numbers 0x80000000-0xbfffffff take the x86_64 side and get ENOSYS.
+        ushort split = enosys && native.Count > 0 ? SeccompCalls.BPF_JSET : SeccompCalls.BPF_JGE;
+        e.EmitJump(split, SeccompCalls.__X32_SYSCALL_BIT, x32Tree, nativeTree);
         BpfLabel nativeStart = e.EmitLoad(NrOffset);
 
         BpfLabel otherArch = badArch;
         if (x86)
         {
-            e.FallThroughTo(EmitTree(e, i386Entries, fallback));
+            e.FallThroughTo(EmitEnosysCheck(e, enosys, i386Calls, EmitTree(e, i386Entries, fallback)));
             BpfLabel i386Start = e.EmitLoad(NrOffset);
             otherArch = e.EmitJump(SeccompCalls.BPF_JEQ, SeccompCalls.AUDIT_ARCH_I386, i386Start, badArch);
         }
@@ -116,7 +121,7 @@ public static partial class SeccompCompiler
 
     /// <summary>Emits the blocks <paramref name="calls"/> needs that do not exist yet; returns (nr, block) sorted by nr.</summary>
     private static (uint, BpfLabel)[] EmitBlocks(
-        BpfEmitter e, SortedDictionary<uint, SortedSet<int>> calls, CompiledRule[] compiled,
+        BpfEmitter e, SortedDictionary<uint, SortedSet<int>> calls, CompiledRule[][] compiled,
         Dictionary<string, BpfLabel> blocks, BpfLabel fallback)
     {
         var entries = new (uint, BpfLabel)[calls.Count];
@@ -126,7 +131,7 @@ public static partial class SeccompCompiler
             string key = string.Join(',', rules);
             if (!blocks.TryGetValue(key, out BpfLabel block))
             {
-                blocks[key] = block = EmitBlock(e, rules.Select(r => compiled[r]).ToList(), fallback);
+                blocks[key] = block = EmitBlock(e, rules.SelectMany(r => compiled[r]).ToList(), fallback);
             }
             entries[n++] = (nr, block);
         }
@@ -179,7 +184,11 @@ public static partial class SeccompCompiler
         return (x86, x32);
     }
 
-    private static CompiledRule CompileRule(SeccompSyscall rule, string context)
+    /// <summary>
+    /// One profile rule as the rules it stands for: itself, or, when it tests one argument more
+    /// than once, one rule per condition (runc compat, below).
+    /// </summary>
+    private static CompiledRule[] CompileRule(SeccompSyscall rule, string context)
     {
         if (rule.Names.Count == 0 || rule.Names.Any(string.IsNullOrEmpty))
         {
@@ -196,7 +205,14 @@ public static partial class SeccompCompiler
             }
             checks[i] = new ArgCheck((int)arg.Index, ParseOp(arg.Op, context), arg.Value, arg.ValueTwo);
         }
-        return new CompiledRule(checks, action);
+        // runc compat (libcontainer/seccomp's matchCall): when two conditions test the same
+        // argument, every condition of the rule becomes a rule of its own, so they are OR-ed
+        // ("fd == 100 or fd == 9001"), not AND-ed. runc's seccomp_syscall_test1 relies on it.
+        if (checks.DistinctBy(c => c.Index).Count() < checks.Length)
+        {
+            return checks.Select(c => new CompiledRule([c], action)).ToArray();
+        }
+        return [new CompiledRule(checks, action)];
     }
 
     /// <summary>

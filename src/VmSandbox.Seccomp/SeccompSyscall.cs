@@ -11,6 +11,9 @@ public sealed record SeccompSyscall
     /// <summary>errno for SCMP_ACT_ERRNO, message for SCMP_ACT_TRACE; EPERM (1) when absent.</summary>
     public uint? ErrnoRet { get; init; }
 
-    /// <summary>Argument conditions, all of which must hold (AND).</summary>
+    /// <summary>
+    /// Argument conditions, all of which must hold (AND); when one argument is tested more than
+    /// once, any one of them (OR), as runc does.
+    /// </summary>
     public IReadOnlyList<SeccompArg> Args { get; init; } = [];
 }

@@ -133,6 +133,12 @@ public sealed class LifecycleTests(BundleFixture fx)
         Assert.Equal(bundle, state.GetProperty("bundle").GetString());
         Assert.True(Directory.Exists($"/proc/{state.GetProperty("pid").GetInt32()}"));
 
+        // runc compat (create.bats "runc create exec"): the created init holds the namespaces.
+        var inCreated = await fx.Cli(root, "exec", id, "sh", "-c", "echo in-created $(hostname)");
+        Assert.True(inCreated.ExitCode == 0, inCreated.Stderr);
+        Assert.Equal("in-created box\n", inCreated.Stdout);
+        Assert.Equal("created", await StatusOf(root, id));
+
         var duplicate = await fx.Cli(root, "create", "--bundle", bundle, id);
         Assert.Equal(1, duplicate.ExitCode);
         Assert.Equal($"vmsandbox: container with id exists: {id}\n", duplicate.Stderr);
@@ -239,6 +245,13 @@ public sealed class LifecycleTests(BundleFixture fx)
             Assert.Equal("paused", await StatusOf(root, id));
             var pauseAgain = await fx.Cli(root, "pause", id);
             Assert.Equal(1, pauseAgain.ExitCode);
+            var execPaused = await fx.Cli(root, "exec", id, "true");
+            Assert.Equal(255, execPaused.ExitCode);
+            Assert.Contains("cannot exec in a paused container", execPaused.Stderr, StringComparison.Ordinal);
+            // runc's update flags; an update leaves a paused container paused (update.bats).
+            var update = await fx.Cli(root, "update", "--pids-limit", "30", id);
+            Assert.True(update.ExitCode == 0, update.Stderr);
+            Assert.Equal("paused", await StatusOf(root, id));
             await Task.Delay(1000, TestContext.Current.CancellationToken);
             Assert.Equal(0, (await fx.Cli(root, "resume", id)).ExitCode);
             Assert.Equal("running", await StatusOf(root, id));
@@ -253,6 +266,7 @@ public sealed class LifecycleTests(BundleFixture fx)
             var events = await fx.Cli(root, "events", "--stats", id);
             Assert.True(events.ExitCode == 0, events.Stderr);
             JsonElement data = Json(events.Stdout).GetProperty("data");
+            Assert.Equal(30UL, data.GetProperty("pids").GetProperty("limit").GetUInt64());
             Assert.True(data.GetProperty("memory").GetProperty("usage").GetProperty("usage").GetUInt64() > 0, events.Stdout);
             Assert.True(data.GetProperty("cpu").GetProperty("usage").GetProperty("total").GetUInt64() > 0, events.Stdout);
             Assert.True(data.GetProperty("pids").GetProperty("current").GetUInt64() >= 2, events.Stdout);

@@ -4,6 +4,7 @@ using VmSandbox.Common;
 using VmSandbox.Interop;
 using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
+using VmSandbox.Oci.State;
 
 namespace VmSandbox.Agent.ContainerInit;
 
@@ -42,7 +43,19 @@ public static class InitProcess
                 process = spec.Process ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "config.json: no process");
                 SetUpContainer(spec, config);
             }
-            int errno = new ProcessSetup(process, SeccompJson(config.Spec), config.Terminal).Run(channel);
+            var setup = new ProcessSetup(process, SeccompJson(config.Spec), config.Terminal);
+            if (config.Mode != InitMessage.ExecMode)
+            {
+                setup.WithStartHooks(spec.Hooks?.StartContainer, new HookState
+                {
+                    OciVersion = spec.OciVersion,
+                    Id = config.ContainerId ?? "",
+                    Status = "created",
+                    Bundle = config.Bundle ?? "",
+                    Annotations = spec.Annotations,
+                });
+            }
+            int errno = setup.Run(channel);
             if (errno == 0)
             {
                 return 0;

@@ -5,11 +5,45 @@ namespace VmSandbox.Agent.ContainerInit;
 
 /// <summary>
 /// An OCI mount's options split the way runc's parseMountOptions does: MS_* flags to set,
-/// flags a later "rw"/"suid"… clears, propagation flags (applied by a separate mount call), and
-/// the rest as the file system's data string ("mode=755,size=65536k").
+/// flags a later "rw"/"suid"… clears, propagation flags (applied by a separate mount call),
+/// recursive attributes ("rro", "rnosuid"…: MOUNT_ATTR_* for mount_setattr(2) with
+/// AT_RECURSIVE), and the rest as the file system's data string ("mode=755,size=65536k").
 /// </summary>
 public sealed record MountOptions(ulong Flags, ulong PropagationFlags, string Data)
 {
+    // runc's recAttrFlags: (attr_set, attr_clr). The atime modes are an enum in the kernel: a
+    // change names the whole field in attr_clr.
+    private static readonly Dictionary<string, (ulong Set, ulong Clear)> s_recursive = new(StringComparer.Ordinal)
+    {
+        ["rro"] = (MountCalls.MOUNT_ATTR_RDONLY, 0),
+        ["rrw"] = (0, MountCalls.MOUNT_ATTR_RDONLY),
+        ["rnosuid"] = (MountCalls.MOUNT_ATTR_NOSUID, 0),
+        ["rsuid"] = (0, MountCalls.MOUNT_ATTR_NOSUID),
+        ["rnodev"] = (MountCalls.MOUNT_ATTR_NODEV, 0),
+        ["rdev"] = (0, MountCalls.MOUNT_ATTR_NODEV),
+        ["rnoexec"] = (MountCalls.MOUNT_ATTR_NOEXEC, 0),
+        ["rexec"] = (0, MountCalls.MOUNT_ATTR_NOEXEC),
+        ["rnodiratime"] = (MountCalls.MOUNT_ATTR_NODIRATIME, 0),
+        ["rdiratime"] = (0, MountCalls.MOUNT_ATTR_NODIRATIME),
+        ["rrelatime"] = (MountCalls.MOUNT_ATTR_RELATIME, MountCalls.MOUNT_ATTR__ATIME),
+        ["rnorelatime"] = (MountCalls.MOUNT_ATTR_STRICTATIME, MountCalls.MOUNT_ATTR__ATIME),
+        ["rnoatime"] = (MountCalls.MOUNT_ATTR_NOATIME, MountCalls.MOUNT_ATTR__ATIME),
+        ["ratime"] = (MountCalls.MOUNT_ATTR_RELATIME, MountCalls.MOUNT_ATTR__ATIME),
+        ["rstrictatime"] = (MountCalls.MOUNT_ATTR_STRICTATIME, MountCalls.MOUNT_ATTR__ATIME),
+        ["rnostrictatime"] = (MountCalls.MOUNT_ATTR_RELATIME, MountCalls.MOUNT_ATTR__ATIME),
+        ["rnosymfollow"] = (MountCalls.MOUNT_ATTR_NOSYMFOLLOW, 0),
+        ["rsymfollow"] = (0, MountCalls.MOUNT_ATTR_NOSYMFOLLOW),
+    };
+
+    /// <summary>MOUNT_ATTR_* to set on the mount and every mount below it.</summary>
+    public ulong RecursiveSet { get; init; }
+
+    /// <summary>MOUNT_ATTR_* to clear on the mount and every mount below it.</summary>
+    public ulong RecursiveClear { get; init; }
+
+    /// <summary>True when a recursive option was given (mount_setattr must run).</summary>
+    public bool HasRecursive => RecursiveSet != 0 || RecursiveClear != 0;
+
     private static readonly Dictionary<string, (bool Clear, ulong Flag)> s_flags = new(StringComparer.Ordinal)
     {
         ["acl"] = (false, MountCalls.MS_POSIXACL),
@@ -69,6 +103,8 @@ public sealed record MountOptions(ulong Flags, ulong PropagationFlags, string Da
     {
         ulong flags = 0;
         ulong propagation = 0;
+        ulong recursiveSet = 0;
+        ulong recursiveClear = 0;
         var data = new List<string>();
         foreach (string option in options ?? [])
         {
@@ -84,12 +120,22 @@ public sealed record MountOptions(ulong Flags, ulong PropagationFlags, string Da
             {
                 propagation |= p;
             }
+            else if (s_recursive.TryGetValue(option, out var r))
+            {
+                // Later options win: an atime mode replaces the previous one, a clear undoes a set.
+                if ((r.Clear & MountCalls.MOUNT_ATTR__ATIME) != 0)
+                {
+                    recursiveSet &= ~MountCalls.MOUNT_ATTR__ATIME;
+                }
+                recursiveSet = (recursiveSet & ~r.Clear) | r.Set;
+                recursiveClear = (recursiveClear & ~r.Set) | r.Clear;
+            }
             else if (option.Length > 0)
             {
                 data.Add(option);
             }
         }
-        return new MountOptions(flags, propagation, string.Join(',', data));
+        return new MountOptions(flags, propagation, string.Join(',', data)) { RecursiveSet = recursiveSet, RecursiveClear = recursiveClear };
     }
 
     /// <summary>runc's rootfsPropagation: the flags for the container's "/" (default rslave).</summary>

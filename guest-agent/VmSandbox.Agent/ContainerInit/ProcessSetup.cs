@@ -3,7 +3,9 @@ using VmSandbox.Agent.Containers;
 using VmSandbox.Common;
 using VmSandbox.Interop;
 using VmSandbox.Oci;
+using VmSandbox.Oci.HookRunning;
 using VmSandbox.Oci.Spec;
+using VmSandbox.Oci.State;
 using VmSandbox.Seccomp;
 
 namespace VmSandbox.Agent.ContainerInit;
@@ -12,7 +14,8 @@ namespace VmSandbox.Agent.ContainerInit;
 /// The per-process part of container setup (runc's finalizeNamespace and standard_init order):
 /// terminal, rlimits, oom score, program lookup, bounding set, seccomp (early without
 /// noNewPrivileges), user and groups with caps kept, capability sets, umask, cwd,
-/// no_new_privs; then "ready", wait for "start", seccomp (late with noNewPrivileges), execve.
+/// no_new_privs; then "ready", wait for "start", seccomp (late with noNewPrivileges),
+/// startContainer hooks, execve.
 /// Runs on the init's main thread: credentials, capabilities and seccomp are per thread, and
 /// execve keeps only this thread.
 /// </summary>
@@ -21,12 +24,22 @@ public sealed class ProcessSetup
     private readonly ProcessSpec _process;
     private readonly string? _seccompJson;
     private readonly bool _terminal;
+    private IReadOnlyList<Hook>? _startHooks;
+    private HookState? _startState;
 
     public ProcessSetup(ProcessSpec process, string? seccompJson, bool terminal)
     {
         _process = process;
         _seccompJson = seccompJson;
         _terminal = terminal;
+    }
+
+    /// <summary>The container's startContainer hooks and the state they read (the init only: an exec runs none).</summary>
+    public ProcessSetup WithStartHooks(IReadOnlyList<Hook>? hooks, HookState state)
+    {
+        _startHooks = hooks;
+        _startState = state;
+        return this;
     }
 
     /// <summary>Sets everything up, reports ready on <paramref name="channel"/>, waits for start and execs; returns only with the execve errno.</summary>
@@ -85,6 +98,7 @@ public sealed class ProcessSetup
         }
 
         User user = _process.User;
+        GiveStdioTo(user.Uid);
         if (caps is not null)
         {
             Capabilities.SetKeepCaps(true);
@@ -145,8 +159,39 @@ public sealed class ProcessSetup
         {
             SeccompFilter.Install(filter, filterFlags, setNoNewPrivs: false);
         }
+        if (_startHooks is { Count: > 0 })
+        {
+            // runc's standard init: in the container, as its user, seccomp applied, right
+            // before the program; the container's env is their default env.
+            var state = _startState! with { Pid = ProcessCalls.GetPid() };
+            new HookRunner(env).Run(HookKind.StartContainer, _startHooks, state);
+        }
         ProcessCalls.ResetSignalsForExec();
         return ProcessCalls.Exec(program, args, env);
+    }
+
+    /// <summary>
+    /// runc's fixStdioPermissions: stdio (the container's pty, or our stream sockets) changes
+    /// owner to the container user, group kept (tty, from devpts' gid=5), so that a non-root
+    /// process can use its own terminal. /dev/null and what the user already owns stay as they
+    /// are; EINVAL, EPERM and EROFS leave the descriptor alone, as with runc.
+    /// </summary>
+    private static void GiveStdioTo(uint uid)
+    {
+        var devNull = FileStat.GetOwner(-100, "/dev/null");
+        for (int fd = 0; fd <= 2; fd++)
+        {
+            var (owner, group, major, minor) = FileStat.GetOwner(fd);
+            if (owner == uid || (major == devNull.RdevMajor && minor == devNull.RdevMinor))
+            {
+                continue;
+            }
+            int errno = FileStat.TryChown(fd, uid, group);
+            if (errno is not (0 or 22 or 1 or 30))
+            {
+                throw SyscallError.Create("fchown", $"stdio fd {fd}", errno);
+            }
+        }
     }
 
     /// <summary>A new pty in the container's devpts: the slave becomes the controlling terminal and stdio, the master goes to the agent.</summary>

@@ -15,9 +15,17 @@ namespace VmSandbox.Agent.ContainerInit;
 /// </summary>
 public sealed class RootfsSetup
 {
+    // What a bind remount sets per mount (mount(2): the rest are per superblock or ignored).
+    private const ulong PerMountFlags = MountCalls.MS_RDONLY | MountCalls.MS_NOSUID | MountCalls.MS_NODEV | MountCalls.MS_NOEXEC
+        | MountCalls.MS_NOATIME | MountCalls.MS_NODIRATIME | MountCalls.MS_RELATIME | MountCalls.MS_STRICTATIME | MountCalls.MS_NOSYMFOLLOW;
+
     private readonly RuntimeSpec _spec;
     private readonly string _rootfs;
     private readonly Dictionary<string, string> _binds;
+
+    // tmpfs mounts and /dev asked for "ro": mounted writable, made read-only once the mounts,
+    // directories and device nodes beneath them exist (runc's finalizeRootfs).
+    private readonly List<(string Target, ulong Flags)> _readonlyLater = [];
 
     public RootfsSetup(RuntimeSpec spec, string rootfs, IReadOnlyList<InitMessage.BindSource>? binds)
     {
@@ -49,6 +57,11 @@ public sealed class RootfsSetup
         if (!_binds.ContainsKey("/dev"))
         {
             DeviceSetup.Create(InRoot("/dev"), _spec.Linux?.Devices);
+        }
+        foreach (var (target, flags) in Enumerable.Reverse(_readonlyLater))
+        {
+            // A bind remount sets the per-mount flags as given: repeat nosuid, noexec… with ro.
+            MountCalls.Do("", target, "", MountCalls.MS_REMOUNT | MountCalls.MS_BIND | (flags & PerMountFlags));
         }
         SwitchRoot();
         foreach (string path in _spec.Linux?.MaskedPaths ?? [])
@@ -91,6 +104,10 @@ public sealed class RootfsSetup
         }
         else
         {
+            if (type is "proc" or "sysfs")
+            {
+                RefuseNonDirectory(destination, type);
+            }
             CreateMountPoint(target, isDirectory: true);
             if (type is "cgroup" or "cgroup2")
             {
@@ -99,12 +116,38 @@ public sealed class RootfsSetup
             else
             {
                 string source = string.IsNullOrEmpty(m.Source) ? type : m.Source;
-                MountCalls.Do(source, target, type, options.Flags & ~MountCalls.MS_REMOUNT, options.Data.Length > 0 ? options.Data : null);
+                ulong flags = options.Flags & ~MountCalls.MS_REMOUNT;
+                if ((flags & MountCalls.MS_RDONLY) != 0 && (type == "tmpfs" || destination == "/dev"))
+                {
+                    _readonlyLater.Add((target, flags));
+                    flags &= ~MountCalls.MS_RDONLY;
+                }
+                MountCalls.Do(source, target, type, flags, options.Data.Length > 0 ? options.Data : null);
             }
+        }
+        if (options.HasRecursive)
+        {
+            MountCalls.SetAttributesRecursively(target, options.RecursiveSet, options.RecursiveClear);
         }
         foreach (ulong flag in SplitPropagation(options.PropagationFlags))
         {
             MountCalls.Do("", target, "", flag);
+        }
+    }
+
+    /// <summary>
+    /// runc compat: proc and sysfs go only on a real directory (or where nothing is yet), never
+    /// through an image's symlink or onto a file ("filesystem \"proc\" must be mounted on
+    /// ordinary directory"). The path is joined lexically here, not resolved, so the last
+    /// component itself is what is checked.
+    /// </summary>
+    private void RefuseNonDirectory(string destination, string type)
+    {
+        var entry = new FileInfo(_rootfs + destination);
+        bool present = entry.LinkTarget is not null || entry.Exists || Directory.Exists(entry.FullName);
+        if (present && (entry.LinkTarget is not null || !Directory.Exists(entry.FullName)))
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"filesystem \"{type}\" must be mounted on ordinary directory");
         }
     }
 

@@ -69,6 +69,7 @@ public sealed partial class ContainerManager
                 ContainerId = id,
                 Spec = specJson,
                 Rootfs = rootPath,
+                Bundle = request.Bundle,
                 Binds = binds,
                 Terminal = request.Terminal,
             };
@@ -123,7 +124,9 @@ public sealed partial class ContainerManager
             throw new VmSandboxException(ErrorCode.InvalidArgument, $"exec in container {container.Id}: empty exec id");
         }
         ContainerProcess init = container.Init!;
-        if (!container.Started || init.HasExited)
+        // runc compat: a created container's init already holds the namespaces, so exec works
+        // before start too (runc's create.bats "runc create exec").
+        if (init.HasExited)
         {
             throw new VmSandboxException(ErrorCode.FailedPrecondition, $"exec {execId} in container {container.Id}: container is not running");
         }

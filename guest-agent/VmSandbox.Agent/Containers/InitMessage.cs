@@ -31,6 +31,9 @@ public sealed record InitMessage
     /// <summary>The rootfs as a guest path (init mode).</summary>
     public string? Rootfs { get; init; }
 
+    /// <summary>config: the host bundle path, for the state that startContainer hooks read.</summary>
+    public string? Bundle { get; init; }
+
     /// <summary>OCI bind mounts whose source the host shared: destination → guest path.</summary>
     public IReadOnlyList<BindSource>? Binds { get; init; }
 

@@ -37,54 +37,54 @@ namespace VmSandbox.Agent.Protocol {
             "CRIMCgRwYXRoGAIgASgJEg8KB2ZzX3R5cGUYAyABKAkSDwoHb3B0aW9ucxgE",
             "IAMoCRIQCghyZWFkb25seRgFIAEoCCJUCgtTaGFyZWRNb3VudBITCgtkZXN0",
             "aW5hdGlvbhgBIAEoCRIRCglzaGFyZV90YWcYAiABKAkSDAoEcGF0aBgDIAEo",
-            "CRIPCgdvcHRpb25zGAQgAygJIuUBChZDcmVhdGVDb250YWluZXJSZXF1ZXN0",
+            "CRIPCgdvcHRpb25zGAQgAygJIvUBChZDcmVhdGVDb250YWluZXJSZXF1ZXN0",
             "EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIQCghvY2lfc3BlYxgCIAEoDBIvCgZy",
             "b290ZnMYAyABKAsyHy52bXNhbmRib3guYWdlbnQudjEuUm9vdGZzTW91bnQS",
             "KAoFc3RkaW8YBCABKAsyGS52bXNhbmRib3guYWdlbnQudjEuU3RkaW8SEAoI",
             "dGVybWluYWwYBSABKAgSNgoNc2hhcmVkX21vdW50cxgGIAMoCzIfLnZtc2Fu",
-            "ZGJveC5hZ2VudC52MS5TaGFyZWRNb3VudCImChdDcmVhdGVDb250YWluZXJS",
-            "ZXNwb25zZRILCgNwaWQYASABKA0iLQoVU3RhcnRDb250YWluZXJSZXF1ZXN0",
-            "EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSIlChZTdGFydENvbnRhaW5lclJlc3Bv",
-            "bnNlEgsKA3BpZBgBIAEoDSKIAQoSRXhlY1Byb2Nlc3NSZXF1ZXN0EhQKDGNv",
-            "bnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJEg8KB3Byb2Nlc3MY",
-            "AyABKAwSKAoFc3RkaW8YBCABKAsyGS52bXNhbmRib3guYWdlbnQudjEuU3Rk",
-            "aW8SEAoIdGVybWluYWwYBSABKAgiIgoTRXhlY1Byb2Nlc3NSZXNwb25zZRIL",
-            "CgNwaWQYASABKA0iWgoUU2lnbmFsUHJvY2Vzc1JlcXVlc3QSFAoMY29udGFp",
-            "bmVyX2lkGAEgASgJEg8KB2V4ZWNfaWQYAiABKAkSDgoGc2lnbmFsGAMgASgN",
-            "EgsKA2FsbBgEIAEoCCI7ChJXYWl0UHJvY2Vzc1JlcXVlc3QSFAoMY29udGFp",
-            "bmVyX2lkGAEgASgJEg8KB2V4ZWNfaWQYAiABKAkiVQoTV2FpdFByb2Nlc3NS",
-            "ZXNwb25zZRIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgNEhsK",
-            "E2V4aXRlZF9hdF91bml4X25hbm8YAyABKAMiWAoQUmVzaXplVHR5UmVxdWVz",
-            "dBIUCgxjb250YWluZXJfaWQYASABKAkSDwoHZXhlY19pZBgCIAEoCRIMCgRy",
-            "b3dzGAMgASgNEg8KB2NvbHVtbnMYBCABKA0iTwoRQ2xvc2VTdGRpblJlcXVl",
-            "c3QSFAoMY29udGFpbmVyX2lkGAEgASgJEg8KB2V4ZWNfaWQYAiABKAkSEwoL",
-            "c3RkaW5fYnl0ZXMYAyABKAQiLAoUTGlzdFByb2Nlc3Nlc1JlcXVlc3QSFAoM",
-            "Y29udGFpbmVyX2lkGAEgASgJIlgKC1Byb2Nlc3NJbmZvEgsKA3BpZBgBIAEo",
-            "DRIMCgRwcGlkGAIgASgNEg8KB2V4ZWNfaWQYAyABKAkSDwoHY29tbWFuZBgE",
-            "IAEoCRIMCgRhcmdzGAUgAygJIksKFUxpc3RQcm9jZXNzZXNSZXNwb25zZRIy",
-            "Cglwcm9jZXNzZXMYASADKAsyHy52bXNhbmRib3guYWdlbnQudjEuUHJvY2Vz",
-            "c0luZm8iQgoWUmVtb3ZlQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJf",
-            "aWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoDSIkCgxTdGF0c1JlcXVlc3QS",
-            "FAoMY29udGFpbmVyX2lkGAEgASgJIogBCghDcHVTdGF0cxISCgp1c2FnZV91",
-            "c2VjGAEgASgEEhEKCXVzZXJfdXNlYxgCIAEoBBITCgtzeXN0ZW1fdXNlYxgD",
-            "IAEoBBISCgpucl9wZXJpb2RzGAQgASgEEhQKDG5yX3Rocm90dGxlZBgFIAEo",
-            "BBIWCg50aHJvdHRsZWRfdXNlYxgGIAEoBCKMAQoLTWVtb3J5U3RhdHMSEwoL",
-            "dXNhZ2VfYnl0ZXMYASABKAQSEwoLbGltaXRfYnl0ZXMYAiABKAQSGAoQc3dh",
-            "cF91c2FnZV9ieXRlcxgDIAEoBBISCgphbm9uX2J5dGVzGAQgASgEEhIKCmZp",
-            "bGVfYnl0ZXMYBSABKAQSEQoJb29tX2tpbGxzGAYgASgEIisKCVBpZHNTdGF0",
-            "cxIPCgdjdXJyZW50GAEgASgEEg0KBWxpbWl0GAIgASgEInsKDUlvRGV2aWNl",
-            "U3RhdHMSDQoFbWFqb3IYASABKA0SDQoFbWlub3IYAiABKA0SEgoKcmVhZF9i",
-            "eXRlcxgDIAEoBBITCgt3cml0ZV9ieXRlcxgEIAEoBBIQCghyZWFkX2lvcxgF",
-            "IAEoBBIRCgl3cml0ZV9pb3MYBiABKAQixwEKDVN0YXRzUmVzcG9uc2USKQoD",
-            "Y3B1GAEgASgLMhwudm1zYW5kYm94LmFnZW50LnYxLkNwdVN0YXRzEi8KBm1l",
-            "bW9yeRgCIAEoCzIfLnZtc2FuZGJveC5hZ2VudC52MS5NZW1vcnlTdGF0cxIr",
-            "CgRwaWRzGAMgASgLMh0udm1zYW5kYm94LmFnZW50LnYxLlBpZHNTdGF0cxIt",
-            "CgJpbxgEIAMoCzIhLnZtc2FuZGJveC5hZ2VudC52MS5Jb0RldmljZVN0YXRz",
-            "Ii0KFVBhdXNlQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASAB",
-            "KAkiLgoWUmVzdW1lQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQY",
-            "ASABKAkiQQoWVXBkYXRlQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJf",
-            "aWQYASABKAkSEQoJcmVzb3VyY2VzGAIgASgMQhuqAhhWbVNhbmRib3guQWdl",
-            "bnQuUHJvdG9jb2xiBnByb3RvMw=="));
+            "ZGJveC5hZ2VudC52MS5TaGFyZWRNb3VudBIOCgZidW5kbGUYByABKAkiJgoX",
+            "Q3JlYXRlQ29udGFpbmVyUmVzcG9uc2USCwoDcGlkGAEgASgNIi0KFVN0YXJ0",
+            "Q29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkiJQoWU3Rh",
+            "cnRDb250YWluZXJSZXNwb25zZRILCgNwaWQYASABKA0iiAEKEkV4ZWNQcm9j",
+            "ZXNzUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSDwoHZXhlY19pZBgC",
+            "IAEoCRIPCgdwcm9jZXNzGAMgASgMEigKBXN0ZGlvGAQgASgLMhkudm1zYW5k",
+            "Ym94LmFnZW50LnYxLlN0ZGlvEhAKCHRlcm1pbmFsGAUgASgIIiIKE0V4ZWNQ",
+            "cm9jZXNzUmVzcG9uc2USCwoDcGlkGAEgASgNIloKFFNpZ25hbFByb2Nlc3NS",
+            "ZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJ",
+            "Eg4KBnNpZ25hbBgDIAEoDRILCgNhbGwYBCABKAgiOwoSV2FpdFByb2Nlc3NS",
+            "ZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJ",
+            "IlUKE1dhaXRQcm9jZXNzUmVzcG9uc2USEQoJZXhpdF9jb2RlGAEgASgFEg4K",
+            "BnNpZ25hbBgCIAEoDRIbChNleGl0ZWRfYXRfdW5peF9uYW5vGAMgASgDIlgK",
+            "EFJlc2l6ZVR0eVJlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJEg8KB2V4",
+            "ZWNfaWQYAiABKAkSDAoEcm93cxgDIAEoDRIPCgdjb2x1bW5zGAQgASgNIk8K",
+            "EUNsb3NlU3RkaW5SZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgdl",
+            "eGVjX2lkGAIgASgJEhMKC3N0ZGluX2J5dGVzGAMgASgEIiwKFExpc3RQcm9j",
+            "ZXNzZXNSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSJYCgtQcm9jZXNz",
+            "SW5mbxILCgNwaWQYASABKA0SDAoEcHBpZBgCIAEoDRIPCgdleGVjX2lkGAMg",
+            "ASgJEg8KB2NvbW1hbmQYBCABKAkSDAoEYXJncxgFIAMoCSJLChVMaXN0UHJv",
+            "Y2Vzc2VzUmVzcG9uc2USMgoJcHJvY2Vzc2VzGAEgAygLMh8udm1zYW5kYm94",
+            "LmFnZW50LnYxLlByb2Nlc3NJbmZvIkIKFlJlbW92ZUNvbnRhaW5lclJlcXVl",
+            "c3QSFAoMY29udGFpbmVyX2lkGAEgASgJEhIKCnRpbWVvdXRfbXMYAiABKA0i",
+            "JAoMU3RhdHNSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSKIAQoIQ3B1",
+            "U3RhdHMSEgoKdXNhZ2VfdXNlYxgBIAEoBBIRCgl1c2VyX3VzZWMYAiABKAQS",
+            "EwoLc3lzdGVtX3VzZWMYAyABKAQSEgoKbnJfcGVyaW9kcxgEIAEoBBIUCgxu",
+            "cl90aHJvdHRsZWQYBSABKAQSFgoOdGhyb3R0bGVkX3VzZWMYBiABKAQijAEK",
+            "C01lbW9yeVN0YXRzEhMKC3VzYWdlX2J5dGVzGAEgASgEEhMKC2xpbWl0X2J5",
+            "dGVzGAIgASgEEhgKEHN3YXBfdXNhZ2VfYnl0ZXMYAyABKAQSEgoKYW5vbl9i",
+            "eXRlcxgEIAEoBBISCgpmaWxlX2J5dGVzGAUgASgEEhEKCW9vbV9raWxscxgG",
+            "IAEoBCIrCglQaWRzU3RhdHMSDwoHY3VycmVudBgBIAEoBBINCgVsaW1pdBgC",
+            "IAEoBCJ7Cg1Jb0RldmljZVN0YXRzEg0KBW1ham9yGAEgASgNEg0KBW1pbm9y",
+            "GAIgASgNEhIKCnJlYWRfYnl0ZXMYAyABKAQSEwoLd3JpdGVfYnl0ZXMYBCAB",
+            "KAQSEAoIcmVhZF9pb3MYBSABKAQSEQoJd3JpdGVfaW9zGAYgASgEIscBCg1T",
+            "dGF0c1Jlc3BvbnNlEikKA2NwdRgBIAEoCzIcLnZtc2FuZGJveC5hZ2VudC52",
+            "MS5DcHVTdGF0cxIvCgZtZW1vcnkYAiABKAsyHy52bXNhbmRib3guYWdlbnQu",
+            "djEuTWVtb3J5U3RhdHMSKwoEcGlkcxgDIAEoCzIdLnZtc2FuZGJveC5hZ2Vu",
+            "dC52MS5QaWRzU3RhdHMSLQoCaW8YBCADKAsyIS52bXNhbmRib3guYWdlbnQu",
+            "djEuSW9EZXZpY2VTdGF0cyItChVQYXVzZUNvbnRhaW5lclJlcXVlc3QSFAoM",
+            "Y29udGFpbmVyX2lkGAEgASgJIi4KFlJlc3VtZUNvbnRhaW5lclJlcXVlc3QS",
+            "FAoMY29udGFpbmVyX2lkGAEgASgJIkEKFlVwZGF0ZUNvbnRhaW5lclJlcXVl",
+            "c3QSFAoMY29udGFpbmVyX2lkGAEgASgJEhEKCXJlc291cmNlcxgCIAEoDEIb",
+            "qgIYVm1TYW5kYm94LkFnZW50LlByb3RvY29sYgZwcm90bzM="));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(null, null, new pbr::GeneratedClrTypeInfo[] {
@@ -92,7 +92,7 @@ namespace VmSandbox.Agent.Protocol {
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Stdio), global::VmSandbox.Agent.Protocol.Stdio.Parser, new[]{ "Stdin", "Stdout", "Stderr" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.RootfsMount), global::VmSandbox.Agent.Protocol.RootfsMount.Parser, new[]{ "ShareTag", "Path", "FsType", "Options", "Readonly" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.SharedMount), global::VmSandbox.Agent.Protocol.SharedMount.Parser, new[]{ "Destination", "ShareTag", "Path", "Options" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerRequest), global::VmSandbox.Agent.Protocol.CreateContainerRequest.Parser, new[]{ "ContainerId", "OciSpec", "Rootfs", "Stdio", "Terminal", "SharedMounts" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerRequest), global::VmSandbox.Agent.Protocol.CreateContainerRequest.Parser, new[]{ "ContainerId", "OciSpec", "Rootfs", "Stdio", "Terminal", "SharedMounts", "Bundle" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerResponse), global::VmSandbox.Agent.Protocol.CreateContainerResponse.Parser, new[]{ "Pid" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.StartContainerRequest), global::VmSandbox.Agent.Protocol.StartContainerRequest.Parser, new[]{ "ContainerId" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.StartContainerResponse), global::VmSandbox.Agent.Protocol.StartContainerResponse.Parser, new[]{ "Pid" }, null, null, null, null),
@@ -1373,6 +1373,7 @@ namespace VmSandbox.Agent.Protocol {
       stdio_ = other.stdio_ != null ? other.stdio_.Clone() : null;
       terminal_ = other.terminal_;
       sharedMounts_ = other.sharedMounts_.Clone();
+      bundle_ = other.bundle_;
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -1459,6 +1460,21 @@ namespace VmSandbox.Agent.Protocol {
       get { return sharedMounts_; }
     }
 
+    /// <summary>Field number for the "bundle" field.</summary>
+    public const int BundleFieldNumber = 7;
+    private string bundle_ = "";
+    /// <summary>
+    /// the host bundle path: the state startContainer hooks read
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string Bundle {
+      get { return bundle_; }
+      set {
+        bundle_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -1480,6 +1496,7 @@ namespace VmSandbox.Agent.Protocol {
       if (!object.Equals(Stdio, other.Stdio)) return false;
       if (Terminal != other.Terminal) return false;
       if(!sharedMounts_.Equals(other.sharedMounts_)) return false;
+      if (Bundle != other.Bundle) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -1493,6 +1510,7 @@ namespace VmSandbox.Agent.Protocol {
       if (stdio_ != null) hash ^= Stdio.GetHashCode();
       if (Terminal != false) hash ^= Terminal.GetHashCode();
       hash ^= sharedMounts_.GetHashCode();
+      if (Bundle.Length != 0) hash ^= Bundle.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -1532,6 +1550,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteBool(Terminal);
       }
       sharedMounts_.WriteTo(output, _repeated_sharedMounts_codec);
+      if (Bundle.Length != 0) {
+        output.WriteRawTag(58);
+        output.WriteString(Bundle);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -1563,6 +1585,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteBool(Terminal);
       }
       sharedMounts_.WriteTo(ref output, _repeated_sharedMounts_codec);
+      if (Bundle.Length != 0) {
+        output.WriteRawTag(58);
+        output.WriteString(Bundle);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -1589,6 +1615,9 @@ namespace VmSandbox.Agent.Protocol {
         size += 1 + 1;
       }
       size += sharedMounts_.CalculateSize(_repeated_sharedMounts_codec);
+      if (Bundle.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(Bundle);
+      }
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
       }
@@ -1623,6 +1652,9 @@ namespace VmSandbox.Agent.Protocol {
         Terminal = other.Terminal;
       }
       sharedMounts_.Add(other.sharedMounts_);
+      if (other.Bundle.Length != 0) {
+        Bundle = other.Bundle;
+      }
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
 
@@ -1672,6 +1704,10 @@ namespace VmSandbox.Agent.Protocol {
             sharedMounts_.AddEntriesFrom(input, _repeated_sharedMounts_codec);
             break;
           }
+          case 58: {
+            Bundle = input.ReadString();
+            break;
+          }
         }
       }
     #endif
@@ -1719,6 +1755,10 @@ namespace VmSandbox.Agent.Protocol {
           }
           case 50: {
             sharedMounts_.AddEntriesFrom(ref input, _repeated_sharedMounts_codec);
+            break;
+          }
+          case 58: {
+            Bundle = input.ReadString();
             break;
           }
         }

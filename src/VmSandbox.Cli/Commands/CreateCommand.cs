@@ -4,7 +4,7 @@ using VmSandbox.Oci;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Config;
 using VmSandbox.Runtime.Containers;
-using VmSandbox.Runtime.Hooks;
+using VmSandbox.Oci.HookRunning;
 
 namespace VmSandbox.Cli.Commands;
 
@@ -58,9 +58,14 @@ public static class CreateCommand
         {
             throw new VmSandboxException(ErrorCode.NotFound, $"console socket {consoleSocket}: no such file or directory");
         }
+        SeccompNotify.ThrowIfRequested(loaded.Spec.Linux?.Seccomp);
         RequireGuestImage(ctx.Config);
         IReadOnlyList<string> hostCgroups = HostCgroup.Resolve(loaded.Spec.Linux?.CgroupsPath, id, ctx.Options.SystemdCgroup, File.ReadLines("/proc/self/mountinfo"));
         HostCgroup.ThrowIfFrozen(hostCgroups);
+        if (HostCgroup.CountProcesses(hostCgroups) is > 0 and int found)
+        {
+            ctx.Log.Warn($"container's cgroup is not empty: {found} process(es) found");
+        }
 
         string dir = ctx.Store.Claim(id);
         string runDir = ctx.Store.RunDirOf(id);
@@ -114,6 +119,8 @@ public static class CreateCommand
             }
             HookPhase.Run(ctx, record, loaded.Spec.Hooks, HookKind.Prestart, ContainerStatus.Created);
             HookPhase.Run(ctx, record, loaded.Spec.Hooks, HookKind.CreateRuntime, ContainerStatus.Created);
+            // Its path resolves in the runtime's namespace, so on the host, as createRuntime (docs/oci.md).
+            HookPhase.Run(ctx, record, loaded.Spec.Hooks, HookKind.CreateContainer, ContainerStatus.Created);
             return monitor;
         }
         catch

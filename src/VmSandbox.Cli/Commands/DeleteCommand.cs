@@ -3,7 +3,7 @@ using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
-using VmSandbox.Runtime.Hooks;
+using VmSandbox.Oci.HookRunning;
 
 namespace VmSandbox.Cli.Commands;
 

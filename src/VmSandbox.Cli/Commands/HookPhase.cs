@@ -2,7 +2,7 @@ using VmSandbox.Common;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
-using VmSandbox.Runtime.Hooks;
+using VmSandbox.Oci.HookRunning;
 
 namespace VmSandbox.Cli.Commands;
 

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Oci;
+using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
 
@@ -9,19 +10,27 @@ namespace VmSandbox.Cli.Commands;
 
 /// <summary>
 /// `vmsandbox update --resources FILE|- ID`: new guest cgroup limits from an OCI LinuxResources
-/// JSON object. The VM's own size does not change (no memory or CPU hotplug yet).
+/// JSON object, or from runc's per-limit flags (<see cref="UpdateFlags"/>). The VM's own size does not change (no memory or CPU hotplug yet).
 /// </summary>
 public static class UpdateCommand
 {
     public static int Run(ArgReader reader, LifecycleContext ctx, TextReader stdin)
     {
-        VerbArgs args = VerbArgs.Parse(reader, "update", ["resources|r"], []);
+        VerbArgs args = VerbArgs.Parse(reader, "update", ["resources|r", .. UpdateFlags.Names], []);
         string id = LifecycleContext.SingleId(args.Positional, "update");
-        string source = args.Value("resources")
-            ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "update: --resources FILE (or - for stdin) is required");
-        byte[] json = source == "-" ? System.Text.Encoding.UTF8.GetBytes(stdin.ReadToEnd()) : File.ReadAllBytes(source);
-        // Validate here so that a malformed document never reaches the guest.
-        SpecLoader.ParseResources(json, source == "-" ? "stdin" : source);
+        byte[] json;
+        if (args.Value("resources") is { } source)
+        {
+            json = source == "-" ? System.Text.Encoding.UTF8.GetBytes(stdin.ReadToEnd()) : File.ReadAllBytes(source);
+            // Validate here so that a malformed document never reaches the guest.
+            SpecLoader.ParseResources(json, source == "-" ? "stdin" : source);
+        }
+        else
+        {
+            LinuxResources resources = UpdateFlags.Parse(args)
+                ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "update: --resources FILE (or - for stdin), or a limit flag such as --memory, is required");
+            json = System.Text.Encoding.UTF8.GetBytes(SpecLoader.SerializeResources(resources));
+        }
         (ContainerRecord record, ContainerStatus status) = ctx.Get(id);
         if (status is ContainerStatus.Stopped or ContainerStatus.Creating)
         {

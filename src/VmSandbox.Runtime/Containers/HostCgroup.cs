@@ -94,6 +94,20 @@ public static class HostCgroup
         }
     }
 
+    /// <summary>
+    /// The processes already in the container's cgroup (distinct pids over every hierarchy):
+    /// runc warns "container's cgroup is not empty" when a container joins one that has some.
+    /// </summary>
+    public static int CountProcesses(IReadOnlyList<string> dirs)
+    {
+        var pids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string dir in dirs)
+        {
+            pids.UnionWith(ReadOrEmpty(Path.Combine(dir, "cgroup.procs")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        return pids.Count;
+    }
+
     private static string ReadOrEmpty(string path)
     {
         try

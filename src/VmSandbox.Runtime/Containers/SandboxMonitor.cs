@@ -81,6 +81,7 @@ public sealed class SandboxMonitor
                 ContainerId = _id,
                 OciSpec = ByteString.CopyFrom(File.ReadAllBytes(loaded.ConfigPath)),
                 Rootfs = plan.Rootfs,
+                Bundle = record.Bundle,
                 Stdio = io.Describe(),
                 Terminal = terminal,
             };

@@ -25,6 +25,24 @@ public sealed class ContainerSetupTests
         Assert.Equal(data, parsed.Data);
     }
 
+    [Theory]
+    [InlineData(new[] { "rbind", "rro" }, M.MOUNT_ATTR_RDONLY, 0UL)]
+    [InlineData(new[] { "rro", "rnosuid", "rnodev", "rnoexec" }, M.MOUNT_ATTR_RDONLY | M.MOUNT_ATTR_NOSUID | M.MOUNT_ATTR_NODEV | M.MOUNT_ATTR_NOEXEC, 0UL)]
+    [InlineData(new[] { "rro", "rrw" }, 0UL, M.MOUNT_ATTR_RDONLY)]
+    [InlineData(new[] { "rrw", "rro" }, M.MOUNT_ATTR_RDONLY, 0UL)]
+    [InlineData(new[] { "rnoatime" }, M.MOUNT_ATTR_NOATIME, M.MOUNT_ATTR__ATIME)]
+    [InlineData(new[] { "rnoatime", "rstrictatime", "rro" }, M.MOUNT_ATTR_STRICTATIME | M.MOUNT_ATTR_RDONLY, M.MOUNT_ATTR__ATIME)]
+    [InlineData(new[] { "rnosymfollow", "rsymfollow" }, 0UL, M.MOUNT_ATTR_NOSYMFOLLOW)]
+    [InlineData(new[] { "ro", "nosuid" }, 0UL, 0UL)]
+    public void Recursive_options_become_mount_setattr_attributes_not_data(string[] options, ulong set, ulong clear)
+    {
+        MountOptions parsed = MountOptions.Parse(options);
+        Assert.Equal(set, parsed.RecursiveSet);
+        Assert.Equal(clear, parsed.RecursiveClear);
+        Assert.Equal(set != 0 || clear != 0, parsed.HasRecursive);
+        Assert.Equal("", parsed.Data); // "rro" as file system data would be silently ignored by a bind mount
+    }
+
     [Fact]
     public void Root_propagation_defaults_to_rslave_and_rejects_unknown_names()
     {

@@ -4,12 +4,17 @@ using VmSandbox.Common;
 using VmSandbox.Interop;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
-using VmSandbox.Runtime.Hooks;
+using VmSandbox.Oci.HookRunning;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Runtime;
 
-/// <summary>Real /bin/sh hooks in a temp directory: what runc's hook tests and behaviour pin down.</summary>
+/// <summary>
+/// Real /bin/sh hooks in a temp directory: what runc's hook tests and behaviour pin down. Runs
+/// alone (<see cref="HookRunnerCollection"/>): one test counts this process's descriptors, which
+/// parallel tests open too.
+/// </summary>
+[Collection(nameof(HookRunnerCollection))]
 public sealed class HookRunnerTests : IDisposable
 {
     private static readonly HookState s_state = new()
@@ -338,3 +343,6 @@ public sealed class HookRunnerTests : IDisposable
         return false;
     }
 }
+
+[CollectionDefinition(nameof(HookRunnerCollection), DisableParallelization = true)]
+public sealed class HookRunnerCollection;

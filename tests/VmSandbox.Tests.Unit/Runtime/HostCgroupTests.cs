@@ -94,4 +94,26 @@ public sealed class HostCgroupTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void Processes_already_in_the_cgroup_are_counted_once_over_all_hierarchies()
+    {
+        string root = Directory.CreateTempSubdirectory("vmsb-procs-").FullName;
+        try
+        {
+            string cpu = Directory.CreateDirectory(Path.Combine(root, "cpu")).FullName;
+            string memory = Directory.CreateDirectory(Path.Combine(root, "memory")).FullName;
+            string empty = Directory.CreateDirectory(Path.Combine(root, "pids")).FullName;
+            File.WriteAllText(Path.Combine(cpu, "cgroup.procs"), "101\n102\n");
+            File.WriteAllText(Path.Combine(memory, "cgroup.procs"), "102\n103\n");
+            File.WriteAllText(Path.Combine(empty, "cgroup.procs"), "");
+
+            Assert.Equal(3, HostCgroup.CountProcesses([cpu, memory, empty, Path.Combine(root, "missing")]));
+            Assert.Equal(0, HostCgroup.CountProcesses([empty, Path.Combine(root, "missing")]));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

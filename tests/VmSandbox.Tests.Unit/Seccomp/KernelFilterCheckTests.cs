@@ -39,6 +39,14 @@ public sealed class KernelFilterCheckTests
         Assert.Equal(0, Attach(SeccompCompiler.Compile(DockerProfileTests.Load())));
 
     [Fact]
+    public void Kernel_accepts_the_enosys_checks_of_runcs_test_profile()
+    {
+        SockFilter[] program = SeccompCompiler.Compile(SeccompEnosysTests.LoadRuncTest1());
+        Assert.Contains(program, i => i.Code == (SeccompCalls.BPF_RET | SeccompCalls.BPF_K) && i.K == SeccompCompiler.EnosysAction);
+        Assert.Equal(0, Attach(program));
+    }
+
+    [Fact]
     public void Kernel_accepts_a_program_with_long_jumps()
     {
         var rules = Enumerable.Range(0, 450).Select(i => new SeccompSyscall
@@ -54,6 +62,8 @@ public sealed class KernelFilterCheckTests
             Syscalls = rules,
         });
         Assert.True(program.Length > 1024, $"{program.Length} instructions");
+        // The -ENOSYS checks sit in front of trees that are longer than a short jump.
+        Assert.Contains(program, i => i.Code == (SeccompCalls.BPF_RET | SeccompCalls.BPF_K) && i.K == SeccompCompiler.EnosysAction);
         Assert.Equal(0, Attach(program));
     }
 

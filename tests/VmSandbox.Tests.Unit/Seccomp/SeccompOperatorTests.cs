@@ -124,6 +124,36 @@ public sealed class SeccompOperatorTests
         Assert.Equal(SeccompCalls.SECCOMP_RET_ERRNO | 22u, Run(1, 0x1_0000_0001, 0));
         Assert.Equal(SeccompCalls.SECCOMP_RET_LOG, Run(1, 0x1_0000_0000, 0));   // no conditional rule matched
         Assert.Equal(SeccompCalls.SECCOMP_RET_LOG, Run(0, 0, 0x1_0000_0000));
-        Assert.Equal(Deny, BpfInterpreter.Run(program, SeccompData.X86_64(10)));
+        Assert.Equal(Deny, BpfInterpreter.Run(program, SeccompData.X86_64(8)));    // lseek: no rule, below mmap
+    }
+
+    [Theory]
+    [InlineData(100ul, 0ul, true)]
+    [InlineData(9001ul, 0ul, true)]
+    [InlineData(0ul, 7ul, true)]      // the condition on another argument is OR-ed as well
+    [InlineData(0ul, 0ul, false)]
+    [InlineData(101ul, 6ul, false)]
+    public void Conditions_on_one_argument_are_ored_as_runc_does(ulong pid, ulong flags, bool allowed)
+    {
+        // runc's matchCall: a rule testing one argument twice becomes one rule per condition.
+        SockFilter[] program = SeccompCompiler.Compile(new SeccompProfile
+        {
+            DefaultAction = "SCMP_ACT_ERRNO",
+            Syscalls =
+            [
+                new SeccompSyscall
+                {
+                    Names = ["process_vm_readv"],
+                    Action = "SCMP_ACT_ALLOW",
+                    Args =
+                    [
+                        new SeccompArg { Index = 0, Op = "SCMP_CMP_EQ", Value = 100 },
+                        new SeccompArg { Index = 0, Op = "SCMP_CMP_EQ", Value = 9001 },
+                        new SeccompArg { Index = 5, Op = "SCMP_CMP_EQ", Value = 7 },
+                    ],
+                },
+            ],
+        });
+        Assert.Equal(allowed ? Allow : Deny, BpfInterpreter.Run(program, SeccompData.X86_64(310, pid, 0, 0, 0, 0, flags)));
     }
 }

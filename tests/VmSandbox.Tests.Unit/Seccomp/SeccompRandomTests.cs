@@ -86,13 +86,17 @@ public sealed class SeccompRandomTests
 
     private static ulong Pick(Random rng) => s_values[rng.Next(s_values.Length)];
 
-    /// <summary>The documented semantics: argument rules in order, then the first plain rule, then the default.</summary>
+    /// <summary>
+    /// The documented semantics: argument rules in order (their conditions AND-ed, OR-ed when one
+    /// argument is tested twice), then the first plain rule, then the default.
+    /// </summary>
     private static uint Evaluate(SeccompProfile profile, string name, ulong[] args)
     {
         SeccompSyscall[] rules = profile.Syscalls.Where(r => r.Names.Contains(name)).ToArray();
         foreach (SeccompSyscall rule in rules.Where(r => r.Args.Count > 0))
         {
-            if (rule.Args.All(a => Holds(a, args[a.Index])))
+            bool anded = rule.Args.DistinctBy(a => a.Index).Count() == rule.Args.Count;
+            if (anded ? rule.Args.All(a => Holds(a, args[a.Index])) : rule.Args.Any(a => Holds(a, args[a.Index])))
             {
                 return ActionOf(rule);
             }

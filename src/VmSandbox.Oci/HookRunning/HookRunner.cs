@@ -7,7 +7,7 @@ using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 using OciHooks = VmSandbox.Oci.Spec.Hooks;
 
-namespace VmSandbox.Runtime.Hooks;
+namespace VmSandbox.Oci.HookRunning;
 
 /// <summary>
 /// Runs OCI hooks on the host as runc does (libcontainer/configs <c>Hooks.Run</c> and

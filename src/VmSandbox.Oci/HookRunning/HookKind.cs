@@ -1,4 +1,4 @@
-namespace VmSandbox.Runtime.Hooks;
+namespace VmSandbox.Oci.HookRunning;
 
 /// <summary>
 /// The OCI hook points (runtime-spec config.md "POSIX-platform Hooks"), in lifecycle order. The

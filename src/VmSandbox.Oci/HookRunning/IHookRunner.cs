@@ -2,7 +2,7 @@ using VmSandbox.Common;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 
-namespace VmSandbox.Runtime.Hooks;
+namespace VmSandbox.Oci.HookRunning;
 
 /// <summary>Runs OCI hooks; the lifecycle code depends on this so that its tests can record calls instead.</summary>
 public interface IHookRunner

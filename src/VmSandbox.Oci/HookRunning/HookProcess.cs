@@ -4,7 +4,7 @@ using System.Text;
 using VmSandbox.Common;
 using VmSandbox.Interop;
 
-namespace VmSandbox.Runtime.Hooks;
+namespace VmSandbox.Oci.HookRunning;
 
 /// <summary>
 /// Runs one hook process the way runc's <c>configs.Command.Run</c> does (exec.Cmd with Path, Args,
