@@ -18,7 +18,6 @@ namespace VmSandbox.Runtime.Containers;
 public static class ExecSession
 {
     private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(60) };
-    private static readonly TtrpcCallOptions s_forever = new() { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <param name="started">Called with the guest PID once the process runs (or with the error).</param>
     /// <param name="log">Where the relay's own troubles go (the --log file).</param>
@@ -57,7 +56,7 @@ public static class ExecSession
         started((int)response.Pid, null);
         using var signals = new GuestSignalRelay(agent, record.Id, execId, tty ?? callerTty, log);
         await signals.ResizeAsync();
-        WaitProcessResponse exit = await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = record.Id, ExecId = execId }, s_forever, ct);
+        WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, record.RunDir, record.Id, execId, () => !Directory.Exists($"/proc/{record.MonitorPid}"), log, ct);
         await io.DrainAsync();
         return exit.ExitCode;
     }

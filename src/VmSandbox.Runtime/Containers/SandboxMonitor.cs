@@ -26,7 +26,6 @@ public sealed class SandboxMonitor
     public const int VmLostExitCode = 255;
 
     private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(60) };
-    private static readonly TtrpcCallOptions s_forever = new() { Timeout = Timeout.InfiniteTimeSpan };
 
     private readonly ContainerStore _store;
     private readonly string _id;
@@ -99,7 +98,7 @@ public sealed class SandboxMonitor
             int code;
             try
             {
-                WaitProcessResponse exit = await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = _id }, s_forever, ct);
+                WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, record.RunDir, _id, "", () => sandbox.Vm.HasExited, _log, ct);
                 code = exit.ExitCode;
                 if (exit.Signal == 9)
                 {
