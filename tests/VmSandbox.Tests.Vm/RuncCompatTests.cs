@@ -64,16 +64,22 @@ public sealed class RuncCompatTests(BundleFixture fx)
     [Fact]
     public async Task A_failing_start_hook_stops_the_container_with_runcs_words()
     {
+        // seccomp.bats "startContainer hook": the hook runs under the container's filter, which
+        // kills mkdir, so the hook dies of SIGSYS and the container never starts.
         JsonObject spec = ContainerSpecs.Spec(ContainerSpecs.Process("echo", "never"));
+        JsonObject seccomp = ContainerSpecs.DenyMkdir();
+        seccomp["syscalls"]![0]!["action"] = "SCMP_ACT_KILL";
+        seccomp["syscalls"]![0]!.AsObject().Remove("errnoRet");
+        spec["linux"]!["seccomp"] = seccomp;
         spec["hooks"] = new JsonObject
         {
-            ["startContainer"] = new JsonArray(new JsonObject { ["path"] = "/bin/sh", ["args"] = new JsonArray("sh", "-c", "exit 3") }),
+            ["startContainer"] = new JsonArray(new JsonObject { ["path"] = "/bin/sh", ["args"] = new JsonArray("sh", "-c", "mkdir /tmp/hook-dir") }),
         };
         string root = fx.NewRoot();
         var r = await fx.Cli(root, "run", "--bundle", fx.Bundle(spec), "badhook");
         Assert.NotEqual(0, r.ExitCode);
         Assert.DoesNotContain("never", r.Stdout, StringComparison.Ordinal);
-        Assert.Contains("error running startContainer hook #0: exit status 3", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("error running startContainer hook #0: signal: bad system call", r.Stderr, StringComparison.Ordinal);
         _ = await fx.Cli(root, "delete", "--force", "badhook");
         fx.AssertNothingLeft(root, "badhook");
     }

@@ -161,6 +161,16 @@ public sealed class HookRunner : IHookRunner
             13 => "broken pipe",
             14 => "alarm clock",
             15 => "terminated",
+            5 => "trace/breakpoint trap",
+            10 => "user defined signal 1",
+            12 => "user defined signal 2",
+            16 => "stack fault",
+            24 => "CPU time limit exceeded",
+            25 => "file size limit exceeded",
+            26 => "virtual timer expired",
+            27 => "profiling timer expired",
+            30 => "power failure",
+            31 => "bad system call", // SIGSYS: what a seccomp KILL rule shows
             _ => $"signal {exit.Signal}",
         };
         return $"signal: {name}{(exit.CoreDumped ? " (core dumped)" : "")}";

@@ -148,6 +148,7 @@ public sealed class HookRunnerTests : IDisposable
     [InlineData(255, 0, false, "exit status 255")]
     [InlineData(-1, 9, false, "signal: killed")]
     [InlineData(-1, 6, true, "signal: aborted (core dumped)")]
+    [InlineData(-1, 31, false, "signal: bad system call")]
     [InlineData(-1, 64, false, "signal: signal 64")]
     public void Exit_text_matches_gos_process_state(int code, int signal, bool core, string expected) =>
         Assert.Equal(expected, HookRunner.ExitText(new ChildExit(code, signal, core)));
