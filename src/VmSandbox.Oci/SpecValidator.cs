@@ -205,10 +205,7 @@ public static class SpecValidator
             {
                 return $"linux.resources.devices[{i}].type: unknown device type {MessageText.Quote(t)}";
             }
-            if (rule.Access is { Length: > 0 } a && (a.Length > 3 || a.Any(c => c is not ('r' or 'w' or 'm')) || a.Distinct().Count() != a.Length))
-            {
-                return $"linux.resources.devices[{i}].access: {MessageText.Quote(a)} is not a subset of \"rwm\"";
-            }
+            // access letters other than r, w and m are ignored, as runc does (the guest's device filter).
         }
         return null;
     }

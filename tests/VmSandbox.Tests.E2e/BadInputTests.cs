@@ -18,7 +18,7 @@ public sealed class BadInputTests
         _daemon = daemon;
     }
 
-    [Fact]
+    [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
     public async Task A_missing_guest_image_names_make_install_and_leaves_nothing()
     {
         var before = Snapshot();
@@ -29,7 +29,7 @@ public sealed class BadInputTests
         await AssertNothingLeftAsync("noguest", before);
     }
 
-    [Fact]
+    [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
     public async Task A_missing_bind_source_is_refused_as_with_runc()
     {
         foreach (string runtime in (string[])["runc", DockerDaemon.Runtime])
@@ -43,7 +43,7 @@ public sealed class BadInputTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
     public async Task A_failing_create_in_the_guest_leaves_nothing()
     {
         // The entrypoint is missing: the guest's container init fails after the VM booted.

@@ -19,6 +19,13 @@ public sealed class DockerDaemon : IAsyncLifetime
     /// <summary>vmsandbox with a guest directory that does not exist (the "not installed" case).</summary>
     public const string NoGuestRuntime = "vmsandbox-noguest";
     public const string Image = "vmsb-busybox:e2e";
+
+    /// <summary>
+    /// Each test's bound (xunit fails it and cancels TestContext's token): a hang in the runtime
+    /// or in Docker fails that test instead of holding the suite until CI's limit. A row boots
+    /// a VM or two under TCG, seconds each, well inside it.
+    /// </summary>
+    public const int TestTimeoutMs = 8 * 60 * 1000;
     private const string BridgeName = "vmsbe2e0";
     private const string BridgeCidr = "172.31.250.1/24";
 
@@ -258,11 +265,13 @@ public sealed class DockerDaemon : IAsyncLifetime
         try
         {
             await p.WaitForExitAsync(cts.Token);
+            // A process left behind holding the pipes must not keep us waiting for EOF either.
+            await Task.WhenAll(stdout, stderr).WaitAsync(cts.Token);
         }
         catch (OperationCanceledException)
         {
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} ran past {timeout}");
+            throw new TimeoutException($"{file} {string.Join(' ', args)} ran past {timeout} (or its output stayed open)");
         }
         return new CommandResult(p.ExitCode, await stdout, await stderr);
     }

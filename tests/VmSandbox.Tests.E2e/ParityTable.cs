@@ -73,6 +73,8 @@ public static class ParityTable
             "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes")), "exit=0 out=67108864 err="),
         new("--cpus sets the cgroup quota", async s => Show(await s.Run("--cpus", "0.5", "--", "sh", "-c",
             "cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)")), "exit=0 out=50000 100000 err="),
+        // The host's last CPU (1 on a 2-core machine): a CPU number the VM's own vCPUs need not have.
+        new("--cpuset-cpus runs on one CPU", async s => Show(await s.Run("--cpuset-cpus", (Environment.ProcessorCount - 1).ToString(CultureInfo.InvariantCulture), "--", "nproc")), "exit=0 out=1 err="),
         new("-t allocates a terminal", async s => Show(await s.Run("-t", "--", "sh", "-c", "test -t 1 && echo tty")).Replace("\r", "", StringComparison.Ordinal), "exit=0 out=tty err="),
         new("docker exec: output and exit code", async s =>
         {

@@ -17,7 +17,7 @@ public sealed class ParityTests
 
     public static TheoryData<string> RowNames => new(ParityTable.Rows.Select(r => r.Name));
 
-    [Theory]
+    [Theory(Timeout = DockerDaemon.TestTimeoutMs)]
     [MemberData(nameof(RowNames))]
     public async Task Docker_behaves_as_with_runc(string row)
     {
@@ -36,7 +36,7 @@ public sealed class ParityTests
         Assert.Equal(runc, vmsandbox);
     }
 
-    [Fact]
+    [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
     public async Task Docker_top_lists_the_sandbox_on_the_host()
     {
         await using var session = new DockerSession(_daemon, DockerDaemon.Runtime);
@@ -52,7 +52,7 @@ public sealed class ParityTests
         Assert.DoesNotContain(rows, r => r[0] == "1");
     }
 
-    [Fact]
+    [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
     public async Task Uname_shows_the_guest_kernel_not_the_hosts()
     {
         await using var session = new DockerSession(_daemon, DockerDaemon.Runtime);

@@ -30,7 +30,7 @@ public sealed class TestcontainersTests
         .WithCreateParameterModifier(p => p.HostConfig!.Runtime = DockerDaemon.Runtime)
         .WithCommand(command);
 
-    [Fact]
+    [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
     public async Task A_container_runs_in_a_vm_and_answers_exec()
     {
         await using IContainer container = Builder("sh", "-c", "echo ready; exec sleep 1000")
@@ -51,7 +51,7 @@ public sealed class TestcontainersTests
         Assert.Equal(137, await container.GetExitCodeAsync(Ct));
     }
 
-    [Fact]
+    [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
     public async Task Files_copied_in_are_seen_and_the_exit_code_comes_back()
     {
         await using IContainer container = Builder("sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.2; done; cat /tmp/go; exit 9")

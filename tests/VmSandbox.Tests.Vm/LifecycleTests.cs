@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Xunit;
 
 namespace VmSandbox.Tests.Vm;
@@ -197,10 +198,30 @@ public sealed class LifecycleTests(BundleFixture fx)
     {
         string root = fx.NewRoot();
         const string id = "busy";
-        string bundle = fx.Bundle("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.1; done");
-        Assert.Equal(0, (await fx.Cli(root, "run", "--detach", "--bundle", bundle, id)).ExitCode);
+        JsonObject spec = ContainerSpecs.Spec(ContainerSpecs.Process("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.1; done"));
+        // A host cgroup with a cpuset: the host pins the VM, the guest gets one vCPU per CPU.
+        string cgroupName = "vmsb-busy-" + Guid.NewGuid().ToString("N")[..8];
+        spec["linux"]!["cgroupsPath"] = "/" + cgroupName;
+        spec["linux"]!["resources"] = new JsonObject { ["cpu"] = new JsonObject { ["cpus"] = "0" } };
+        string cpuset = Path.Combine(Directory.Exists("/sys/fs/cgroup/cpuset") ? "/sys/fs/cgroup/cpuset" : "/sys/fs/cgroup", cgroupName);
+        Assert.Equal(0, (await fx.Cli(root, "run", "--detach", "--bundle", fx.Bundle(spec), id)).ExitCode);
         try
         {
+            if (File.Exists(Path.Combine(cpuset, "cpuset.cpus")))
+            {
+                Assert.Equal("0", File.ReadAllText(Path.Combine(cpuset, "cpuset.cpus")).Trim());
+                Assert.Equal("1\n", (await fx.Cli(root, "exec", id, "nproc")).Stdout);
+                if (Environment.ProcessorCount >= 2)
+                {
+                    // runc's update.bats: a CPU the guest does not have is still a valid host CPU.
+                    var pin = await fx.Cli(root, "update", "--cpuset-cpus", "1", id);
+                    Assert.True(pin.ExitCode == 0, pin.Stderr);
+                    Assert.Equal("1", File.ReadAllText(Path.Combine(cpuset, "cpuset.cpus")).Trim());
+                }
+                var bad = await fx.Cli(root, "update", "--cpuset-cpus", "4096", id);
+                Assert.Equal(1, bad.ExitCode);
+                Assert.Contains("failed to write \"4096\"", bad.Stderr, StringComparison.Ordinal);
+            }
             var exec = await fx.Cli(root, "exec", "--env", "X=42", "--cwd", "/tmp", id, "sh", "-c", "echo x=$X cwd=$(pwd) host=$(hostname); echo oops >&2; exit 3");
             Assert.Equal(3, exec.ExitCode);
             Assert.Equal("x=42 cwd=/tmp host=box\n", exec.Stdout);
@@ -279,5 +300,6 @@ public sealed class LifecycleTests(BundleFixture fx)
             await fx.Cli(root, "delete", "--force", id);
         }
         fx.AssertNothingLeft(root, id);
+        Assert.False(Directory.Exists(cpuset), $"{cpuset} is left behind");
     }
 }

@@ -46,14 +46,8 @@ public static class CgroupResources
             {
                 files.Add(("cpu.max", max));
             }
-            if (!string.IsNullOrEmpty(cpu.Cpus))
-            {
-                files.Add(("cpuset.cpus", cpu.Cpus));
-            }
-            if (!string.IsNullOrEmpty(cpu.Mems))
-            {
-                files.Add(("cpuset.mems", cpu.Mems));
-            }
+            // cpu.cpus and cpu.mems name host CPUs and memory nodes: the host cgroup applies them
+            // to the VM (HostCgroup.SetCpuset), and the VM has as many vCPUs as the set.
             if (cpu.Idle is long idle)
             {
                 files.Add(("cpu.idle", idle.ToString(CultureInfo.InvariantCulture)));

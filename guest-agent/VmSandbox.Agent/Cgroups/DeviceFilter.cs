@@ -124,7 +124,11 @@ public static class DeviceFilter
         return program;
     }
 
-    /// <summary>"rwm" letters as BPF_DEVCG_ACC_* bits; empty or absent means all three.</summary>
+    /// <summary>
+    /// "rwm" letters as BPF_DEVCG_ACC_* bits; empty or absent means all three. Other letters are
+    /// ignored, as runc's device rule normalisation drops them (runc's update.bats deny rule
+    /// "rwa" means "rw"); a rule left with no access matches nothing.
+    /// </summary>
     public static uint Access(string? letters)
     {
         if (string.IsNullOrEmpty(letters))
@@ -139,7 +143,7 @@ public static class DeviceFilter
                 'r' => AccessRead,
                 'w' => AccessWrite,
                 'm' => AccessMknod,
-                _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.resources.devices: invalid access {letters}"),
+                _ => 0,
             };
         }
         return bits;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tmds.Linux;
 using VmSandbox.Agent.Containers;
 using VmSandbox.Common;
 using VmSandbox.Interop;
@@ -187,7 +188,7 @@ public sealed class ProcessSetup
                 continue;
             }
             int errno = FileStat.TryChown(fd, uid, group);
-            if (errno is not (0 or 22 or 1 or 30))
+            if (errno != 0 && errno != LibC.EINVAL && errno != LibC.EPERM && errno != LibC.EROFS)
             {
                 throw SyscallError.Create("fchown", $"stdio fd {fd}", errno);
             }

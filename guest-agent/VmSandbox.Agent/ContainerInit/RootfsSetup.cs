@@ -144,8 +144,8 @@ public sealed class RootfsSetup
     private void RefuseNonDirectory(string destination, string type)
     {
         var entry = new FileInfo(_rootfs + destination);
-        bool present = entry.LinkTarget is not null || entry.Exists || Directory.Exists(entry.FullName);
-        if (present && (entry.LinkTarget is not null || !Directory.Exists(entry.FullName)))
+        // FileInfo.Exists is false for a directory: a link or a file is what is refused.
+        if (entry.LinkTarget is not null || entry.Exists)
         {
             throw new VmSandboxException(ErrorCode.InvalidArgument, $"filesystem \"{type}\" must be mounted on ordinary directory");
         }

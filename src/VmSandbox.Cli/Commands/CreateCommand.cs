@@ -60,7 +60,7 @@ public static class CreateCommand
         }
         SeccompNotify.ThrowIfRequested(loaded.Spec.Linux?.Seccomp);
         RequireGuestImage(ctx.Config);
-        IReadOnlyList<string> hostCgroups = HostCgroup.Resolve(loaded.Spec.Linux?.CgroupsPath, id, ctx.Options.SystemdCgroup, File.ReadLines("/proc/self/mountinfo"));
+        IReadOnlyList<string> hostCgroups = HostCgroup.Resolve(loaded.Spec.Linux?.CgroupsPath, id, ctx.Options.SystemdCgroup, File.ReadLines("/proc/self/mountinfo"), File.ReadLines("/proc/self/cgroup"));
         HostCgroup.ThrowIfFrozen(hostCgroups);
         if (HostCgroup.CountProcesses(hostCgroups) is > 0 and int found)
         {

@@ -10,7 +10,8 @@ namespace VmSandbox.Cli.Commands;
 
 /// <summary>
 /// `vmsandbox update --resources FILE|- ID`: new guest cgroup limits from an OCI LinuxResources
-/// JSON object, or from runc's per-limit flags (<see cref="UpdateFlags"/>). The VM's own size does not change (no memory or CPU hotplug yet).
+/// JSON object, or from runc's per-limit flags (<see cref="UpdateFlags"/>); a cpuset goes to the host
+/// cgroup, which pins the VM. The VM's own size does not change (no memory or CPU hotplug yet).
 /// </summary>
 public static class UpdateCommand
 {
@@ -19,15 +20,16 @@ public static class UpdateCommand
         VerbArgs args = VerbArgs.Parse(reader, "update", ["resources|r", .. UpdateFlags.Names], []);
         string id = LifecycleContext.SingleId(args.Positional, "update");
         byte[] json;
+        LinuxResources resources;
         if (args.Value("resources") is { } source)
         {
             json = source == "-" ? System.Text.Encoding.UTF8.GetBytes(stdin.ReadToEnd()) : File.ReadAllBytes(source);
             // Validate here so that a malformed document never reaches the guest.
-            SpecLoader.ParseResources(json, source == "-" ? "stdin" : source);
+            resources = SpecLoader.ParseResources(json, source == "-" ? "stdin" : source);
         }
         else
         {
-            LinuxResources resources = UpdateFlags.Parse(args)
+            resources = UpdateFlags.Parse(args)
                 ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "update: --resources FILE (or - for stdin), or a limit flag such as --memory, is required");
             json = System.Text.Encoding.UTF8.GetBytes(SpecLoader.SerializeResources(resources));
         }
@@ -36,6 +38,8 @@ public static class UpdateCommand
         {
             throw new VmSandboxException(ErrorCode.FailedPrecondition, "container not running");
         }
+        // The cpuset pins the VM on the host; the rest are the guest cgroup's limits.
+        HostCgroup.SetCpuset(record.HostCgroups ?? [], resources.Cpu?.Cpus, resources.Cpu?.Mems);
         AgentCall.Run(record, async a => await a.UpdateContainerAsync(
             new UpdateContainerRequest { ContainerId = id, Resources = ByteString.CopyFrom(json) }, AgentCall.Options, CancellationToken.None));
         return ExitCodes.Success;

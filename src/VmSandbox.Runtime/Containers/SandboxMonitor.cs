@@ -56,6 +56,7 @@ public sealed class SandboxMonitor
             // Before QEMU and virtiofsd exist, so that they are born in it.
             HostCgroup.Join(record.HostCgroups ?? [], Environment.ProcessId);
             LoadedSpec loaded = SpecLoader.Load(record.Bundle);
+            HostCgroup.SetCpuset(record.HostCgroups ?? [], loaded.Spec.Linux?.Resources?.Cpu?.Cpus, loaded.Spec.Linux?.Resources?.Cpu?.Mems);
             string shareDir = Directory.CreateDirectory(Path.Combine(record.RunDir, "share")).FullName;
             SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p));
             var factory = new SandboxVmFactory(_config, AccelDetector.ForHost(), new QemuHypervisor(), _log);

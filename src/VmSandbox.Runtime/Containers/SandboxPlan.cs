@@ -71,7 +71,9 @@ public sealed record SandboxPlan
     /// <summary>
     /// The VM gets the container's memory limit plus <see cref="MemoryOverheadMiB"/> (never less
     /// than the configured size), and as many vCPUs as the CPU quota asks for (at least the
-    /// configured count, at most the host's CPUs).
+    /// configured count, at most the host's CPUs); a cpuset (<c>cpu.cpus</c>) caps the count at
+    /// its number of CPUs, or gives that many when there is no quota: the host cgroup pins the
+    /// vCPUs to those CPUs, so more vCPUs than CPUs would only contend.
     /// </summary>
     public static (int MemoryMiB, int Vcpus) Size(LinuxResources? resources, RuntimeConfig config)
     {
@@ -82,11 +84,46 @@ public sealed record SandboxPlan
             memory = (int)Math.Clamp(wanted, config.MemoryMiB, 64 * 1024);
         }
         int vcpus = config.Vcpus;
+        int? pinned = CountCpus(resources?.Cpu?.Cpus);
         if (resources?.Cpu is { Quota: long quota, Period: ulong period } && quota > 0 && period > 0)
         {
             int wanted = (int)Math.Ceiling((double)quota / period);
             vcpus = Math.Clamp(wanted, config.Vcpus, Math.Max(config.Vcpus, Environment.ProcessorCount));
         }
+        else if (pinned is int count)
+        {
+            vcpus = Math.Clamp(count, 1, Math.Max(config.Vcpus, Environment.ProcessorCount));
+        }
+        if (pinned is int cap && cap < vcpus)
+        {
+            vcpus = cap;
+        }
         return (memory, vcpus);
+    }
+
+    /// <summary>The number of CPUs in a cpuset list such as "0-2,4" (4); null when absent or not a list (the host kernel refuses it then).</summary>
+    public static int? CountCpus(string? list)
+    {
+        if (string.IsNullOrWhiteSpace(list))
+        {
+            return null;
+        }
+        var cpus = new HashSet<int>();
+        foreach (string part in list.Trim().Split(','))
+        {
+            string[] range = part.Split('-');
+            if (range.Length is < 1 or > 2
+                || !int.TryParse(range[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int first)
+                || !int.TryParse(range[^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int last)
+                || last < first || last - first > 4096)
+            {
+                return null;
+            }
+            for (int cpu = first; cpu <= last; cpu++)
+            {
+                cpus.Add(cpu);
+            }
+        }
+        return cpus.Count;
     }
 }

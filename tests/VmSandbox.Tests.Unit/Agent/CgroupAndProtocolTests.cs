@@ -52,7 +52,7 @@ public sealed class CgroupAndProtocolTests
         };
         Assert.Equal(
             [("memory.max", "1048576"), ("memory.swap.max", "1048576"), ("cpu.weight", "39"), ("cpu.max", "50000 100000"),
-             ("cpuset.cpus", "0"), ("pids.max", "100"), ("memory.high", "900000")],
+             ("pids.max", "100"), ("memory.high", "900000")],
             CgroupResources.ToFiles(resources));
         Assert.Empty(CgroupResources.ToFiles(null));
         Assert.Equal([("pids.max", "max")], CgroupResources.ToFiles(new LinuxResources { Pids = new LinuxResources.PidsLimit { Limit = 0 } }));

@@ -23,6 +23,7 @@ public sealed class SpecValidationTests
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"rlimits\":[{\"type\":\"RLIMIT_CORE\",\"hard\":5,\"soft\":5}]}}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/var/run/netns/x\"},{\"type\":\"time\"},{\"type\":\"user\"}]}}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\",\"timeout\":1}]}}")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"resources\":{\"devices\":[{\"allow\":false,\"type\":\"c\",\"major\":1,\"minor\":11,\"access\":\"rwa\"}]}}}")] // runc drops the "a"
     public void Accepts_valid_configs(string json) =>
         SpecLoader.ParseAndValidate(Encoding.UTF8.GetBytes(json), new List<string>());
 
@@ -83,7 +84,6 @@ public sealed class SpecValidationTests
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"devices\":[{\"path\":\"/dev/x\",\"type\":\"q\"}]}}", "config.json: linux.devices[0].type: unknown device type \"q\"")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"devices\":[{\"path\":\"dev/x\",\"type\":\"c\"}]}}", "config.json: linux.devices[0].path: \"dev/x\" is not an absolute path")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"resources\":{\"devices\":[{\"allow\":true,\"type\":\"x\"}]}}}", "config.json: linux.resources.devices[0].type: unknown device type \"x\"")]
-    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"resources\":{\"devices\":[{\"allow\":true,\"access\":\"rwx\"}]}}}", "config.json: linux.resources.devices[0].access: \"rwx\" is not a subset of \"rwm\"")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_NOPE\"}}}", "config.json: linux.seccomp.defaultAction: unknown action \"SCMP_ACT_NOPE\"")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_VAX\"]}}}", "config.json: linux.seccomp.architectures[0]: unknown architecture \"SCMP_ARCH_VAX\"")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[],\"action\":\"SCMP_ACT_ALLOW\"}]}}}", "config.json: linux.seccomp.syscalls[0].names: must not be empty")]

@@ -46,10 +46,22 @@ public sealed class HostCgroupTests
     }
 
     [Fact]
-    public void No_path_means_no_host_cgroup()
+    public void No_path_and_no_own_cgroup_means_no_host_cgroup()
     {
         Assert.Empty(HostCgroup.Resolve(null, "abc", systemd: false, s_v1));
         Assert.Empty(HostCgroup.Resolve("", "abc", systemd: false, s_v1));
+    }
+
+    /// <summary>runc's default (delete.bats finds a cgroup named after the container): the ID below the caller's cgroup.</summary>
+    [Fact]
+    public void No_path_means_the_id_below_the_callers_own_cgroup()
+    {
+        string[] ownV1 = ["12:pids:/user.slice", "4:memory:/job/7", "3:cpu,cpuacct:/", "1:name=systemd:/init.scope", "0::/"];
+        Assert.Equal(
+            ["/sys/fs/cgroup/memory/job/7/abc", "/sys/fs/cgroup/cpu,cpuacct/abc", "/sys/fs/cgroup/pids/user.slice/abc"],
+            HostCgroup.Resolve(null, "abc", systemd: false, s_v1, ownV1));
+        Assert.Equal(["/sys/fs/cgroup/user.slice/session-2.scope/abc"], HostCgroup.Resolve("", "abc", systemd: false, s_v2, ["0::/user.slice/session-2.scope"]));
+        Assert.Equal(["/sys/fs/cgroup/system.slice/runc-abc.scope"], HostCgroup.Resolve(null, "abc", systemd: true, s_v2, ["0::/"]));
     }
 
     [Theory]
@@ -110,6 +122,36 @@ public sealed class HostCgroupTests
 
             Assert.Equal(3, HostCgroup.CountProcesses([cpu, memory, empty, Path.Combine(root, "missing")]));
             Assert.Equal(0, HostCgroup.CountProcesses([empty, Path.Combine(root, "missing")]));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void The_cpuset_goes_to_the_hierarchies_that_have_one()
+    {
+        string root = Directory.CreateTempSubdirectory("vmsb-cpuset-").FullName;
+        try
+        {
+            string cpuset = Directory.CreateDirectory(Path.Combine(root, "cpuset")).FullName;
+            string memory = Directory.CreateDirectory(Path.Combine(root, "memory")).FullName;
+            File.WriteAllText(Path.Combine(cpuset, "cpuset.cpus"), "0-1");
+            File.WriteAllText(Path.Combine(cpuset, "cpuset.mems"), "0");
+
+            HostCgroup.SetCpuset([cpuset, memory], "1", null);
+            Assert.Equal("1", File.ReadAllText(Path.Combine(cpuset, "cpuset.cpus")));
+            Assert.Equal("0", File.ReadAllText(Path.Combine(cpuset, "cpuset.mems")));
+            Assert.False(File.Exists(Path.Combine(memory, "cpuset.cpus")));
+            HostCgroup.SetCpuset([cpuset], "", "0");
+            Assert.Equal("1", File.ReadAllText(Path.Combine(cpuset, "cpuset.cpus")));
+
+            // A file that refuses the value (/dev/full: ENOSPC) gives one line naming the value.
+            string broken = Directory.CreateDirectory(Path.Combine(root, "broken")).FullName;
+            File.CreateSymbolicLink(Path.Combine(broken, "cpuset.cpus"), "/dev/full");
+            var e = Assert.Throws<VmSandbox.Common.VmSandboxException>(() => HostCgroup.SetCpuset([broken], "7", null));
+            Assert.Contains("failed to write \"7\"", e.Message, StringComparison.Ordinal);
         }
         finally
         {

@@ -1,0 +1,58 @@
+using VmSandbox.Oci.Spec;
+using VmSandbox.Runtime.Config;
+using VmSandbox.Runtime.Containers;
+using Xunit;
+
+namespace VmSandbox.Tests.Unit.Runtime;
+
+/// <summary>The VM's size from linux.resources: memory plus overhead, vCPUs from the quota and the cpuset.</summary>
+public sealed class SandboxSizeTests
+{
+    private static readonly RuntimeConfig Config = new() { MemoryMiB = 256, Vcpus = 1 };
+
+    private static (int MemoryMiB, int Vcpus) Size(long? quota = null, string? cpus = null, long? memory = null) =>
+        SandboxPlan.Size(new LinuxResources
+        {
+            Cpu = new LinuxResources.CpuLimits { Quota = quota, Period = quota is null ? null : 100_000, Cpus = cpus },
+            Memory = memory is null ? null : new LinuxResources.MemoryLimits { Limit = memory },
+        }, Config);
+
+    [Fact]
+    public void Without_limits_the_configured_size_is_used() =>
+        Assert.Equal((256, 1), SandboxPlan.Size(null, Config));
+
+    [Fact]
+    public void Memory_is_the_limit_plus_overhead_and_never_below_the_configured_size()
+    {
+        Assert.Equal(512 + SandboxPlan.MemoryOverheadMiB, Size(memory: 512L << 20).MemoryMiB);
+        Assert.Equal(256, Size(memory: 1 << 20).MemoryMiB);
+    }
+
+    [Fact]
+    public void A_cpuset_without_quota_gives_one_vcpu_per_cpu_up_to_the_hosts_count()
+    {
+        Assert.Equal(1, Size(cpus: "1").Vcpus);
+        Assert.Equal(Math.Min(2, Environment.ProcessorCount), Size(cpus: "0-1").Vcpus);
+    }
+
+    [Fact]
+    public void A_cpuset_caps_the_quotas_vcpus()
+    {
+        Assert.Equal(Math.Min(2, Environment.ProcessorCount), Size(quota: 200_000).Vcpus);
+        Assert.Equal(1, Size(quota: 200_000, cpus: "1").Vcpus);
+    }
+
+    [Theory]
+    [InlineData("0", 1)]
+    [InlineData("0-2,4", 4)]
+    [InlineData(" 1,1,1 ", 1)]
+    [InlineData("3-5,0-1", 5)]
+    [InlineData("", null)]
+    [InlineData("a", null)]
+    [InlineData("2-1", null)]
+    [InlineData("0-", null)]
+    [InlineData("-1", null)]
+    [InlineData("0-100000", null)]
+    public void Cpu_lists_are_counted(string list, int? count) =>
+        Assert.Equal(count, SandboxPlan.CountCpus(list));
+}
