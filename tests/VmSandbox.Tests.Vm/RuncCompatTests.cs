@@ -6,7 +6,8 @@ namespace VmSandbox.Tests.Vm;
 
 /// <summary>
 /// Set-up details that runc's own integration tests check (mounts.bats, mounts_recursive.bats,
-/// mask.bats, tty.bats, seccomp.bats): recursive mount attributes, a read-only /dev, proc only on
+/// mask.bats, tty.bats, seccomp.bats): recursive mount attributes (and `rbind,ro` read-only on
+/// top only: a host mount below it stays writable), a read-only /dev, proc only on
 /// a real directory, stdio owned by the container user, startContainer hooks in the container.
 /// </summary>
 [Collection(LifecycleCollection.Name)]
@@ -25,6 +26,7 @@ public sealed class RuncCompatTests(BundleFixture fx)
                 "touch /rro/f 2>/dev/null; echo rro-top=$?",
                 "touch /rro/sub/f 2>/dev/null; echo rro-sub=$?",
                 "touch /ro/f 2>/dev/null; echo ro-top=$?",
+                "touch /ro/sub/f 2>/dev/null; echo ro-sub=$?",
                 "echo dev=$(grep '^tmpfs /dev ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1)",
                 "[ -e /dev/pts/ptmx ] && echo pts=ok",
                 "stat -L -c stdout-owner=%u /proc/self/fd/1",
@@ -50,7 +52,7 @@ public sealed class RuncCompatTests(BundleFixture fx)
             var r = await fx.Cli(root, "run", "--bundle", fx.Bundle(spec), "compat");
             Assert.True(r.ExitCode == 0, r.Stderr);
             Assert.Equal(
-                "rro-top=1\nrro-sub=1\nro-top=1\ndev=ro\npts=ok\nstdout-owner=1000\nhook uid=1000 mkdir=1\n\"status\":\"created\"\n",
+                "rro-top=1\nrro-sub=1\nro-top=1\nro-sub=0\ndev=ro\npts=ok\nstdout-owner=1000\nhook uid=1000 mkdir=1\n\"status\":\"created\"\n",
                 r.Stdout);
             fx.AssertNothingLeft(root, "compat");
         }

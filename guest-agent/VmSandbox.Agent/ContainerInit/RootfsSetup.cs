@@ -21,7 +21,7 @@ public sealed class RootfsSetup
 
     private readonly RuntimeSpec _spec;
     private readonly string _rootfs;
-    private readonly Dictionary<string, string> _binds;
+    private readonly Dictionary<string, InitMessage.BindSource> _binds;
 
     // tmpfs mounts and /dev asked for "ro": mounted writable, made read-only once the mounts,
     // directories and device nodes beneath them exist (runc's finalizeRootfs).
@@ -31,7 +31,7 @@ public sealed class RootfsSetup
     {
         _spec = spec;
         _rootfs = rootfs.TrimEnd('/');
-        _binds = (binds ?? []).ToDictionary(b => Normalize(b.Destination), b => b.Source, StringComparer.Ordinal);
+        _binds = (binds ?? []).ToDictionary(b => Normalize(b.Destination), StringComparer.Ordinal);
     }
 
     public void Run()
@@ -86,7 +86,8 @@ public sealed class RootfsSetup
         string type = m.Type ?? (options.IsBind ? "bind" : "");
         if (options.IsBind || type == "bind")
         {
-            string source = _binds.TryGetValue(destination, out string? shared) ? shared : m.Source ?? "";
+            _binds.TryGetValue(destination, out InitMessage.BindSource? shared);
+            string source = shared?.Source ?? m.Source ?? "";
             bool isDir = Directory.Exists(source);
             if (!isDir && !File.Exists(source))
             {
@@ -94,6 +95,10 @@ public sealed class RootfsSetup
             }
             CreateMountPoint(target, isDir);
             ulong bindFlags = MountCalls.MS_BIND | (options.Flags & MountCalls.MS_REC);
+            if ((bindFlags & MountCalls.MS_REC) != 0)
+            {
+                MountSubmounts(source, shared?.Submounts);
+            }
             MountCalls.Do(source, target, "bind", bindFlags);
             ulong rest = options.Flags & ~(MountCalls.MS_BIND | MountCalls.MS_REC | MountCalls.MS_REMOUNT);
             if (rest != 0)
@@ -148,6 +153,32 @@ public sealed class RootfsSetup
         if (entry.LinkTarget is not null || entry.Exists)
         {
             throw new VmSandboxException(ErrorCode.InvalidArgument, $"filesystem \"{type}\" must be mounted on ordinary directory");
+        }
+    }
+
+    /// <summary>
+    /// The host's mounts below an rbind source are virtio-fs submounts here, which the kernel
+    /// mounts on first access with the flags of the mount they are reached through. Opening each
+    /// one through the writable share mounts it now, so the rbind copies it with its own flags
+    /// and a later "ro" on the bind stays on the top mount, as with runc. Parents come first;
+    /// one that is gone (or is a file) is left to the rbind.
+    /// </summary>
+    private static void MountSubmounts(string source, IReadOnlyList<string>? submounts)
+    {
+        foreach (string relative in submounts ?? [])
+        {
+            if (relative.Length == 0 || relative.StartsWith('/') || relative.Split('/').Contains(".."))
+            {
+                continue;
+            }
+            try
+            {
+                using SafeFd _ = FileSystemCalls.Open(Path.Combine(source, relative), FileSystemCalls.O_RDONLY | FileSystemCalls.O_DIRECTORY | FileSystemCalls.O_CLOEXEC);
+            }
+            catch (VmSandboxException)
+            {
+                // gone, or not a directory: the rbind copies what there is
+            }
         }
     }
 

@@ -59,7 +59,7 @@ public sealed partial class ContainerManager
             var binds = new List<InitMessage.BindSource>();
             foreach (SharedMount m in request.SharedMounts)
             {
-                binds.Add(new InitMessage.BindSource(m.Destination, _shares.Acquire(m.ShareTag, m.Path)));
+                binds.Add(new InitMessage.BindSource(m.Destination, _shares.Acquire(m.ShareTag, m.Path), [.. m.Submounts]));
                 container.Shares.Add(m.ShareTag);
             }
             var config = new InitMessage

@@ -51,6 +51,9 @@ public sealed record InitMessage
     /// <summary>A <see cref="Common.ErrorCode"/> name.</summary>
     public string? Code { get; init; }
 
-    /// <summary>Destination of an OCI mount and where its source is in the guest.</summary>
-    public sealed record BindSource(string Destination, string Source);
+    /// <summary>
+    /// Destination of an OCI mount, where its source is in the guest, and the host mount points
+    /// below the source (relative paths, parents first) that an rbind must carry.
+    /// </summary>
+    public sealed record BindSource(string Destination, string Source, IReadOnlyList<string>? Submounts = null);
 }

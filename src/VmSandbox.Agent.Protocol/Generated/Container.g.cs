@@ -35,63 +35,64 @@ namespace VmSandbox.Agent.Protocol {
             "aW9TdHJlYW0SLwoGc3RkZXJyGAMgASgLMh8udm1zYW5kYm94LmFnZW50LnYx",
             "LlN0ZGlvU3RyZWFtImIKC1Jvb3Rmc01vdW50EhEKCXNoYXJlX3RhZxgBIAEo",
             "CRIMCgRwYXRoGAIgASgJEg8KB2ZzX3R5cGUYAyABKAkSDwoHb3B0aW9ucxgE",
-            "IAMoCRIQCghyZWFkb25seRgFIAEoCCJUCgtTaGFyZWRNb3VudBITCgtkZXN0",
+            "IAMoCRIQCghyZWFkb25seRgFIAEoCCJnCgtTaGFyZWRNb3VudBITCgtkZXN0",
             "aW5hdGlvbhgBIAEoCRIRCglzaGFyZV90YWcYAiABKAkSDAoEcGF0aBgDIAEo",
-            "CRIPCgdvcHRpb25zGAQgAygJIvUBChZDcmVhdGVDb250YWluZXJSZXF1ZXN0",
-            "EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIQCghvY2lfc3BlYxgCIAEoDBIvCgZy",
-            "b290ZnMYAyABKAsyHy52bXNhbmRib3guYWdlbnQudjEuUm9vdGZzTW91bnQS",
-            "KAoFc3RkaW8YBCABKAsyGS52bXNhbmRib3guYWdlbnQudjEuU3RkaW8SEAoI",
-            "dGVybWluYWwYBSABKAgSNgoNc2hhcmVkX21vdW50cxgGIAMoCzIfLnZtc2Fu",
-            "ZGJveC5hZ2VudC52MS5TaGFyZWRNb3VudBIOCgZidW5kbGUYByABKAkiJgoX",
-            "Q3JlYXRlQ29udGFpbmVyUmVzcG9uc2USCwoDcGlkGAEgASgNIi0KFVN0YXJ0",
-            "Q29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkiJQoWU3Rh",
-            "cnRDb250YWluZXJSZXNwb25zZRILCgNwaWQYASABKA0iiAEKEkV4ZWNQcm9j",
-            "ZXNzUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSDwoHZXhlY19pZBgC",
-            "IAEoCRIPCgdwcm9jZXNzGAMgASgMEigKBXN0ZGlvGAQgASgLMhkudm1zYW5k",
-            "Ym94LmFnZW50LnYxLlN0ZGlvEhAKCHRlcm1pbmFsGAUgASgIIiIKE0V4ZWNQ",
-            "cm9jZXNzUmVzcG9uc2USCwoDcGlkGAEgASgNIloKFFNpZ25hbFByb2Nlc3NS",
-            "ZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJ",
-            "Eg4KBnNpZ25hbBgDIAEoDRILCgNhbGwYBCABKAgiOwoSV2FpdFByb2Nlc3NS",
-            "ZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJ",
-            "IlUKE1dhaXRQcm9jZXNzUmVzcG9uc2USEQoJZXhpdF9jb2RlGAEgASgFEg4K",
-            "BnNpZ25hbBgCIAEoDRIbChNleGl0ZWRfYXRfdW5peF9uYW5vGAMgASgDIlgK",
-            "EFJlc2l6ZVR0eVJlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJEg8KB2V4",
-            "ZWNfaWQYAiABKAkSDAoEcm93cxgDIAEoDRIPCgdjb2x1bW5zGAQgASgNIk8K",
-            "EUNsb3NlU3RkaW5SZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgdl",
-            "eGVjX2lkGAIgASgJEhMKC3N0ZGluX2J5dGVzGAMgASgEIiwKFExpc3RQcm9j",
-            "ZXNzZXNSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSJYCgtQcm9jZXNz",
-            "SW5mbxILCgNwaWQYASABKA0SDAoEcHBpZBgCIAEoDRIPCgdleGVjX2lkGAMg",
-            "ASgJEg8KB2NvbW1hbmQYBCABKAkSDAoEYXJncxgFIAMoCSJLChVMaXN0UHJv",
-            "Y2Vzc2VzUmVzcG9uc2USMgoJcHJvY2Vzc2VzGAEgAygLMh8udm1zYW5kYm94",
-            "LmFnZW50LnYxLlByb2Nlc3NJbmZvIkIKFlJlbW92ZUNvbnRhaW5lclJlcXVl",
-            "c3QSFAoMY29udGFpbmVyX2lkGAEgASgJEhIKCnRpbWVvdXRfbXMYAiABKA0i",
-            "JAoMU3RhdHNSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSKIAQoIQ3B1",
-            "U3RhdHMSEgoKdXNhZ2VfdXNlYxgBIAEoBBIRCgl1c2VyX3VzZWMYAiABKAQS",
-            "EwoLc3lzdGVtX3VzZWMYAyABKAQSEgoKbnJfcGVyaW9kcxgEIAEoBBIUCgxu",
-            "cl90aHJvdHRsZWQYBSABKAQSFgoOdGhyb3R0bGVkX3VzZWMYBiABKAQijAEK",
-            "C01lbW9yeVN0YXRzEhMKC3VzYWdlX2J5dGVzGAEgASgEEhMKC2xpbWl0X2J5",
-            "dGVzGAIgASgEEhgKEHN3YXBfdXNhZ2VfYnl0ZXMYAyABKAQSEgoKYW5vbl9i",
-            "eXRlcxgEIAEoBBISCgpmaWxlX2J5dGVzGAUgASgEEhEKCW9vbV9raWxscxgG",
-            "IAEoBCIrCglQaWRzU3RhdHMSDwoHY3VycmVudBgBIAEoBBINCgVsaW1pdBgC",
-            "IAEoBCJ7Cg1Jb0RldmljZVN0YXRzEg0KBW1ham9yGAEgASgNEg0KBW1pbm9y",
-            "GAIgASgNEhIKCnJlYWRfYnl0ZXMYAyABKAQSEwoLd3JpdGVfYnl0ZXMYBCAB",
-            "KAQSEAoIcmVhZF9pb3MYBSABKAQSEQoJd3JpdGVfaW9zGAYgASgEIscBCg1T",
-            "dGF0c1Jlc3BvbnNlEikKA2NwdRgBIAEoCzIcLnZtc2FuZGJveC5hZ2VudC52",
-            "MS5DcHVTdGF0cxIvCgZtZW1vcnkYAiABKAsyHy52bXNhbmRib3guYWdlbnQu",
-            "djEuTWVtb3J5U3RhdHMSKwoEcGlkcxgDIAEoCzIdLnZtc2FuZGJveC5hZ2Vu",
-            "dC52MS5QaWRzU3RhdHMSLQoCaW8YBCADKAsyIS52bXNhbmRib3guYWdlbnQu",
-            "djEuSW9EZXZpY2VTdGF0cyItChVQYXVzZUNvbnRhaW5lclJlcXVlc3QSFAoM",
-            "Y29udGFpbmVyX2lkGAEgASgJIi4KFlJlc3VtZUNvbnRhaW5lclJlcXVlc3QS",
-            "FAoMY29udGFpbmVyX2lkGAEgASgJIkEKFlVwZGF0ZUNvbnRhaW5lclJlcXVl",
-            "c3QSFAoMY29udGFpbmVyX2lkGAEgASgJEhEKCXJlc291cmNlcxgCIAEoDEIb",
-            "qgIYVm1TYW5kYm94LkFnZW50LlByb3RvY29sYgZwcm90bzM="));
+            "CRIPCgdvcHRpb25zGAQgAygJEhEKCXN1Ym1vdW50cxgFIAMoCSL1AQoWQ3Jl",
+            "YXRlQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSEAoI",
+            "b2NpX3NwZWMYAiABKAwSLwoGcm9vdGZzGAMgASgLMh8udm1zYW5kYm94LmFn",
+            "ZW50LnYxLlJvb3Rmc01vdW50EigKBXN0ZGlvGAQgASgLMhkudm1zYW5kYm94",
+            "LmFnZW50LnYxLlN0ZGlvEhAKCHRlcm1pbmFsGAUgASgIEjYKDXNoYXJlZF9t",
+            "b3VudHMYBiADKAsyHy52bXNhbmRib3guYWdlbnQudjEuU2hhcmVkTW91bnQS",
+            "DgoGYnVuZGxlGAcgASgJIiYKF0NyZWF0ZUNvbnRhaW5lclJlc3BvbnNlEgsK",
+            "A3BpZBgBIAEoDSItChVTdGFydENvbnRhaW5lclJlcXVlc3QSFAoMY29udGFp",
+            "bmVyX2lkGAEgASgJIiUKFlN0YXJ0Q29udGFpbmVyUmVzcG9uc2USCwoDcGlk",
+            "GAEgASgNIogBChJFeGVjUHJvY2Vzc1JlcXVlc3QSFAoMY29udGFpbmVyX2lk",
+            "GAEgASgJEg8KB2V4ZWNfaWQYAiABKAkSDwoHcHJvY2VzcxgDIAEoDBIoCgVz",
+            "dGRpbxgEIAEoCzIZLnZtc2FuZGJveC5hZ2VudC52MS5TdGRpbxIQCgh0ZXJt",
+            "aW5hbBgFIAEoCCIiChNFeGVjUHJvY2Vzc1Jlc3BvbnNlEgsKA3BpZBgBIAEo",
+            "DSJaChRTaWduYWxQcm9jZXNzUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASAB",
+            "KAkSDwoHZXhlY19pZBgCIAEoCRIOCgZzaWduYWwYAyABKA0SCwoDYWxsGAQg",
+            "ASgIIjsKEldhaXRQcm9jZXNzUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASAB",
+            "KAkSDwoHZXhlY19pZBgCIAEoCSJVChNXYWl0UHJvY2Vzc1Jlc3BvbnNlEhEK",
+            "CWV4aXRfY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKA0SGwoTZXhpdGVkX2F0",
+            "X3VuaXhfbmFubxgDIAEoAyJYChBSZXNpemVUdHlSZXF1ZXN0EhQKDGNvbnRh",
+            "aW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJEgwKBHJvd3MYAyABKA0S",
+            "DwoHY29sdW1ucxgEIAEoDSJPChFDbG9zZVN0ZGluUmVxdWVzdBIUCgxjb250",
+            "YWluZXJfaWQYASABKAkSDwoHZXhlY19pZBgCIAEoCRITCgtzdGRpbl9ieXRl",
+            "cxgDIAEoBCIsChRMaXN0UHJvY2Vzc2VzUmVxdWVzdBIUCgxjb250YWluZXJf",
+            "aWQYASABKAkiWAoLUHJvY2Vzc0luZm8SCwoDcGlkGAEgASgNEgwKBHBwaWQY",
+            "AiABKA0SDwoHZXhlY19pZBgDIAEoCRIPCgdjb21tYW5kGAQgASgJEgwKBGFy",
+            "Z3MYBSADKAkiSwoVTGlzdFByb2Nlc3Nlc1Jlc3BvbnNlEjIKCXByb2Nlc3Nl",
+            "cxgBIAMoCzIfLnZtc2FuZGJveC5hZ2VudC52MS5Qcm9jZXNzSW5mbyJCChZS",
+            "ZW1vdmVDb250YWluZXJSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIS",
+            "Cgp0aW1lb3V0X21zGAIgASgNIiQKDFN0YXRzUmVxdWVzdBIUCgxjb250YWlu",
+            "ZXJfaWQYASABKAkiiAEKCENwdVN0YXRzEhIKCnVzYWdlX3VzZWMYASABKAQS",
+            "EQoJdXNlcl91c2VjGAIgASgEEhMKC3N5c3RlbV91c2VjGAMgASgEEhIKCm5y",
+            "X3BlcmlvZHMYBCABKAQSFAoMbnJfdGhyb3R0bGVkGAUgASgEEhYKDnRocm90",
+            "dGxlZF91c2VjGAYgASgEIowBCgtNZW1vcnlTdGF0cxITCgt1c2FnZV9ieXRl",
+            "cxgBIAEoBBITCgtsaW1pdF9ieXRlcxgCIAEoBBIYChBzd2FwX3VzYWdlX2J5",
+            "dGVzGAMgASgEEhIKCmFub25fYnl0ZXMYBCABKAQSEgoKZmlsZV9ieXRlcxgF",
+            "IAEoBBIRCglvb21fa2lsbHMYBiABKAQiKwoJUGlkc1N0YXRzEg8KB2N1cnJl",
+            "bnQYASABKAQSDQoFbGltaXQYAiABKAQiewoNSW9EZXZpY2VTdGF0cxINCgVt",
+            "YWpvchgBIAEoDRINCgVtaW5vchgCIAEoDRISCgpyZWFkX2J5dGVzGAMgASgE",
+            "EhMKC3dyaXRlX2J5dGVzGAQgASgEEhAKCHJlYWRfaW9zGAUgASgEEhEKCXdy",
+            "aXRlX2lvcxgGIAEoBCLHAQoNU3RhdHNSZXNwb25zZRIpCgNjcHUYASABKAsy",
+            "HC52bXNhbmRib3guYWdlbnQudjEuQ3B1U3RhdHMSLwoGbWVtb3J5GAIgASgL",
+            "Mh8udm1zYW5kYm94LmFnZW50LnYxLk1lbW9yeVN0YXRzEisKBHBpZHMYAyAB",
+            "KAsyHS52bXNhbmRib3guYWdlbnQudjEuUGlkc1N0YXRzEi0KAmlvGAQgAygL",
+            "MiEudm1zYW5kYm94LmFnZW50LnYxLklvRGV2aWNlU3RhdHMiLQoVUGF1c2VD",
+            "b250YWluZXJSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSIuChZSZXN1",
+            "bWVDb250YWluZXJSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSJBChZV",
+            "cGRhdGVDb250YWluZXJSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIR",
+            "CglyZXNvdXJjZXMYAiABKAxCG6oCGFZtU2FuZGJveC5BZ2VudC5Qcm90b2Nv",
+            "bGIGcHJvdG8z"));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(null, null, new pbr::GeneratedClrTypeInfo[] {
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.StdioStream), global::VmSandbox.Agent.Protocol.StdioStream.Parser, new[]{ "Port", "Token" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Stdio), global::VmSandbox.Agent.Protocol.Stdio.Parser, new[]{ "Stdin", "Stdout", "Stderr" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.RootfsMount), global::VmSandbox.Agent.Protocol.RootfsMount.Parser, new[]{ "ShareTag", "Path", "FsType", "Options", "Readonly" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.SharedMount), global::VmSandbox.Agent.Protocol.SharedMount.Parser, new[]{ "Destination", "ShareTag", "Path", "Options" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.SharedMount), global::VmSandbox.Agent.Protocol.SharedMount.Parser, new[]{ "Destination", "ShareTag", "Path", "Options", "Submounts" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerRequest), global::VmSandbox.Agent.Protocol.CreateContainerRequest.Parser, new[]{ "ContainerId", "OciSpec", "Rootfs", "Stdio", "Terminal", "SharedMounts", "Bundle" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerResponse), global::VmSandbox.Agent.Protocol.CreateContainerResponse.Parser, new[]{ "Pid" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.StartContainerRequest), global::VmSandbox.Agent.Protocol.StartContainerRequest.Parser, new[]{ "ContainerId" }, null, null, null, null),
@@ -1061,6 +1062,7 @@ namespace VmSandbox.Agent.Protocol {
       shareTag_ = other.shareTag_;
       path_ = other.path_;
       options_ = other.options_.Clone();
+      submounts_ = other.submounts_.Clone();
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -1129,6 +1131,20 @@ namespace VmSandbox.Agent.Protocol {
       get { return options_; }
     }
 
+    /// <summary>Field number for the "submounts" field.</summary>
+    public const int SubmountsFieldNumber = 5;
+    private static readonly pb::FieldCodec<string> _repeated_submounts_codec
+        = pb::FieldCodec.ForString(42);
+    private readonly pbc::RepeatedField<string> submounts_ = new pbc::RepeatedField<string>();
+    /// <summary>
+    /// host mount points below the source, relative to it: the guest
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public pbc::RepeatedField<string> Submounts {
+      get { return submounts_; }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -1148,6 +1164,7 @@ namespace VmSandbox.Agent.Protocol {
       if (ShareTag != other.ShareTag) return false;
       if (Path != other.Path) return false;
       if(!options_.Equals(other.options_)) return false;
+      if(!submounts_.Equals(other.submounts_)) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -1159,6 +1176,7 @@ namespace VmSandbox.Agent.Protocol {
       if (ShareTag.Length != 0) hash ^= ShareTag.GetHashCode();
       if (Path.Length != 0) hash ^= Path.GetHashCode();
       hash ^= options_.GetHashCode();
+      hash ^= submounts_.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -1190,6 +1208,7 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteString(Path);
       }
       options_.WriteTo(output, _repeated_options_codec);
+      submounts_.WriteTo(output, _repeated_submounts_codec);
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -1213,6 +1232,7 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteString(Path);
       }
       options_.WriteTo(ref output, _repeated_options_codec);
+      submounts_.WriteTo(ref output, _repeated_submounts_codec);
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -1233,6 +1253,7 @@ namespace VmSandbox.Agent.Protocol {
         size += 1 + pb::CodedOutputStream.ComputeStringSize(Path);
       }
       size += options_.CalculateSize(_repeated_options_codec);
+      size += submounts_.CalculateSize(_repeated_submounts_codec);
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
       }
@@ -1255,6 +1276,7 @@ namespace VmSandbox.Agent.Protocol {
         Path = other.Path;
       }
       options_.Add(other.options_);
+      submounts_.Add(other.submounts_);
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
 
@@ -1290,6 +1312,10 @@ namespace VmSandbox.Agent.Protocol {
             options_.AddEntriesFrom(input, _repeated_options_codec);
             break;
           }
+          case 42: {
+            submounts_.AddEntriesFrom(input, _repeated_submounts_codec);
+            break;
+          }
         }
       }
     #endif
@@ -1323,6 +1349,10 @@ namespace VmSandbox.Agent.Protocol {
           }
           case 34: {
             options_.AddEntriesFrom(ref input, _repeated_options_codec);
+            break;
+          }
+          case 42: {
+            submounts_.AddEntriesFrom(ref input, _repeated_submounts_codec);
             break;
           }
         }

@@ -58,7 +58,7 @@ public sealed class SandboxMonitor
             LoadedSpec loaded = SpecLoader.Load(record.Bundle);
             HostCgroup.SetCpuset(record.HostCgroups ?? [], loaded.Spec.Linux?.Resources?.Cpu?.Cpus, loaded.Spec.Linux?.Resources?.Cpu?.Mems);
             string shareDir = Directory.CreateDirectory(Path.Combine(record.RunDir, "share")).FullName;
-            SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p));
+            SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines("/proc/self/mountinfo"));
             var factory = new SandboxVmFactory(_config, AccelDetector.ForHost(), new QemuHypervisor(), _log);
             VmSpec spec = factory.CreateSpec(_id, record.RunDir) with
             {

@@ -25,8 +25,10 @@ public sealed record SandboxPlan
     public required int MemoryMiB { get; init; }
     public required int Vcpus { get; init; }
 
-    public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists)
+    /// <param name="mountinfo">the host's /proc/self/mountinfo lines, for the mounts below an rbind source (none: not looked for)</param>
+    public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists, IEnumerable<string>? mountinfo = null)
     {
+        List<string> hostMounts = mountinfo is null ? [] : MountPoints(mountinfo);
         RuntimeSpec spec = loaded.Spec;
         var binds = new List<ShareBind> { new(loaded.RootfsPath, "rootfs") };
         var mounts = new List<SharedMount>();
@@ -52,6 +54,10 @@ public sealed record SandboxPlan
             }
             var shared = new SharedMount { Destination = m.Destination, ShareTag = ShareTag, Path = target };
             shared.Options.AddRange(m.Options ?? []);
+            if (m.Options?.Contains("rbind") == true)
+            {
+                shared.Submounts.AddRange(Below(source, hostMounts));
+            }
             mounts.Add(shared);
         }
         (int memory, int vcpus) = Size(spec.Linux?.Resources, config);
@@ -63,6 +69,40 @@ public sealed record SandboxPlan
             MemoryMiB = memory,
             Vcpus = vcpus,
         };
+    }
+
+    /// <summary>Mount points of a mountinfo (field 5, octal escapes such as \040 decoded), in mount order.</summary>
+    public static List<string> MountPoints(IEnumerable<string> mountinfo)
+    {
+        var points = new List<string>();
+        foreach (string line in mountinfo)
+        {
+            string[] fields = line.Split(' ');
+            if (fields.Length > 4)
+            {
+                points.Add(System.Text.RegularExpressions.Regex.Replace(fields[4], @"\\([0-7]{3})",
+                    e => ((char)Convert.ToInt32(e.Groups[1].Value, 8)).ToString()));
+            }
+        }
+        return points;
+    }
+
+    /// <summary>
+    /// The mount points strictly below <paramref name="source"/>, relative to it, each once, parents
+    /// first: virtio-fs shows them to the guest as submounts, which the guest kernel mounts on first
+    /// access with the flags of the mount it is reached through; the guest mounts them through
+    /// the writable share before an rbind copies the tree, so `rbind,ro` leaves them writable as
+    /// runc does.
+    /// </summary>
+    public static IReadOnlyList<string> Below(string source, IReadOnlyList<string> mountPoints)
+    {
+        string prefix = source.TrimEnd('/') + "/";
+        return mountPoints
+            .Where(p => p.StartsWith(prefix, StringComparison.Ordinal) && p.Length > prefix.Length)
+            .Select(p => p[prefix.Length..].TrimEnd('/'))
+            .Distinct(StringComparer.Ordinal)
+            .OrderBy(p => p.Count(c => c == '/'))
+            .ToList();
     }
 
     public static bool IsBind(Mount m) =>

@@ -5,8 +5,11 @@ using Xunit;
 
 namespace VmSandbox.Tests.Unit.Runtime;
 
-/// <summary>The VM's size from linux.resources: memory plus overhead, vCPUs from the quota and the cpuset.</summary>
-public sealed class SandboxSizeTests
+/// <summary>
+/// The sandbox's plan: the VM's size from linux.resources (memory plus overhead, vCPUs from the
+/// quota and the cpuset), and the host mounts below an rbind source.
+/// </summary>
+public sealed class SandboxPlanTests
 {
     private static readonly RuntimeConfig Config = new() { MemoryMiB = 256, Vcpus = 1 };
 
@@ -55,4 +58,23 @@ public sealed class SandboxSizeTests
     [InlineData("0-100000", null)]
     public void Cpu_lists_are_counted(string list, int? count) =>
         Assert.Equal(count, SandboxPlan.CountCpus(list));
+
+    [Fact]
+    public void Host_mounts_below_an_rbind_source_are_listed_relative_parents_first()
+    {
+        List<string> points = SandboxPlan.MountPoints(
+        [
+            "22 1 0:20 / / rw - ext4 /dev/sda1 rw",
+            "40 22 0:40 / /vol/a\\040b/deep/er rw - tmpfs tmpfs rw",
+            "41 22 0:41 / /vol/a\\040b rw - tmpfs tmpfs rw",
+            "42 22 0:42 / /vol rw - tmpfs tmpfs rw",
+            "43 22 0:43 / /volume2 rw - tmpfs tmpfs rw",
+            "44 22 0:44 / /vol/a\\040b rw - tmpfs tmpfs rw",
+        ]);
+        Assert.Contains("/vol/a b", points);
+        Assert.Equal(["a b", "a b/deep/er"], SandboxPlan.Below("/vol", points));
+        Assert.Equal(["a b", "a b/deep/er"], SandboxPlan.Below("/vol/", points));
+        Assert.Equal(["deep/er"], SandboxPlan.Below("/vol/a b", points));
+        Assert.Empty(SandboxPlan.Below("/volume2", points));
+    }
 }
