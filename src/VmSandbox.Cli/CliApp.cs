@@ -29,6 +29,11 @@ public static class CliApp
             }
             verb = reader.Next();
             log.Debug($"vmsandbox {Version}: {verb} (pid {Environment.ProcessId})");
+            // The lifecycle verbs' flag parser (VerbArgs) answers -h with their flags; these have their own parsers.
+            if (reader.Peek() is "-h" or "--help" && verb is "check" or "boot" or "spec" or "features" or "install" or "uninstall")
+            {
+                throw new HelpRequestedException(verb, []);
+            }
             return verb switch
             {
                 "check" => Commands.CheckCommand.Run(reader, stdout),
@@ -59,6 +64,10 @@ public static class CliApp
                     Hint = "vmsandbox help",
                 },
             };
+        }
+        catch (HelpRequestedException help)
+        {
+            return VerbUsage(stdout, help);
         }
         catch (Exception e)
         {
@@ -106,34 +115,38 @@ public static class CliApp
         return ExitCodes.Success;
     }
 
+    private static readonly (string Name, string Summary)[] s_commands =
+    [
+        ("create", "create a container from a bundle: boot its VM, set up the process (stopped before exec)"),
+        ("start", "start the created container's process"),
+        ("run", "create and start; wait for the container unless --detach"),
+        ("state", "print the container's OCI state as JSON"),
+        ("kill", "send a signal to the container's process (--all: every process)"),
+        ("delete", "delete a stopped container (--force: kill it first)"),
+        ("exec", "run another process in the container"),
+        ("ps", "list the sandbox's host processes (--guest: the container's own, guest PIDs)"),
+        ("list", "list the containers under --root"),
+        ("pause", "freeze every process of the container"),
+        ("resume", "thaw a paused container"),
+        ("update", "change the container's resource limits (--resources FILE|-, or --memory, --pids-limit, --cpu-quota …)"),
+        ("events", "print resource usage (--stats once, else every --interval)"),
+        ("check", "show what this host has and lacks to run sandboxes (exit 0 when a VM can start)"),
+        ("boot", "boot a sandbox VM, wait for the guest agent's greeting, power it off"),
+        ("spec", "write a default config.json (as runc spec) into the bundle"),
+        ("features", "print the runtime's features as JSON (as runc features)"),
+        ("install", "register with Docker: install --docker [--daemon-json PATH] [--runtime-name NAME] [--no-reload]"),
+        ("uninstall", "remove that registration (same flags)"),
+        ("version", "print the version"),
+    ];
+
     private static int Usage(TextWriter stdout)
     {
+        stdout.WriteLine("usage: vmsandbox [global flags] COMMAND [flags]\n\nRuns OCI containers, each in its own lightweight VM.\n\ncommands:");
+        foreach (var (name, summary) in s_commands)
+        {
+            stdout.WriteLine($"  {name,-9} {summary}");
+        }
         stdout.WriteLine("""
-            usage: vmsandbox [global flags] COMMAND [flags]
-
-            Runs OCI containers, each in its own lightweight VM.
-
-            commands:
-              create    create a container from a bundle: boot its VM, set up the process (stopped before exec)
-              start     start the created container's process
-              run       create and start; wait for the container unless --detach
-              state     print the container's OCI state as JSON
-              kill      send a signal to the container's process (--all: every process)
-              delete    delete a stopped container (--force: kill it first)
-              exec      run another process in the container
-              ps        list the sandbox's host processes (--guest: the container's own, guest PIDs)
-              list      list the containers under --root
-              pause     freeze every process of the container
-              resume    thaw a paused container
-              update    change the container's resource limits (--resources FILE|-, or --memory, --pids-limit, --cpu-quota …)
-              events    print resource usage (--stats once, else every --interval)
-              check     show what this host has and lacks to run sandboxes (exit 0 when a VM can start)
-              boot      boot a sandbox VM, wait for the guest agent's greeting, power it off
-              spec      write a default config.json (as runc spec) into the bundle
-              features  print the runtime's features as JSON (as runc features)
-              install   register with Docker: install --docker [--daemon-json PATH] [--runtime-name NAME] [--no-reload]
-              uninstall remove that registration (same flags)
-              version   print the version
 
             global flags (runc-compatible):
               --root DIR          state directory (default /run/vmsandbox)
@@ -141,7 +154,28 @@ public static class CliApp
               --log-format FMT    text or json (default text)
               --debug             verbose logging
               --systemd-cgroup    accepted for runc compatibility
+
+            "vmsandbox COMMAND --help" lists a command's flags; docs/cli.md describes them.
             """);
+        return ExitCodes.Success;
+    }
+
+    private static int VerbUsage(TextWriter stdout, HelpRequestedException help)
+    {
+        string summary = s_commands.FirstOrDefault(c => c.Name == help.Verb).Summary ?? "";
+        stdout.WriteLine($"vmsandbox {help.Verb} - {summary}");
+        stdout.WriteLine();
+        stdout.WriteLine($"usage: vmsandbox [global flags] {help.Verb}{(help.Flags.Count > 0 ? " [flags]" : "")} [ARGS]");
+        if (help.Flags.Count > 0)
+        {
+            stdout.WriteLine();
+            stdout.WriteLine("flags:");
+            foreach (var (spec, takesValue) in help.Flags)
+            {
+                string[] names = spec.Split('|');
+                stdout.WriteLine("  " + string.Join(", ", names.Select(n => (n.Length == 1 ? "-" : "--") + n + (takesValue ? " VALUE" : ""))));
+            }
+        }
         return ExitCodes.Success;
     }
 }

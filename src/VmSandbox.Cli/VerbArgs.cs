@@ -51,7 +51,11 @@ public sealed class VerbArgs
                 flagsDone = true;
                 continue;
             }
-            if (!map.TryGetValue(name, out var flag))
+            if (!map.TryGetValue(name, out var flag) && name is "h" or "help")
+            {
+                throw new HelpRequestedException(verb, [.. valueFlags.Select(f => (f, true)), .. boolFlags.Select(f => (f, false))]);
+            }
+            if (flag.Canonical is null)
             {
                 throw new VmSandboxException(ErrorCode.InvalidArgument, $"flag provided but not defined: -{name} (for {verb})");
             }
@@ -81,4 +85,13 @@ public sealed class VerbArgs
     public IReadOnlyList<string> Values(string name) => _values.TryGetValue(name, out List<string>? v) ? v : [];
 
     public bool Flag(string name) => _bools.Contains(name);
+}
+
+/// <summary>`VERB -h` / `VERB --help`: the verb's usage goes to stdout and the exit code is 0, as with runc.</summary>
+public sealed class HelpRequestedException(string verb, IReadOnlyList<(string Spec, bool TakesValue)> flags) : Exception($"help for {verb}")
+{
+    public string Verb { get; } = verb;
+
+    /// <summary>"name|alias" specs, and whether each takes a value.</summary>
+    public IReadOnlyList<(string Spec, bool TakesValue)> Flags { get; } = flags;
 }

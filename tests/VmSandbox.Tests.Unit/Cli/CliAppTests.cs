@@ -28,6 +28,30 @@ public sealed class CliAppTests : IDisposable
         Assert.Contains("spec: 1.0.2", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("delete", "-h", "--force, -f")]
+    [InlineData("exec", "--help", "--detach, -d")]
+    [InlineData("create", "--help", "--bundle VALUE, -b VALUE")]
+    [InlineData("spec", "-h", "vmsandbox spec - write a default config.json")]
+    public void A_commands_help_goes_to_stdout_with_exit_0(string verb, string flag, string expected)
+    {
+        var (rc, output, err) = Run(verb, flag);
+        Assert.Equal(0, rc);
+        Assert.StartsWith($"vmsandbox {verb} - ", output, StringComparison.Ordinal);
+        Assert.Contains(expected, output, StringComparison.Ordinal);
+        Assert.Empty(err);
+    }
+
+    [Fact]
+    public void A_help_flag_after_the_containers_command_belongs_to_it()
+    {
+        // exec ID sh -h: "-h" is sh's, so the missing container is the error, not a help page.
+        var (rc, output, err) = Run("--root", _dir, "exec", "nosuch", "sh", "-h");
+        Assert.NotEqual(0, rc);
+        Assert.Empty(output);
+        Assert.Contains("nosuch", err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Unknown_command_is_one_line_and_a_usage_exit_code()
     {
