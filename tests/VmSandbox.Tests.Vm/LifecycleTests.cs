@@ -128,54 +128,62 @@ public sealed class LifecycleTests(BundleFixture fx)
         Assert.True(created.ExitCode == 0, created.Stderr);
         Assert.Equal("", created.Stdout);
 
-        JsonElement state = Json((await fx.Cli(root, "state", id)).Stdout);
-        Assert.Equal("created", state.GetProperty("status").GetString());
-        Assert.Equal(int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture), state.GetProperty("pid").GetInt32());
-        Assert.Equal(bundle, state.GetProperty("bundle").GetString());
-        Assert.True(Directory.Exists($"/proc/{state.GetProperty("pid").GetInt32()}"));
+        try
+        {
+            JsonElement state = Json((await fx.Cli(root, "state", id)).Stdout);
+            Assert.Equal("created", state.GetProperty("status").GetString());
+            Assert.Equal(int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture), state.GetProperty("pid").GetInt32());
+            Assert.Equal(bundle, state.GetProperty("bundle").GetString());
+            Assert.True(Directory.Exists($"/proc/{state.GetProperty("pid").GetInt32()}"));
 
-        // runc compat (create.bats "runc create exec"): the created init holds the namespaces.
-        var inCreated = await fx.Cli(root, "exec", id, "sh", "-c", "echo in-created $(hostname)");
-        Assert.True(inCreated.ExitCode == 0, inCreated.Stderr);
-        Assert.Equal("in-created box\n", inCreated.Stdout);
-        Assert.Equal("created", await StatusOf(root, id));
+            // runc compat (create.bats "runc create exec"): the created init holds the namespaces.
+            var inCreated = await fx.Cli(root, "exec", id, "sh", "-c", "echo in-created $(hostname)");
+            Assert.True(inCreated.ExitCode == 0, inCreated.Stderr);
+            Assert.Equal("in-created box\n", inCreated.Stdout);
+            Assert.Equal("created", await StatusOf(root, id));
 
-        var duplicate = await fx.Cli(root, "create", "--bundle", bundle, id);
-        Assert.Equal(1, duplicate.ExitCode);
-        Assert.Equal($"vmsandbox: container with id exists: {id}\n", duplicate.Stderr);
+            var duplicate = await fx.Cli(root, "create", "--bundle", bundle, id);
+            Assert.Equal(1, duplicate.ExitCode);
+            Assert.Equal($"vmsandbox: container with id exists: {id}\n", duplicate.Stderr);
 
-        Assert.Equal(0, (await fx.Cli(root, "start", id)).ExitCode);
-        Assert.Equal("running", await StatusOf(root, id));
-        var again = await fx.Cli(root, "start", id);
-        Assert.Equal(1, again.ExitCode);
-        Assert.Contains("cannot start an already running container", again.Stderr, StringComparison.Ordinal);
+            Assert.Equal(0, (await fx.Cli(root, "start", id)).ExitCode);
+            Assert.Equal("running", await StatusOf(root, id));
+            var again = await fx.Cli(root, "start", id);
+            Assert.Equal(1, again.ExitCode);
+            Assert.Contains("cannot start an already running container", again.Stderr, StringComparison.Ordinal);
 
-        var list = await fx.Cli(root, "list", "--format", "json");
-        Assert.Equal(id, Json(list.Stdout)[0].GetProperty("id").GetString());
+            var list = await fx.Cli(root, "list", "--format", "json");
+            Assert.Equal(id, Json(list.Stdout)[0].GetProperty("id").GetString());
 
-        var deleteRunning = await fx.Cli(root, "delete", id);
-        Assert.Equal(1, deleteRunning.ExitCode);
-        Assert.Contains($"cannot delete container {id} that is not stopped: running", deleteRunning.Stderr, StringComparison.Ordinal);
+            var deleteRunning = await fx.Cli(root, "delete", id);
+            Assert.Equal(1, deleteRunning.ExitCode);
+            Assert.Contains($"cannot delete container {id} that is not stopped: running", deleteRunning.Stderr, StringComparison.Ordinal);
 
-        Assert.Equal(0, (await fx.Cli(root, "kill", id, "KILL")).ExitCode);
-        await WaitForStatus(root, id, "stopped");
-        Assert.Equal(0, Json((await fx.Cli(root, "state", id)).Stdout).GetProperty("pid").GetInt32());
+            Assert.Equal(0, (await fx.Cli(root, "kill", id, "KILL")).ExitCode);
+            await WaitForStatus(root, id, "stopped");
+            Assert.Equal(0, Json((await fx.Cli(root, "state", id)).Stdout).GetProperty("pid").GetInt32());
 
-        var killStopped = await fx.Cli(root, "kill", id, "TERM");
-        Assert.Equal(1, killStopped.ExitCode);
-        Assert.Contains("container not running", killStopped.Stderr, StringComparison.Ordinal);
-        // …but `kill --all` of a stopped one succeeds (no process left to signal), and ps lists none.
-        Assert.Equal(0, (await fx.Cli(root, "kill", "--all", id, "0")).ExitCode);
-        var psStopped = await fx.Cli(root, "ps", "--format", "json", id);
-        Assert.Equal((0, "null"), (psStopped.ExitCode, psStopped.Stdout.Trim()));
-        var startStopped = await fx.Cli(root, "start", id);
-        Assert.Contains("cannot start a container that has stopped", startStopped.Stderr, StringComparison.Ordinal);
+            var killStopped = await fx.Cli(root, "kill", id, "TERM");
+            Assert.Equal(1, killStopped.ExitCode);
+            Assert.Contains("container not running", killStopped.Stderr, StringComparison.Ordinal);
+            // …but `kill --all` of a stopped one succeeds (no process left to signal), and ps lists none.
+            Assert.Equal(0, (await fx.Cli(root, "kill", "--all", id, "0")).ExitCode);
+            var psStopped = await fx.Cli(root, "ps", "--format", "json", id);
+            Assert.Equal((0, "null"), (psStopped.ExitCode, psStopped.Stdout.Trim()));
+            var startStopped = await fx.Cli(root, "start", id);
+            Assert.Contains("cannot start a container that has stopped", startStopped.Stderr, StringComparison.Ordinal);
 
-        Assert.Equal(0, (await fx.Cli(root, "delete", id)).ExitCode);
-        var gone = await fx.Cli(root, "state", id);
-        Assert.Equal(1, gone.ExitCode);
-        Assert.Contains($"container {id} does not exist", gone.Stderr, StringComparison.Ordinal);
-        Assert.Equal(0, (await fx.Cli(root, "delete", "--force", id)).ExitCode);
+            Assert.Equal(0, (await fx.Cli(root, "delete", id)).ExitCode);
+            var gone = await fx.Cli(root, "state", id);
+            Assert.Equal(1, gone.ExitCode);
+            Assert.Contains($"container {id} does not exist", gone.Stderr, StringComparison.Ordinal);
+            Assert.Equal(0, (await fx.Cli(root, "delete", "--force", id)).ExitCode);
+        }
+        finally
+        {
+            // A failed assertion above must not leave the sandbox to fail the next tests' checks.
+            await fx.Cli(root, "delete", "--force", id);
+        }
         fx.AssertNothingLeft(root, id);
     }
 

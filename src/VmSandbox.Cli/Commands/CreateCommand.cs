@@ -60,6 +60,13 @@ public static class CreateCommand
         }
         SeccompNotify.ThrowIfRequested(loaded.Spec.Linux?.Seccomp);
         RequireGuestImage(ctx.Config);
+        // runc's order: an ID in use is refused before the cgroup is looked at (the other
+        // container's processes would otherwise read as a non-empty cgroup first). Claim, below,
+        // is the atomic check.
+        if (Directory.Exists(ctx.Store.DirOf(id)))
+        {
+            throw new VmSandboxException(ErrorCode.AlreadyExists, $"container with id exists: {id}");
+        }
         IReadOnlyList<string> hostCgroups = HostCgroup.Resolve(loaded.Spec.Linux?.CgroupsPath, id, ctx.Options.SystemdCgroup, File.ReadLines("/proc/self/mountinfo"), File.ReadLines("/proc/self/cgroup"));
         HostCgroup.ThrowIfFrozen(hostCgroups);
         if (HostCgroup.CountProcesses(hostCgroups) is > 0 and int found)
