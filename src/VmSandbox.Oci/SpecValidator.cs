@@ -34,7 +34,53 @@ public static class SpecValidator
             ?? ValidateMounts(spec.Mounts)
             ?? ValidateHooks(spec.Hooks)
             ?? (spec.Linux is null ? null : ValidateLinux(spec.Linux))
-            ?? ValidateHostname(spec);
+            ?? ValidateHostname(spec)
+            ?? ValidateSysctl(spec.Linux);
+    }
+
+    // runc's validator: the IPC sysctls that belong to an ipc namespace.
+    private static readonly HashSet<string> s_ipcSysctls = new(StringComparer.Ordinal)
+    {
+        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+        "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+    };
+
+    /// <summary>
+    /// runc's rule: a sysctl must belong to a namespace the container has to itself (ipc, network,
+    /// uts for kernel.domainname); kernel.hostname conflicts with the hostname field, and one in no
+    /// namespace is refused. In a VM the guest kernel would take any of them, but a bundle that
+    /// runc refuses is refused here too (Docker and the kubelet only send namespaced ones).
+    /// </summary>
+    private static string? ValidateSysctl(LinuxSpec? linux)
+    {
+        bool Has(string type) => linux?.Namespaces?.Any(n => n.Type == type) ?? false;
+        foreach (string key in linux?.Sysctl?.Keys ?? (IEnumerable<string>)[])
+        {
+            string quoted = MessageText.Quote(key);
+            if (s_ipcSysctls.Contains(key) || key.StartsWith("fs.mqueue.", StringComparison.Ordinal))
+            {
+                if (!Has("ipc"))
+                {
+                    return $"linux.sysctl: sysctl {quoted} is not allowed in the hosts ipc namespace";
+                }
+            }
+            else if (key.StartsWith("net.", StringComparison.Ordinal))
+            {
+                if (!Has("network"))
+                {
+                    return $"linux.sysctl: sysctl {quoted} is not allowed in the hosts network namespace";
+                }
+            }
+            else if (key == "kernel.hostname")
+            {
+                return $"linux.sysctl: sysctl {quoted} is not allowed as it conflicts with the OCI \"hostname\" field";
+            }
+            else if (key != "kernel.domainname" || !Has("uts"))
+            {
+                return $"linux.sysctl: sysctl {quoted} is not in a separate kernel namespace";
+            }
+        }
+        return null;
     }
 
     /// <summary>The rules for <c>process</c>, also applied to <c>exec --process FILE</c>; <paramref name="prefix"/> names the field.</summary>

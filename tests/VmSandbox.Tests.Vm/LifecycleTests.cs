@@ -238,6 +238,14 @@ public sealed class LifecycleTests(BundleFixture fx)
             var user = await fx.Cli(root, "exec", "--user", "1000:1001", id, "sh", "-c", "echo $(id -u):$(id -g)");
             Assert.Equal("1000:1001\n", user.Stdout);
 
+            // runc's exec --cap adds a capability (crun's exec-add-capability); CAP_SYS_ADMIN is bit 21.
+            static ulong Effective(string status) => ulong.Parse(status.Split('\t')[^1].Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+            var plain = await fx.Cli(root, "exec", id, "grep", "CapEff", "/proc/self/status");
+            var capped = await fx.Cli(root, "exec", "--cap", "CAP_SYS_ADMIN", id, "grep", "CapEff", "/proc/self/status");
+            Assert.True(capped.ExitCode == 0, capped.Stderr);
+            Assert.Equal(0UL, Effective(plain.Stdout) & (1UL << 21));
+            Assert.Equal(Effective(plain.Stdout) | (1UL << 21), Effective(capped.Stdout));
+
             var missing = await fx.Cli(root, "exec", id, "nosuchbinary");
             Assert.Equal(255, missing.ExitCode); // runc's code for an exec that could not run
             Assert.Contains("executable file not found in $PATH", missing.Stderr, StringComparison.Ordinal);

@@ -30,9 +30,13 @@ public sealed class RuncCompatTests(BundleFixture fx)
                 "echo dev=$(grep '^tmpfs /dev ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1)",
                 "[ -e /dev/pts/ptmx ] && echo pts=ok",
                 "stat -L -c stdout-owner=%u /proc/self/fd/1",
+                "echo home=$HOME cwd=$(pwd)",
                 "cat /work/hook",
                 "grep -o '\"status\":\"created\"' /work/state"));
             process["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 100 };
+            // No HOME: runc's default for a uid /etc/passwd lacks is "/"; a missing cwd is made.
+            process["env"] = new JsonArray("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
+            process["cwd"] = "/made/" + Guid.NewGuid().ToString("N")[..8];
             JsonObject spec = ContainerSpecs.Spec(process);
             JsonArray mounts = spec["mounts"]!.AsArray();
             mounts.First(m => (string?)m!["destination"] == "/dev")!["options"]!.AsArray().Add("ro");
@@ -52,7 +56,7 @@ public sealed class RuncCompatTests(BundleFixture fx)
             var r = await fx.Cli(root, "run", "--bundle", fx.Bundle(spec), "compat");
             Assert.True(r.ExitCode == 0, r.Stderr);
             Assert.Equal(
-                "rro-top=1\nrro-sub=1\nro-top=1\nro-sub=0\ndev=ro\npts=ok\nstdout-owner=1000\nhook uid=1000 mkdir=1\n\"status\":\"created\"\n",
+                $"rro-top=1\nrro-sub=1\nro-top=1\nro-sub=0\ndev=ro\npts=ok\nstdout-owner=1000\nhome=/ cwd={process["cwd"]}\nhook uid=1000 mkdir=1\n\"status\":\"created\"\n",
                 r.Stdout);
             fx.AssertNothingLeft(root, "compat");
         }

@@ -61,7 +61,7 @@ public sealed class ProcessSetup
         }
         string cwd = string.IsNullOrEmpty(_process.Cwd) ? "/" : _process.Cwd;
         IReadOnlyList<string> args = _process.Args is { Count: > 0 } a ? a : throw new VmSandboxException(ErrorCode.InvalidArgument, "process.args: must not be empty");
-        IReadOnlyList<string> env = _process.Env ?? [];
+        IReadOnlyList<string> env = WithHome(_process.Env ?? [], _process.User.Uid, ReadPasswd());
         string program = ExecutableLookup.Resolve(args[0], ExecutableLookup.PathOf(env), cwd, ExecutableLookup.ProbeFile);
 
         LinuxCapabilities? caps = _process.Capabilities;
@@ -169,6 +169,44 @@ public sealed class ProcessSetup
         }
         ProcessCalls.ResetSignalsForExec();
         return ProcessCalls.Exec(program, args, env);
+    }
+
+    /// <summary>
+    /// runc's default HOME: when the process's env has none, the user's home directory from the
+    /// container's /etc/passwd, or "/" for a uid it does not list (Docker sets HOME itself; a
+    /// bare runc bundle or an exec's process.json often does not).
+    /// </summary>
+    public static IReadOnlyList<string> WithHome(IReadOnlyList<string> env, uint uid, IEnumerable<string> passwd)
+    {
+        if (env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal)))
+        {
+            return env;
+        }
+        string home = "/";
+        foreach (string line in passwd)
+        {
+            // name:password:uid:gid:gecos:home:shell
+            string[] fields = line.Split(':');
+            if (fields.Length >= 6 && uint.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out uint entry) && entry == uid)
+            {
+                home = fields[5].Length > 0 ? fields[5] : "/";
+                break;
+            }
+        }
+        return [.. env, "HOME=" + home];
+    }
+
+    /// <summary>The container's /etc/passwd lines (the process is in its root by now); none when it has none.</summary>
+    private static List<string> ReadPasswd()
+    {
+        try
+        {
+            return File.ReadLines("/etc/passwd").Take(100_000).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
     }
 
     /// <summary>

@@ -64,6 +64,20 @@ public sealed class RootfsSetup
             MountCalls.Do("", target, "", MountCalls.MS_REMOUNT | MountCalls.MS_BIND | (flags & PerMountFlags));
         }
         SwitchRoot();
+        // runc compat: the init's cwd is made if missing, as root and before the rootfs may turn
+        // read-only (in the new root, so ".." cannot leave it).
+        if (_spec.Process?.Cwd is { Length: > 0 } cwd)
+        {
+            try
+            {
+                Directory.CreateDirectory(cwd, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                    | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"mkdir {cwd}: {e.Message}");
+            }
+        }
         foreach (string path in _spec.Linux?.MaskedPaths ?? [])
         {
             Mask(path);

@@ -89,8 +89,16 @@ public static class ExecCommand
             return ProcessLoader.Load(file, warnings);
         }
         RuntimeSpec spec = SpecLoader.Parse(File.ReadAllBytes(Path.Combine(ctx.Store.DirOf(id), ContainerStore.ConfigCopy)));
-        return ExecSession.FromFlags(spec.Process ?? new ProcessSpec(), args.Positional.Skip(1).ToList(), args.Value("cwd"),
-            args.Values("env"), args.Flag("tty"), args.Value("user"), args.Values("additional-gids"));
+        return ExecSession.FromFlags(spec.Process ?? new ProcessSpec(), new ExecFlags([.. args.Positional.Skip(1)])
+        {
+            Cwd = args.Value("cwd"),
+            Env = args.Values("env"),
+            Tty = args.Flag("tty"),
+            User = args.Value("user"),
+            AdditionalGids = args.Values("additional-gids"),
+            Caps = args.Values("cap"),
+            NoNewPrivileges = args.Flag("no-new-privs"),
+        });
     }
 
     /// <summary>The hidden relay verb: `__exec --report S --process F [--tty P] ID`.</summary>

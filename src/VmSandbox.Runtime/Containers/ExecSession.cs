@@ -64,37 +64,69 @@ public static class ExecSession
     /// <summary>Standard input as a non-owning handle when <paramref name="wanted"/> and it is a terminal.</summary>
     public static SafeFd? CallerTerminal(bool wanted) => wanted && Pty.IsTerminal(0) ? new SafeFd(0, ownsHandle: false) : null;
 
-    /// <summary>The exec'd process's spec as runc builds it from CLI flags: the container's process with overrides.</summary>
-    public static Oci.Spec.ProcessSpec FromFlags(Oci.Spec.ProcessSpec container, IReadOnlyList<string> args, string? cwd, IReadOnlyList<string> env, bool tty, string? user, IReadOnlyList<string> additionalGids)
+    /// <summary>
+    /// The exec'd process's spec as runc builds it from CLI flags: the container's process with
+    /// overrides; `--cap` adds to the bounding, effective and permitted sets (and ambient when the
+    /// process has inheritable capabilities, which ambient ones need), `--no-new-privs` sets it.
+    /// </summary>
+    public static Oci.Spec.ProcessSpec FromFlags(Oci.Spec.ProcessSpec container, ExecFlags flags)
     {
-        if (args.Count == 0)
+        if (flags.Args.Count == 0)
         {
             throw new VmSandboxException(ErrorCode.InvalidArgument, "exec: args must not be empty");
         }
         Oci.Spec.User u = container.User;
-        if (!string.IsNullOrEmpty(user))
+        if (!string.IsNullOrEmpty(flags.User))
         {
-            string[] parts = user.Split(':', 2);
+            string[] parts = flags.User.Split(':', 2);
             if (!uint.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out uint uid)
                 || (parts.Length == 2 && !uint.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out _)))
             {
-                throw new VmSandboxException(ErrorCode.InvalidArgument, $"exec: parsing {user} as int for uid failed");
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"exec: parsing {flags.User} as int for uid failed");
             }
             u = u with { Uid = uid, Gid = parts.Length == 2 ? uint.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : u.Gid };
         }
-        if (additionalGids.Count > 0)
+        if (flags.AdditionalGids.Count > 0)
         {
-            u = u with { AdditionalGids = [.. additionalGids.Select(g => uint.Parse(g, System.Globalization.CultureInfo.InvariantCulture))] };
+            u = u with { AdditionalGids = [.. flags.AdditionalGids.Select(g => uint.TryParse(g, System.Globalization.CultureInfo.InvariantCulture, out uint gid)
+                ? gid
+                : throw new VmSandboxException(ErrorCode.InvalidArgument, $"exec: parsing {g} as int for gid failed"))] };
+        }
+        Oci.Spec.LinuxCapabilities? caps = container.Capabilities;
+        if (flags.Caps.Count > 0)
+        {
+            caps ??= new Oci.Spec.LinuxCapabilities();
+            caps = caps with
+            {
+                Bounding = [.. caps.Bounding ?? [], .. flags.Caps],
+                Effective = [.. caps.Effective ?? [], .. flags.Caps],
+                Permitted = [.. caps.Permitted ?? [], .. flags.Caps],
+                Ambient = caps.Inheritable is { Count: > 0 } ? [.. caps.Ambient ?? [], .. flags.Caps] : caps.Ambient,
+            };
         }
         return container with
         {
-            Args = [.. args],
-            Cwd = string.IsNullOrEmpty(cwd) ? container.Cwd : cwd,
-            Env = [.. container.Env ?? [], .. env],
-            Terminal = tty,
+            Args = [.. flags.Args],
+            Cwd = string.IsNullOrEmpty(flags.Cwd) ? container.Cwd : flags.Cwd,
+            Env = [.. container.Env ?? [], .. flags.Env],
+            Terminal = flags.Tty,
             User = u,
+            Capabilities = caps,
+            NoNewPrivileges = flags.NoNewPrivileges || container.NoNewPrivileges,
         };
     }
 
     public static byte[] Serialize(Oci.Spec.ProcessSpec process) => Encoding.UTF8.GetBytes(Oci.ProcessLoader.Serialize(process));
+}
+
+/// <summary>runc exec's flags that shape the process (without --process).</summary>
+public sealed record ExecFlags(IReadOnlyList<string> Args)
+{
+    public string? Cwd { get; init; }
+    public IReadOnlyList<string> Env { get; init; } = [];
+    public bool Tty { get; init; }
+    public string? User { get; init; }
+    public IReadOnlyList<string> AdditionalGids { get; init; } = [];
+    public IReadOnlyList<string> Caps { get; init; } = [];
+    public bool NoNewPrivileges { get; init; }
 }

@@ -128,4 +128,22 @@ public sealed class ContainerSetupTests
     [InlineData("a/b", false)]
     [InlineData("", false)]
     public void Share_tags_are_plain_names(string tag, bool valid) => Assert.Equal(valid, ShareMounter.IsValidTag(tag));
+
+    private static readonly string[] s_passwd = ["root:x:0:0:root:/root:/bin/sh", "broken line", "user:x:1000:1000::/home/user:/bin/sh", "nohome:x:1001:1001:::/bin/sh"];
+
+    [Theory]
+    [InlineData(0u, "HOME=/root")]
+    [InlineData(1000u, "HOME=/home/user")]
+    [InlineData(1001u, "HOME=/")]
+    [InlineData(4242u, "HOME=/")] // not in /etc/passwd: runc's default
+    public void Home_comes_from_passwd_when_the_env_has_none(uint uid, string expected) =>
+        Assert.Equal(["PATH=/bin", expected], ProcessSetup.WithHome(["PATH=/bin"], uid, s_passwd));
+
+    [Fact]
+    public void A_home_in_the_env_is_kept()
+    {
+        Assert.Equal(["HOME=/x"], ProcessSetup.WithHome(["HOME=/x"], 0, s_passwd));
+        Assert.Equal(["HOME="], ProcessSetup.WithHome(["HOME="], 0, s_passwd));
+        Assert.Equal(["HOME=/"], ProcessSetup.WithHome([], 0, []));
+    }
 }

@@ -23,6 +23,7 @@ public sealed class SpecValidationTests
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"rlimits\":[{\"type\":\"RLIMIT_CORE\",\"hard\":5,\"soft\":5}]}}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/var/run/netns/x\"},{\"type\":\"time\"},{\"type\":\"user\"}]}}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\",\"timeout\":1}]}}")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"ipc\"},{\"type\":\"network\"},{\"type\":\"uts\"}],\"sysctl\":{\"kernel.shmmax\":\"1\",\"fs.mqueue.queues_max\":\"100\",\"net.ipv4.ip_forward\":\"1\",\"kernel.domainname\":\"d\"}}}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"resources\":{\"devices\":[{\"allow\":false,\"type\":\"c\",\"major\":1,\"minor\":11,\"access\":\"rwa\"}]}}}")] // runc drops the "a"
     public void Accepts_valid_configs(string json) =>
         SpecLoader.ParseAndValidate(Encoding.UTF8.GetBytes(json), new List<string>());
@@ -84,6 +85,13 @@ public sealed class SpecValidationTests
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"devices\":[{\"path\":\"/dev/x\",\"type\":\"q\"}]}}", "config.json: linux.devices[0].type: unknown device type \"q\"")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"devices\":[{\"path\":\"dev/x\",\"type\":\"c\"}]}}", "config.json: linux.devices[0].path: \"dev/x\" is not an absolute path")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"resources\":{\"devices\":[{\"allow\":true,\"type\":\"x\"}]}}}", "config.json: linux.resources.devices[0].type: unknown device type \"x\"")]
+    // runc's sysctl rules (crun's not-allowed-*-sysctl and uts-sysctl tests)
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"sysctl\":{\"fs.mqueue.queues_max\":\"100\"}}}", "config.json: linux.sysctl: sysctl \"fs.mqueue.queues_max\" is not allowed in the hosts ipc namespace")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"sysctl\":{\"kernel.msgmax\":\"8192\"}}}", "config.json: linux.sysctl: sysctl \"kernel.msgmax\" is not allowed in the hosts ipc namespace")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"ipc\"}],\"sysctl\":{\"net.ipv4.ping_group_range\":\"0 0\"}}}", "config.json: linux.sysctl: sysctl \"net.ipv4.ping_group_range\" is not allowed in the hosts network namespace")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"uts\"}],\"sysctl\":{\"kernel.hostname\":\"foo\"}}}", "config.json: linux.sysctl: sysctl \"kernel.hostname\" is not allowed as it conflicts with the OCI \"hostname\" field")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"sysctl\":{\"kernel.domainname\":\"foo\"}}}", "config.json: linux.sysctl: sysctl \"kernel.domainname\" is not in a separate kernel namespace")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"ipc\"},{\"type\":\"network\"},{\"type\":\"uts\"}],\"sysctl\":{\"vm.overcommit_memory\":\"1\"}}}", "config.json: linux.sysctl: sysctl \"vm.overcommit_memory\" is not in a separate kernel namespace")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_NOPE\"}}}", "config.json: linux.seccomp.defaultAction: unknown action \"SCMP_ACT_NOPE\"")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_VAX\"]}}}", "config.json: linux.seccomp.architectures[0]: unknown architecture \"SCMP_ARCH_VAX\"")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[],\"action\":\"SCMP_ACT_ALLOW\"}]}}}", "config.json: linux.seccomp.syscalls[0].names: must not be empty")]
