@@ -31,11 +31,29 @@ public sealed class TerminalTests(BundleFixture fx)
         string bundle = TerminalBundle(fx, "sh", "-c", "trap 'stty size' WINCH; echo ready; while true; do sleep 0.2; done");
         using var console = new ConsoleListener();
         Task<SafeFd> received = console.ReceiveAsync();
-        var create = await fx.Cli(root, "create", "--bundle", bundle, "--console-socket", console.Path, id);
+        var creating = fx.Cli(root, "create", "--bundle", bundle, "--console-socket", console.Path, id);
+        await Task.WhenAny(received, creating);
+        if (!received.IsCompleted)
+        {
+            var failed = await creating;
+            Assert.Fail($"no pty reached the console socket: exit {failed.ExitCode}: {failed.Stderr}");
+        }
+        // While the VM boots, some peer of the pty stays open: a receiver reading the master
+        // (runc's recvtty) would otherwise read EIO (POLLHUP) and give up.
+        using SafeFd master = await received;
+        int hangups = 0;
+        while (!creating.IsCompleted)
+        {
+            short[] revents = new short[1];
+            Poll.Wait([master], [Poll.In], revents, 0);
+            hangups += (revents[0] & Poll.Hup) != 0 ? 1 : 0;
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        var create = await creating;
         Assert.True(create.ExitCode == 0, create.Stderr);
+        Assert.Equal(0, hangups);
         try
         {
-            using SafeFd master = await received;
             Assert.Equal(0, (await fx.Cli(root, "start", id)).ExitCode);
             Assert.Contains("ready", ReadUntil(master, "ready", s_boot), StringComparison.Ordinal);
             // What the shim does on `docker run -it` when the window changes: TIOCSWINSZ on the master.

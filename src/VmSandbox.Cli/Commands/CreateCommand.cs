@@ -4,6 +4,7 @@ using VmSandbox.Oci;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Config;
 using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Terminal;
 using VmSandbox.Oci.HookRunning;
 
 namespace VmSandbox.Cli.Commands;
@@ -99,11 +100,9 @@ public static class CreateCommand
             };
             ctx.Store.Save(record);
 
-            string? ttyPath = null;
-            if (consoleSocket is not null)
-            {
-                ttyPath = ConsoleSetup.SendNewPty(consoleSocket, loaded.Spec.Process?.ConsoleSize);
-            }
+            // Held open until the monitor has opened the pty too (it reports after that).
+            using ConsolePty? console = consoleSocket is null ? null : ConsoleSetup.SendNewPty(consoleSocket, loaded.Spec.Process?.ConsoleSize);
+            string? ttyPath = console?.PeerPath;
             using var report = new ReportChannel(Path.Combine(runDir, "create.sock"));
             monitor = HelperProcess.Start(ctx, [MonitorCommand.Verb, "--report", report.Path], id, ttyPath);
             MonitorReport outcome = report.Await(monitor, ctx.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor");

@@ -4,6 +4,7 @@ using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Terminal;
 
 namespace VmSandbox.Cli.Commands;
 
@@ -47,7 +48,9 @@ public static class ExecCommand
         {
             throw new VmSandboxException(ErrorCode.InvalidArgument, "cannot use console socket if runc will not detach or allocate tty");
         }
-        string? ttyPath = consoleSocket is null ? null : ConsoleSetup.SendNewPty(consoleSocket, process.ConsoleSize);
+        // Held open until the relay (this process, or the detached relay) has opened it too.
+        using ConsolePty? console = consoleSocket is null ? null : ConsoleSetup.SendNewPty(consoleSocket, process.ConsoleSize);
+        string? ttyPath = console?.PeerPath;
         byte[] json = ExecSession.Serialize(process);
         if (!detach)
         {
