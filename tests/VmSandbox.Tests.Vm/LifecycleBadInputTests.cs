@@ -94,7 +94,7 @@ public sealed class LifecycleBadInputTests(BundleFixture fx)
         JsonObject process = ContainerSpecs.Process("sh");
         process["terminal"] = true;
         string bundle = fx.Bundle(ContainerSpecs.Spec(process));
-        await AssertRefused(root, "tty", "no such file or directory", "create", "--bundle", bundle, "--console-socket", "/nonexistent/console.sock", "tty");
+        await AssertRefused(root, "nosock", "no such file or directory", "create", "--bundle", bundle, "--console-socket", "/nonexistent/console.sock", "nosock");
     }
 
     [Fact]

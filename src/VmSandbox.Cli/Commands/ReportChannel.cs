@@ -30,6 +30,12 @@ public sealed class ReportChannel : IDisposable
         Task<Socket> accept = _listener.AcceptAsync(cts.Token).AsTask();
         Task exited = monitor.WaitForExitAsync(cts.Token);
         Task.WaitAny([accept, exited], CancellationToken.None);
+        if (!accept.IsCompleted && monitor.HasExited)
+        {
+            // A helper that fails fast reports and exits at once: its connection may still be
+            // waiting in the backlog when its exit is seen first.
+            Task.WaitAny([accept], TimeSpan.FromSeconds(2));
+        }
         if (!accept.IsCompletedSuccessfully)
         {
             cts.Cancel();

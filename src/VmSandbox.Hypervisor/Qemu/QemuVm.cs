@@ -83,6 +83,9 @@ public sealed partial class QemuVm : IVm
         return vm;
     }
 
+    /// <summary>How long a guest whose agent reported a fatal error gets to power itself off.</summary>
+    private static readonly TimeSpan FatalGrace = TimeSpan.FromSeconds(10);
+
     /// <summary>Waits for the agent's readiness line on the console.</summary>
     public async Task<AgentReadiness> WaitForAgentAsync(TimeSpan timeout, CancellationToken ct)
     {
@@ -110,6 +113,20 @@ public sealed partial class QemuVm : IVm
                 int fatal = line.IndexOf(AgentReadiness.FatalPrefix, StringComparison.Ordinal);
                 if (fatal >= 0)
                 {
+                    // The agent powers the VM off after its fatal line: let it, briefly, so that
+                    // its last console lines are written before the owner stops what is left.
+                    using (var grace = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                    {
+                        grace.CancelAfter(FatalGrace);
+                        try
+                        {
+                            await _process.WaitForExitAsync(grace.Token);
+                        }
+                        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                        {
+                            // Still running: the owner's stop takes over.
+                        }
+                    }
                     throw new VmSandboxException(ErrorCode.Vm, $"guest agent of {Spec.Id} failed: {Sanitize(line[(fatal + AgentReadiness.FatalPrefix.Length)..])}");
                 }
             }
