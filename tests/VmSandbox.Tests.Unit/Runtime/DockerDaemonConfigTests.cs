@@ -252,13 +252,19 @@ public sealed class DockerDaemonConfigTests : IDisposable
     [Fact]
     public void The_reloader_sends_sighup_to_dockerd()
     {
-        // A copy of sleep named dockerd: SIGHUP's default action ends it, which shows the signal arrived.
+        // A copy of sleep named dockerd: SIGHUP's default action ends it, which shows the signal
+        // arrived. env resets that action first: under nohup (or any caller that ignores SIGHUP)
+        // the ignored disposition would be inherited through exec.
         string fake = Path.Combine(_dir, "dockerd");
         File.Copy("/usr/bin/sleep", fake);
         File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserExecute);
-        using var dockerd = Process.Start(fake, "30");
+        using var dockerd = Process.Start("/usr/bin/env", ["--default-signal=HUP", fake, "30"]);
         try
         {
+            for (int i = 0; i < 100 && ReadComm(dockerd.Id) != "dockerd"; i++)
+            {
+                Thread.Sleep(20); // until env has exec'd the fake dockerd
+            }
             string pidFile = Path.Combine(_dir, "docker.pid");
             File.WriteAllText(pidFile, dockerd.Id + "\n");
             Assert.Equal(dockerd.Id, new DockerReloader(pidFile).Reload());
@@ -271,6 +277,18 @@ public sealed class DockerDaemonConfigTests : IDisposable
             {
                 dockerd.Kill();
             }
+        }
+    }
+
+    private static string ReadComm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").TrimEnd('\n');
+        }
+        catch (IOException)
+        {
+            return "";
         }
     }
 }
