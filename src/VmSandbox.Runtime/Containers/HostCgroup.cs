@@ -102,7 +102,7 @@ public static class HostCgroup
             {
                 continue;
             }
-            yield return (fields[dash + 1], fields[4].Replace("\\040", " ", StringComparison.Ordinal), dash + 3 < fields.Length ? fields[dash + 3] : "");
+            yield return (fields[dash + 1], MountInfo.Unescape(fields[4]), dash + 3 < fields.Length ? fields[dash + 3] : "");
         }
     }
 

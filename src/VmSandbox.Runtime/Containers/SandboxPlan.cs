@@ -28,7 +28,8 @@ public sealed record SandboxPlan
     /// <param name="mountinfo">the host's /proc/self/mountinfo lines, for the mounts below an rbind source (none: not looked for)</param>
     public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists, IEnumerable<string>? mountinfo = null)
     {
-        List<string> hostMounts = mountinfo is null ? [] : MountPoints(mountinfo);
+        // Read only when an rbind needs it: most containers have none.
+        var hostMounts = new Lazy<List<string>>(() => mountinfo is null ? [] : MountPoints(mountinfo));
         RuntimeSpec spec = loaded.Spec;
         var binds = new List<ShareBind> { new(loaded.RootfsPath, "rootfs") };
         var mounts = new List<SharedMount>();
@@ -56,7 +57,7 @@ public sealed record SandboxPlan
             shared.Options.AddRange(m.Options ?? []);
             if (m.Options?.Contains("rbind") == true)
             {
-                shared.Submounts.AddRange(Below(source, hostMounts));
+                shared.Submounts.AddRange(Below(source, hostMounts.Value));
             }
             mounts.Add(shared);
         }
@@ -72,20 +73,8 @@ public sealed record SandboxPlan
     }
 
     /// <summary>Mount points of a mountinfo (field 5, octal escapes such as \040 decoded), in mount order.</summary>
-    public static List<string> MountPoints(IEnumerable<string> mountinfo)
-    {
-        var points = new List<string>();
-        foreach (string line in mountinfo)
-        {
-            string[] fields = line.Split(' ');
-            if (fields.Length > 4)
-            {
-                points.Add(System.Text.RegularExpressions.Regex.Replace(fields[4], @"\\([0-7]{3})",
-                    e => ((char)Convert.ToInt32(e.Groups[1].Value, 8)).ToString()));
-            }
-        }
-        return points;
-    }
+    public static List<string> MountPoints(IEnumerable<string> mountinfo) =>
+        [.. mountinfo.Select(line => line.Split(' ')).Where(f => f.Length > 4).Select(f => Common.MountInfo.Unescape(f[4]))];
 
     /// <summary>
     /// The mount points strictly below <paramref name="source"/>, relative to it, each once, parents

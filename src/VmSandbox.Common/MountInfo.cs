@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace VmSandbox.Agent.ContainerInit;
+namespace VmSandbox.Common;
 
 /// <summary>Helpers for /proc/*/mountinfo and /proc/mounts, whose paths escape space, tab, newline and backslash as \ooo.</summary>
 public static class MountInfo
