@@ -84,7 +84,7 @@ public sealed partial class QemuVm : IVm
     }
 
     /// <summary>How long a guest whose agent reported a fatal error gets to power itself off.</summary>
-    private static readonly TimeSpan FatalGrace = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_fatalGrace = TimeSpan.FromSeconds(10);
 
     /// <summary>Waits for the agent's readiness line on the console.</summary>
     public async Task<AgentReadiness> WaitForAgentAsync(TimeSpan timeout, CancellationToken ct)
@@ -117,7 +117,7 @@ public sealed partial class QemuVm : IVm
                     // its last console lines are written before the owner stops what is left.
                     using (var grace = CancellationTokenSource.CreateLinkedTokenSource(ct))
                     {
-                        grace.CancelAfter(FatalGrace);
+                        grace.CancelAfter(s_fatalGrace);
                         try
                         {
                             await _process.WaitForExitAsync(grace.Token);

@@ -88,9 +88,7 @@ public static class ExecSession
         }
         if (flags.AdditionalGids.Count > 0)
         {
-            u = u with { AdditionalGids = [.. flags.AdditionalGids.Select(g => uint.TryParse(g, System.Globalization.CultureInfo.InvariantCulture, out uint gid)
-                ? gid
-                : throw new VmSandboxException(ErrorCode.InvalidArgument, $"exec: parsing {g} as int for gid failed"))] };
+            u = u with { AdditionalGids = [.. flags.AdditionalGids.Select(ParseGid)] };
         }
         Oci.Spec.LinuxCapabilities? caps = container.Capabilities;
         if (flags.Caps.Count > 0)
@@ -115,6 +113,10 @@ public static class ExecSession
             NoNewPrivileges = flags.NoNewPrivileges || container.NoNewPrivileges,
         };
     }
+
+    private static uint ParseGid(string gid) => uint.TryParse(gid, System.Globalization.CultureInfo.InvariantCulture, out uint value)
+        ? value
+        : throw new VmSandboxException(ErrorCode.InvalidArgument, $"exec: parsing {gid} as int for gid failed");
 
     public static byte[] Serialize(Oci.Spec.ProcessSpec process) => Encoding.UTF8.GetBytes(Oci.ProcessLoader.Serialize(process));
 }

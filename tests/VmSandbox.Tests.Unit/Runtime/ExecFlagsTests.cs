@@ -8,7 +8,7 @@ namespace VmSandbox.Tests.Unit.Runtime;
 /// <summary>runc exec's flags over the container's process (utils_linux.go's getProcess).</summary>
 public sealed class ExecFlagsTests
 {
-    private static readonly ProcessSpec Container = new()
+    private static readonly ProcessSpec s_container = new()
     {
         Args = ["sleep", "1000"],
         Cwd = "/",
@@ -20,7 +20,7 @@ public sealed class ExecFlagsTests
     [Fact]
     public void Flags_override_the_containers_process()
     {
-        ProcessSpec p = ExecSession.FromFlags(Container, new ExecFlags(["sh", "-c", "x"])
+        ProcessSpec p = ExecSession.FromFlags(s_container, new ExecFlags(["sh", "-c", "x"])
         {
             Cwd = "/tmp",
             Env = ["A=1"],
@@ -40,18 +40,18 @@ public sealed class ExecFlagsTests
     [Fact]
     public void Cap_adds_to_bounding_effective_and_permitted_and_ambient_only_with_inheritable()
     {
-        ProcessSpec p = ExecSession.FromFlags(Container, new ExecFlags(["true"]) { Caps = ["CAP_KILL"], NoNewPrivileges = true });
+        ProcessSpec p = ExecSession.FromFlags(s_container, new ExecFlags(["true"]) { Caps = ["CAP_KILL"], NoNewPrivileges = true });
         Assert.Equal(["CAP_CHOWN", "CAP_KILL"], p.Capabilities!.Bounding);
         Assert.Equal(["CAP_CHOWN", "CAP_KILL"], p.Capabilities.Effective);
         Assert.Equal(["CAP_CHOWN", "CAP_KILL"], p.Capabilities.Permitted);
         Assert.Null(p.Capabilities.Ambient);
         Assert.True(p.NoNewPrivileges);
 
-        ProcessSpec inheriting = ExecSession.FromFlags(Container with { Capabilities = new LinuxCapabilities { Inheritable = ["CAP_KILL"] } },
+        ProcessSpec inheriting = ExecSession.FromFlags(s_container with { Capabilities = new LinuxCapabilities { Inheritable = ["CAP_KILL"] } },
             new ExecFlags(["true"]) { Caps = ["CAP_KILL"] });
         Assert.Equal(["CAP_KILL"], inheriting.Capabilities!.Ambient);
 
-        ProcessSpec none = ExecSession.FromFlags(Container with { Capabilities = null }, new ExecFlags(["true"]) { Caps = ["CAP_SYS_ADMIN"] });
+        ProcessSpec none = ExecSession.FromFlags(s_container with { Capabilities = null }, new ExecFlags(["true"]) { Caps = ["CAP_SYS_ADMIN"] });
         Assert.Equal(["CAP_SYS_ADMIN"], none.Capabilities!.Bounding);
     }
 
@@ -59,12 +59,12 @@ public sealed class ExecFlagsTests
     [InlineData("x")]
     [InlineData("1:y")]
     public void A_bad_user_is_one_error(string user) =>
-        Assert.Throws<VmSandboxException>(() => ExecSession.FromFlags(Container, new ExecFlags(["true"]) { User = user }));
+        Assert.Throws<VmSandboxException>(() => ExecSession.FromFlags(s_container, new ExecFlags(["true"]) { User = user }));
 
     [Fact]
     public void A_bad_group_and_no_args_are_errors()
     {
-        Assert.Throws<VmSandboxException>(() => ExecSession.FromFlags(Container, new ExecFlags(["true"]) { AdditionalGids = ["g"] }));
-        Assert.Throws<VmSandboxException>(() => ExecSession.FromFlags(Container, new ExecFlags([])));
+        Assert.Throws<VmSandboxException>(() => ExecSession.FromFlags(s_container, new ExecFlags(["true"]) { AdditionalGids = ["g"] }));
+        Assert.Throws<VmSandboxException>(() => ExecSession.FromFlags(s_container, new ExecFlags([])));
     }
 }

@@ -11,18 +11,18 @@ namespace VmSandbox.Tests.Unit.Runtime;
 /// </summary>
 public sealed class SandboxPlanTests
 {
-    private static readonly RuntimeConfig Config = new() { MemoryMiB = 256, Vcpus = 1 };
+    private static readonly RuntimeConfig s_config = new() { MemoryMiB = 256, Vcpus = 1 };
 
     private static (int MemoryMiB, int Vcpus) Size(long? quota = null, string? cpus = null, long? memory = null) =>
         SandboxPlan.Size(new LinuxResources
         {
             Cpu = new LinuxResources.CpuLimits { Quota = quota, Period = quota is null ? null : 100_000, Cpus = cpus },
             Memory = memory is null ? null : new LinuxResources.MemoryLimits { Limit = memory },
-        }, Config);
+        }, s_config);
 
     [Fact]
     public void Without_limits_the_configured_size_is_used() =>
-        Assert.Equal((256, 1), SandboxPlan.Size(null, Config));
+        Assert.Equal((256, 1), SandboxPlan.Size(null, s_config));
 
     [Fact]
     public void Memory_is_the_limit_plus_overhead_and_never_below_the_configured_size()
