@@ -1,3 +1,5 @@
+using VmSandbox.Hypervisor.Devices;
+
 namespace VmSandbox.Hypervisor;
 
 /// <summary>A running sandbox VM, whatever the hypervisor.</summary>
@@ -11,4 +13,6 @@ public interface IVm : IAsyncDisposable
     Task<AgentReadiness> WaitForAgentAsync(TimeSpan timeout, CancellationToken ct);
     Task<StopOutcome> StopAsync(TimeSpan graceful, CancellationToken ct = default);
     Task<bool> WaitExitAsync(TimeSpan timeout);
+    /// <summary>Adds <paramref name="device"/> to the running VM (a free hot-plug slot of <see cref="VmSpec.HotplugSlots"/>).</summary>
+    Task HotplugAsync(VmDevice device, CancellationToken ct);
 }

@@ -1,3 +1,5 @@
+using VmSandbox.Hypervisor.Devices;
+
 namespace VmSandbox.Hypervisor;
 
 /// <summary>Everything needed to start one sandbox VM. Paths are absolute.</summary>
@@ -16,10 +18,10 @@ public sealed record VmSpec
     public int Vcpus { get; init; } = 1;
     /// <summary>Extra kernel parameters appended after ours.</summary>
     public string ExtraKernelParams { get; init; } = "";
-    /// <summary>Extra QEMU devices (vhost-user-vsock, vhost-user-fs, …) as complete argument lists.</summary>
-    public IReadOnlyList<string> ExtraArgs { get; init; } = [];
-    /// <summary>Host directories shared over virtio-fs, one virtiofsd each.</summary>
-    public IReadOnlyList<SharedDir> SharedDirs { get; init; } = [];
+    /// <summary>Devices present at boot (vsock, virtio-fs shares, NICs), rendered only by the driver.</summary>
+    public IReadOnlyList<VmDevice> Devices { get; init; } = [];
+    /// <summary>Empty PCIe root ports for devices hot-plugged later (NICs that appear after boot); q35 only.</summary>
+    public int HotplugSlots { get; init; }
     /// <summary>Apply QEMU's seccomp sandbox (-sandbox on).</summary>
     public bool Seccomp { get; init; } = true;
 

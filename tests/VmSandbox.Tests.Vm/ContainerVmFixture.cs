@@ -46,11 +46,8 @@ public sealed class ContainerVmFixture : IAsyncLifetime
             MemoryMiB = 512,
         };
         var factory = new SandboxVmFactory(config, AccelDetector.ForHost(), new QemuHypervisor(), _ => { });
-        VmSpec spec = factory.CreateSpec("ctr", Path.Combine(_state, "vm")) with
-        {
-            SharedDirs = [new SharedDir(ShareTag, ShareDir)],
-        };
-        _sandbox = await factory.BootAsync(spec, CancellationToken.None);
+        VmSpec spec = factory.CreateSpec("ctr", Path.Combine(_state, "vm"));
+        _sandbox = await factory.BootAsync(spec, [new SharedDir(ShareTag, ShareDir)], CancellationToken.None);
         _stdio = new StdioHost($"{_sandbox.VsockUdsPath}_{StdioPort}");
     }
 

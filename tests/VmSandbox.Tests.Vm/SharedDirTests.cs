@@ -29,12 +29,10 @@ public sealed class SharedDirTests : IDisposable
             BootTimeout = TimeSpan.FromSeconds(120),
         };
         var factory = new SandboxVmFactory(config, AccelDetector.ForHost(), new QemuHypervisor(), _ => { });
-        VmSpec spec = factory.CreateSpec("share", Path.Combine(_state, "vm")) with
-        {
-            SharedDirs = [new SharedDir("vmsandbox", share) { Binds = [new ShareBind(source, "rootfs"), new ShareBind(file, "m/0")] }],
-        };
+        VmSpec spec = factory.CreateSpec("share", Path.Combine(_state, "vm"));
+        SharedDir[] shares = [new SharedDir("vmsandbox", share) { Binds = [new ShareBind(source, "rootfs"), new ShareBind(file, "m/0")] }];
         string socket = spec.VirtiofsSocketPath(0);
-        await using (SandboxVm sandbox = await factory.BootAsync(spec, TestContext.Current.CancellationToken))
+        await using (SandboxVm sandbox = await factory.BootAsync(spec, shares, TestContext.Current.CancellationToken))
         {
             // virtiofsd forks once for its pid-namespace sandbox.
             Assert.NotEmpty(TestEnvironment.ProcessesMatching($"--socket-path={socket}"));
@@ -59,11 +57,9 @@ public sealed class SharedDirTests : IDisposable
             StateRoot = _state,
         };
         var factory = new SandboxVmFactory(config, AccelDetector.ForHost(), new QemuHypervisor(), _ => { });
-        VmSpec spec = factory.CreateSpec("share-bad", Path.Combine(_state, "vm")) with
-        {
-            SharedDirs = [new SharedDir("vmsandbox", share) { Binds = [new ShareBind(Path.Combine(_state, "absent"), "m/0")] }],
-        };
-        var e = await Assert.ThrowsAsync<Common.VmSandboxException>(() => factory.BootAsync(spec, TestContext.Current.CancellationToken));
+        VmSpec spec = factory.CreateSpec("share-bad", Path.Combine(_state, "vm"));
+        SharedDir[] shares = [new SharedDir("vmsandbox", share) { Binds = [new ShareBind(Path.Combine(_state, "absent"), "m/0")] }];
+        var e = await Assert.ThrowsAsync<Common.VmSandboxException>(() => factory.BootAsync(spec, shares, TestContext.Current.CancellationToken));
         Assert.Contains("no such file or directory", Common.VmSandboxException.FormatChain(e), StringComparison.Ordinal);
         Assert.Empty(TestEnvironment.ProcessesMatching("vmsandbox-share-bad,"));
         Assert.Empty(TestEnvironment.ProcessesMatching(spec.VirtiofsSocketPath(0)));

@@ -46,13 +46,15 @@ namespace VmSandbox.Agent.Protocol {
             "ZHJlc3MSCgoCdXAYBSABKAgiXQoFUm91dGUSEwoLZGVzdGluYXRpb24YASAB",
             "KAkSDwoHZ2F0ZXdheRgCIAEoCRIOCgZkZXZpY2UYAyABKAkSDgoGc291cmNl",
             "GAQgASgJEg4KBm1ldHJpYxgFIAEoDSI5CgNEbnMSDwoHc2VydmVycxgBIAMo",
-            "CRIQCghzZWFyY2hlcxgCIAMoCRIPCgdvcHRpb25zGAMgAygJIrYBChdDb25m",
+            "CRIQCghzZWFyY2hlcxgCIAMoCRIPCgdvcHRpb25zGAMgAygJIv4BChdDb25m",
             "aWd1cmVOZXR3b3JrUmVxdWVzdBI4CgppbnRlcmZhY2VzGAEgAygLMiQudm1z",
             "YW5kYm94LmFnZW50LnYxLk5ldHdvcmtJbnRlcmZhY2USKQoGcm91dGVzGAIg",
             "AygLMhkudm1zYW5kYm94LmFnZW50LnYxLlJvdXRlEiQKA2RucxgDIAEoCzIX",
-            "LnZtc2FuZGJveC5hZ2VudC52MS5EbnMSEAoIaG9zdG5hbWUYBCABKAkiEQoP",
-            "U2h1dGRvd25SZXF1ZXN0QhuqAhhWbVNhbmRib3guQWdlbnQuUHJvdG9jb2xi",
-            "BnByb3RvMw=="));
+            "LnZtc2FuZGJveC5hZ2VudC52MS5EbnMSEAoIaG9zdG5hbWUYBCABKAkSMAoK",
+            "ZG5zX3JlbGF5cxgFIAMoCzIcLnZtc2FuZGJveC5hZ2VudC52MS5EbnNSZWxh",
+            "eRIUCgxsaW5rX3dhaXRfbXMYBiABKA0iNQoIRG5zUmVsYXkSFgoObGlzdGVu",
+            "X2FkZHJlc3MYASABKAkSEQoJaG9zdF9wb3J0GAIgASgNIhEKD1NodXRkb3du",
+            "UmVxdWVzdEIbqgIYVm1TYW5kYm94LkFnZW50LlByb3RvY29sYgZwcm90bzM="));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(null, null, new pbr::GeneratedClrTypeInfo[] {
@@ -65,7 +67,8 @@ namespace VmSandbox.Agent.Protocol {
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.NetworkInterface), global::VmSandbox.Agent.Protocol.NetworkInterface.Parser, new[]{ "Name", "MacAddress", "Mtu", "Addresses", "Up" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Route), global::VmSandbox.Agent.Protocol.Route.Parser, new[]{ "Destination", "Gateway", "Device", "Source", "Metric" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Dns), global::VmSandbox.Agent.Protocol.Dns.Parser, new[]{ "Servers", "Searches", "Options" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ConfigureNetworkRequest), global::VmSandbox.Agent.Protocol.ConfigureNetworkRequest.Parser, new[]{ "Interfaces", "Routes", "Dns", "Hostname" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ConfigureNetworkRequest), global::VmSandbox.Agent.Protocol.ConfigureNetworkRequest.Parser, new[]{ "Interfaces", "Routes", "Dns", "Hostname", "DnsRelays", "LinkWaitMs" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.DnsRelay), global::VmSandbox.Agent.Protocol.DnsRelay.Parser, new[]{ "ListenAddress", "HostPort" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ShutdownRequest), global::VmSandbox.Agent.Protocol.ShutdownRequest.Parser, null, null, null, null, null)
           }));
     }
@@ -2501,6 +2504,8 @@ namespace VmSandbox.Agent.Protocol {
       routes_ = other.routes_.Clone();
       dns_ = other.dns_ != null ? other.dns_.Clone() : null;
       hostname_ = other.hostname_;
+      dnsRelays_ = other.dnsRelays_.Clone();
+      linkWaitMs_ = other.linkWaitMs_;
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -2562,6 +2567,37 @@ namespace VmSandbox.Agent.Protocol {
       }
     }
 
+    /// <summary>Field number for the "dns_relays" field.</summary>
+    public const int DnsRelaysFieldNumber = 5;
+    private static readonly pb::FieldCodec<global::VmSandbox.Agent.Protocol.DnsRelay> _repeated_dnsRelays_codec
+        = pb::FieldCodec.ForMessage(42, global::VmSandbox.Agent.Protocol.DnsRelay.Parser);
+    private readonly pbc::RepeatedField<global::VmSandbox.Agent.Protocol.DnsRelay> dnsRelays_ = new pbc::RepeatedField<global::VmSandbox.Agent.Protocol.DnsRelay>();
+    /// <summary>
+    /// Loopback name servers of the container's resolv.conf (Docker's embedded DNS, 127.0.0.11)
+    /// live on the host side of the network namespace: the agent serves each such address in the
+    /// guest and relays every query over a vsock stream to the host (docs/protocols/agent-api.md).
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public pbc::RepeatedField<global::VmSandbox.Agent.Protocol.DnsRelay> DnsRelays {
+      get { return dnsRelays_; }
+    }
+
+    /// <summary>Field number for the "link_wait_ms" field.</summary>
+    public const int LinkWaitMsFieldNumber = 6;
+    private uint linkWaitMs_;
+    /// <summary>
+    /// How long to wait for each interface's device to appear (hot-plugged NICs); 0 = 10 s.
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public uint LinkWaitMs {
+      get { return linkWaitMs_; }
+      set {
+        linkWaitMs_ = value;
+      }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -2581,6 +2617,8 @@ namespace VmSandbox.Agent.Protocol {
       if(!routes_.Equals(other.routes_)) return false;
       if (!object.Equals(Dns, other.Dns)) return false;
       if (Hostname != other.Hostname) return false;
+      if(!dnsRelays_.Equals(other.dnsRelays_)) return false;
+      if (LinkWaitMs != other.LinkWaitMs) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -2592,6 +2630,8 @@ namespace VmSandbox.Agent.Protocol {
       hash ^= routes_.GetHashCode();
       if (dns_ != null) hash ^= Dns.GetHashCode();
       if (Hostname.Length != 0) hash ^= Hostname.GetHashCode();
+      hash ^= dnsRelays_.GetHashCode();
+      if (LinkWaitMs != 0) hash ^= LinkWaitMs.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -2620,6 +2660,11 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(34);
         output.WriteString(Hostname);
       }
+      dnsRelays_.WriteTo(output, _repeated_dnsRelays_codec);
+      if (LinkWaitMs != 0) {
+        output.WriteRawTag(48);
+        output.WriteUInt32(LinkWaitMs);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -2640,6 +2685,11 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(34);
         output.WriteString(Hostname);
       }
+      dnsRelays_.WriteTo(ref output, _repeated_dnsRelays_codec);
+      if (LinkWaitMs != 0) {
+        output.WriteRawTag(48);
+        output.WriteUInt32(LinkWaitMs);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -2657,6 +2707,10 @@ namespace VmSandbox.Agent.Protocol {
       }
       if (Hostname.Length != 0) {
         size += 1 + pb::CodedOutputStream.ComputeStringSize(Hostname);
+      }
+      size += dnsRelays_.CalculateSize(_repeated_dnsRelays_codec);
+      if (LinkWaitMs != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeUInt32Size(LinkWaitMs);
       }
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
@@ -2680,6 +2734,10 @@ namespace VmSandbox.Agent.Protocol {
       }
       if (other.Hostname.Length != 0) {
         Hostname = other.Hostname;
+      }
+      dnsRelays_.Add(other.dnsRelays_);
+      if (other.LinkWaitMs != 0) {
+        LinkWaitMs = other.LinkWaitMs;
       }
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
@@ -2717,6 +2775,14 @@ namespace VmSandbox.Agent.Protocol {
           }
           case 34: {
             Hostname = input.ReadString();
+            break;
+          }
+          case 42: {
+            dnsRelays_.AddEntriesFrom(input, _repeated_dnsRelays_codec);
+            break;
+          }
+          case 48: {
+            LinkWaitMs = input.ReadUInt32();
             break;
           }
         }
@@ -2757,6 +2823,255 @@ namespace VmSandbox.Agent.Protocol {
             Hostname = input.ReadString();
             break;
           }
+          case 42: {
+            dnsRelays_.AddEntriesFrom(ref input, _repeated_dnsRelays_codec);
+            break;
+          }
+          case 48: {
+            LinkWaitMs = input.ReadUInt32();
+            break;
+          }
+        }
+      }
+    }
+    #endif
+
+  }
+
+  [global::System.Diagnostics.DebuggerDisplayAttribute("{ToString(),nq}")]
+  public sealed partial class DnsRelay : pb::IMessage<DnsRelay>
+  #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      , pb::IBufferMessage
+  #endif
+  {
+    private static readonly pb::MessageParser<DnsRelay> _parser = new pb::MessageParser<DnsRelay>(() => new DnsRelay());
+    private pb::UnknownFieldSet _unknownFields;
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pb::MessageParser<DnsRelay> Parser { get { return _parser; } }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pbr::MessageDescriptor Descriptor {
+      get { return global::VmSandbox.Agent.Protocol.GuestReflection.Descriptor.MessageTypes[10]; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    pbr::MessageDescriptor pb::IMessage.Descriptor {
+      get { return Descriptor; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public DnsRelay() {
+      OnConstruction();
+    }
+
+    partial void OnConstruction();
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public DnsRelay(DnsRelay other) : this() {
+      listenAddress_ = other.listenAddress_;
+      hostPort_ = other.hostPort_;
+      _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public DnsRelay Clone() {
+      return new DnsRelay(this);
+    }
+
+    /// <summary>Field number for the "listen_address" field.</summary>
+    public const int ListenAddressFieldNumber = 1;
+    private string listenAddress_ = "";
+    /// <summary>
+    /// guest loopback address to serve on UDP and TCP port 53, e.g. 127.0.0.11
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string ListenAddress {
+      get { return listenAddress_; }
+      set {
+        listenAddress_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "host_port" field.</summary>
+    public const int HostPortFieldNumber = 2;
+    private uint hostPort_;
+    /// <summary>
+    /// host vsock port (hybrid vsock: &lt;uds>_&lt;port>) that takes DNS-over-TCP framed queries
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public uint HostPort {
+      get { return hostPort_; }
+      set {
+        hostPort_ = value;
+      }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override bool Equals(object other) {
+      return Equals(other as DnsRelay);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public bool Equals(DnsRelay other) {
+      if (ReferenceEquals(other, null)) {
+        return false;
+      }
+      if (ReferenceEquals(other, this)) {
+        return true;
+      }
+      if (ListenAddress != other.ListenAddress) return false;
+      if (HostPort != other.HostPort) return false;
+      return Equals(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override int GetHashCode() {
+      int hash = 1;
+      if (ListenAddress.Length != 0) hash ^= ListenAddress.GetHashCode();
+      if (HostPort != 0) hash ^= HostPort.GetHashCode();
+      if (_unknownFields != null) {
+        hash ^= _unknownFields.GetHashCode();
+      }
+      return hash;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override string ToString() {
+      return pb::JsonFormatter.ToDiagnosticString(this);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void WriteTo(pb::CodedOutputStream output) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      output.WriteRawMessage(this);
+    #else
+      if (ListenAddress.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(ListenAddress);
+      }
+      if (HostPort != 0) {
+        output.WriteRawTag(16);
+        output.WriteUInt32(HostPort);
+      }
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(output);
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalWriteTo(ref pb::WriteContext output) {
+      if (ListenAddress.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(ListenAddress);
+      }
+      if (HostPort != 0) {
+        output.WriteRawTag(16);
+        output.WriteUInt32(HostPort);
+      }
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(ref output);
+      }
+    }
+    #endif
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public int CalculateSize() {
+      int size = 0;
+      if (ListenAddress.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(ListenAddress);
+      }
+      if (HostPort != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeUInt32Size(HostPort);
+      }
+      if (_unknownFields != null) {
+        size += _unknownFields.CalculateSize();
+      }
+      return size;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(DnsRelay other) {
+      if (other == null) {
+        return;
+      }
+      if (other.ListenAddress.Length != 0) {
+        ListenAddress = other.ListenAddress;
+      }
+      if (other.HostPort != 0) {
+        HostPort = other.HostPort;
+      }
+      _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(pb::CodedInputStream input) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      input.ReadRawMessage(this);
+    #else
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+      if ((tag & 7) == 4) {
+        // Abort on any end group tag.
+        return;
+      }
+      switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, input);
+            break;
+          case 10: {
+            ListenAddress = input.ReadString();
+            break;
+          }
+          case 16: {
+            HostPort = input.ReadUInt32();
+            break;
+          }
+        }
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalMergeFrom(ref pb::ParseContext input) {
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+      if ((tag & 7) == 4) {
+        // Abort on any end group tag.
+        return;
+      }
+      switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, ref input);
+            break;
+          case 10: {
+            ListenAddress = input.ReadString();
+            break;
+          }
+          case 16: {
+            HostPort = input.ReadUInt32();
+            break;
+          }
         }
       }
     }
@@ -2779,7 +3094,7 @@ namespace VmSandbox.Agent.Protocol {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::VmSandbox.Agent.Protocol.GuestReflection.Descriptor.MessageTypes[10]; }
+      get { return global::VmSandbox.Agent.Protocol.GuestReflection.Descriptor.MessageTypes[11]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using VmSandbox.Common;
 using VmSandbox.Oci;
+using VmSandbox.Oci.HookRunning;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Config;
 using VmSandbox.Runtime.Containers;
 using VmSandbox.Runtime.Terminal;
-using VmSandbox.Oci.HookRunning;
 
 namespace VmSandbox.Cli.Commands;
 

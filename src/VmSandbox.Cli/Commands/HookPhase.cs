@@ -1,8 +1,8 @@
 using VmSandbox.Common;
+using VmSandbox.Oci.HookRunning;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
-using VmSandbox.Oci.HookRunning;
 
 namespace VmSandbox.Cli.Commands;
 

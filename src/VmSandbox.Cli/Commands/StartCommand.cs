@@ -1,10 +1,10 @@
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Oci;
+using VmSandbox.Oci.HookRunning;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
-using VmSandbox.Oci.HookRunning;
 
 namespace VmSandbox.Cli.Commands;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using VmSandbox.Hypervisor.Devices;
 
 namespace VmSandbox.Hypervisor.Qemu;
 
@@ -65,7 +66,11 @@ public static class QemuCommandLine
             a.Add("-sandbox");
             a.Add("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
         }
-        a.AddRange(spec.ExtraArgs);
+        foreach (VmDevice device in spec.Devices)
+        {
+            a.AddRange(QemuDeviceRenderer.Arguments(device));
+        }
+        a.AddRange(QemuDeviceRenderer.HotplugPortArguments(spec.HotplugSlots));
         return a;
     }
 }

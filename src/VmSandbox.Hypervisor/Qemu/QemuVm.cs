@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using VmSandbox.Common;
+using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Hypervisor.Qmp;
 
 namespace VmSandbox.Hypervisor.Qemu;
@@ -20,6 +21,7 @@ public sealed partial class QemuVm : IVm
     private QmpClient? _qmp;
     private double _qmpReadyMs;
     private int _disposed;
+    private int _hotplugged;
 
     private QemuVm(VmSpec spec, Process process, Stopwatch clock)
     {
@@ -81,6 +83,22 @@ public sealed partial class QemuVm : IVm
             throw error;
         }
         return vm;
+    }
+
+    /// <summary>Hot-plugs a device into the next free root port through QMP.</summary>
+    public async Task HotplugAsync(VmDevice device, CancellationToken ct)
+    {
+        QmpClient qmp = _qmp ?? throw new InvalidOperationException("qemu not started");
+        int port = Interlocked.Increment(ref _hotplugged) - 1;
+        if (port >= Spec.HotplugSlots)
+        {
+            throw new VmSandboxException(ErrorCode.FailedPrecondition,
+                $"hot-plug {device.Id} into {Spec.Id}: all {Spec.HotplugSlots} hot-plug slots are in use");
+        }
+        foreach ((string command, Action<System.Text.Json.Utf8JsonWriter> arguments) in QemuDeviceRenderer.Hotplug(device, port))
+        {
+            await qmp.ExecuteAsync(command, arguments, ct);
+        }
     }
 
     /// <summary>How long a guest whose agent reported a fatal error gets to power itself off.</summary>

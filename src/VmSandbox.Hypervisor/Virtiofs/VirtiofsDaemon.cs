@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VmSandbox.Common;
+using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Hypervisor.Qemu;
 using VmSandbox.Interop;
 
@@ -29,12 +30,8 @@ public sealed class VirtiofsDaemon : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    /// <summary>QEMU arguments attaching this share as device number <paramref name="index"/>.</summary>
-    public IReadOnlyList<string> QemuArgs(int index) =>
-    [
-        "-chardev", $"socket,id=vfs{index},path={SocketPath}",
-        "-device", $"vhost-user-fs-pci,chardev=vfs{index},tag={Dir.Tag},queue-size=1024",
-    ];
+    /// <summary>The VM device attaching this share as share number <paramref name="index"/>.</summary>
+    public VirtiofsDevice Device(int index) => new("vfs" + index.ToString(System.Globalization.CultureInfo.InvariantCulture), SocketPath, Dir.Tag);
 
     /// <summary>Starts the daemon and waits until its socket exists (QEMU connects at start-up).</summary>
     public static async Task<VirtiofsDaemon> StartAsync(string virtiofsdPath, SharedDir dir, string socketPath, CancellationToken ct)

@@ -64,9 +64,8 @@ public sealed class SandboxMonitor
             {
                 MemoryMiB = plan.MemoryMiB,
                 Vcpus = plan.Vcpus,
-                SharedDirs = [plan.Share],
             };
-            sandbox = await factory.BootAsync(spec, ct);
+            sandbox = await factory.BootAsync(spec, [plan.Share], ct);
 
             bool terminal = loaded.Spec.Process?.Terminal ?? false;
             if (_ttyPath is not null)

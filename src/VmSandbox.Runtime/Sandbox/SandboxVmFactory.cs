@@ -1,6 +1,7 @@
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Hypervisor;
+using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Hypervisor.Virtiofs;
 using VmSandbox.Runtime.Config;
 using VmSandbox.Runtime.Vsock;
@@ -68,12 +69,18 @@ public sealed class SandboxVmFactory
     /// <summary>The transport this host uses (config vsock.transport, auto-detected by default).</summary>
     public VsockTransportKind TransportKind => VsockTransportSelector.Choose(_config.VsockTransport, File.Exists);
 
-    /// <summary>Boots the sandbox; on any failure nothing is left running.</summary>
-    public async Task<SandboxVm> BootAsync(VmSpec spec, CancellationToken ct)
+    /// <summary>Boots the sandbox without shared directories; on any failure nothing is left running.</summary>
+    public Task<SandboxVm> BootAsync(VmSpec spec, CancellationToken ct) => BootAsync(spec, [], ct);
+
+    /// <summary>
+    /// Boots the sandbox with one virtiofsd per entry of <paramref name="shares"/> (each becomes a
+    /// <see cref="VirtiofsDevice"/>); on any failure nothing is left running.
+    /// </summary>
+    public async Task<SandboxVm> BootAsync(VmSpec spec, IReadOnlyList<SharedDir> shares, CancellationToken ct)
     {
         Directory.CreateDirectory(spec.StateDir);
         IVsockTransport? vsock = null;
-        var shares = new List<VirtiofsDaemon>();
+        var daemons = new List<VirtiofsDaemon>();
         IVm? vm = null;
         TtrpcClient? ttrpc = null;
         try
@@ -81,15 +88,14 @@ public sealed class SandboxVmFactory
             vsock = TransportKind == VsockTransportKind.Kernel
                 ? KernelVsockTransport.Create(Path.Combine(_config.StateRoot, "cids"))
                 : HybridVsockTransport.Start(spec.StateDir);
-            var args = new List<string>(spec.ExtraArgs);
-            args.AddRange(vsock.QemuArgs);
-            for (int i = 0; i < spec.SharedDirs.Count; i++)
+            var devices = new List<VmDevice>(spec.Devices) { vsock.Device };
+            for (int i = 0; i < shares.Count; i++)
             {
-                VirtiofsDaemon daemon = await VirtiofsDaemon.StartAsync(_config.VirtiofsdPath, spec.SharedDirs[i], spec.VirtiofsSocketPath(i), ct);
-                shares.Add(daemon);
-                args.AddRange(daemon.QemuArgs(i));
+                VirtiofsDaemon daemon = await VirtiofsDaemon.StartAsync(_config.VirtiofsdPath, shares[i], spec.VirtiofsSocketPath(i), ct);
+                daemons.Add(daemon);
+                devices.Add(daemon.Device(i));
             }
-            vm = await _hypervisor.StartAsync(spec with { ExtraArgs = args }, ct);
+            vm = await _hypervisor.StartAsync(spec with { Devices = devices }, ct);
             await vm.WaitForAgentAsync(_config.BootTimeout, ct);
             Stream stream = await vsock.ConnectAsync(AgentApi.VsockPort, DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30), ct);
             ttrpc = new TtrpcClient(stream);
@@ -100,7 +106,7 @@ public sealed class SandboxVmFactory
                     $"guest agent speaks api version {check.ApiVersion}, this runtime needs {AgentApi.ApiVersion}")
                 { Hint = "make install (guest image and CLI of one build)" };
             }
-            return new SandboxVm(vm, vsock, ttrpc, check, shares);
+            return new SandboxVm(vm, vsock, ttrpc, check, daemons);
         }
         catch (Exception e)
         {
@@ -112,7 +118,7 @@ public sealed class SandboxVmFactory
             {
                 await vm.DisposeAsync();
             }
-            foreach (VirtiofsDaemon daemon in shares)
+            foreach (VirtiofsDaemon daemon in daemons)
             {
                 await daemon.DisposeAsync();
             }

@@ -1,3 +1,4 @@
+using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Vsock;
 using VmSandbox.Vsock.Hybrid;
 
@@ -18,13 +19,13 @@ public sealed class HybridVsockTransport : IVsockTransport
     {
         _backend = backend;
         UdsPath = udsPath;
-        QemuArgs = ["-chardev", $"socket,id=vsock,path={vhostSocket}", "-device", "vhost-user-vsock-pci,chardev=vsock"];
+        Device = new VhostUserVsockDevice(vhostSocket);
     }
 
     /// <summary>The hybrid socket: "CONNECT &lt;port&gt;\n" reaches guest ports; "&lt;UdsPath&gt;_&lt;port&gt;" receives guest connections.</summary>
     public string UdsPath { get; }
 
-    public IReadOnlyList<string> QemuArgs { get; }
+    public VmDevice Device { get; }
 
     public string Description => $"hybrid vsock ({UdsPath})";
 

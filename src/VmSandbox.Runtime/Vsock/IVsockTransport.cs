@@ -1,3 +1,4 @@
+using VmSandbox.Hypervisor.Devices;
 namespace VmSandbox.Runtime.Vsock;
 
 /// <summary>
@@ -6,8 +7,8 @@ namespace VmSandbox.Runtime.Vsock;
 /// </summary>
 public interface IVsockTransport : IAsyncDisposable
 {
-    /// <summary>The QEMU arguments that add the device.</summary>
-    IReadOnlyList<string> QemuArgs { get; }
+    /// <summary>The VM device this transport serves.</summary>
+    VmDevice Device { get; }
 
     /// <summary>For messages: "hybrid vsock (…)" or "kernel vhost-vsock (cid N)".</summary>
     string Description { get; }

@@ -1,5 +1,5 @@
-using System.Globalization;
 using VmSandbox.Common;
+using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Interop;
 
 namespace VmSandbox.Runtime.Vsock;
@@ -17,12 +17,12 @@ public sealed class KernelVsockTransport : IVsockTransport
     {
         Cid = cid;
         _lease = lease;
-        QemuArgs = ["-device", "vhost-vsock-pci,guest-cid=" + cid.ToString(CultureInfo.InvariantCulture)];
+        Device = new KernelVsockDevice(cid);
     }
 
     public uint Cid { get; }
 
-    public IReadOnlyList<string> QemuArgs { get; }
+    public VmDevice Device { get; }
 
     public string Description => $"kernel vhost-vsock (cid {Cid})";
 

@@ -1,4 +1,5 @@
 using VmSandbox.Hypervisor;
+using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Hypervisor.Qemu;
 using Xunit;
 
@@ -95,9 +96,65 @@ public sealed class QemuCommandLineTests
     [Fact]
     public void Extra_params_and_devices_come_last()
     {
-        var spec = Spec() with { ExtraKernelParams = "foo=bar", ExtraArgs = ["-device", "vhost-user-vsock-pci,chardev=v"] };
+        var spec = Spec() with { ExtraKernelParams = "foo=bar", Devices = [new VhostUserVsockDevice("/s/v.sock")] };
         var args = QemuCommandLine.Build(spec);
         Assert.EndsWith("foo=bar", ValueOf(args, "-append"), StringComparison.Ordinal);
-        Assert.Equal("vhost-user-vsock-pci,chardev=v", args[^1]);
+        Assert.Equal(["-chardev", "socket,id=vsock,path=/s/v.sock", "-device", "vhost-user-vsock-pci,chardev=vsock"], args.TakeLast(4));
+    }
+
+    [Fact]
+    public void Each_device_kind_renders_to_its_qemu_arguments()
+    {
+        var spec = Spec() with
+        {
+            Devices =
+            [
+                new VirtiofsDevice("vfs0", "/s/vfs0.sock", "vmsandbox"),
+                new NetDevice("net0", "vmstap0", "02:42:ac:11:00:02"),
+            ],
+        };
+        string line = string.Join(' ', QemuCommandLine.Build(spec));
+        Assert.Contains("-chardev socket,id=vfs0,path=/s/vfs0.sock -device vhost-user-fs-pci,chardev=vfs0,tag=vmsandbox,queue-size=1024", line, StringComparison.Ordinal);
+        Assert.Contains("-netdev tap,id=net0,ifname=vmstap0,script=no,downscript=no -device virtio-net-pci,netdev=net0,mac=02:42:ac:11:00:02,id=dev-net0", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(1, 1)]
+    [InlineData(3, 3)]
+    public void Hotplug_slots_are_root_ports_with_their_own_chassis(int slots, int expected)
+    {
+        var args = QemuCommandLine.Build(Spec() with { HotplugSlots = slots });
+        var ports = args.Where(a => a.StartsWith("pcie-root-port,", StringComparison.Ordinal)).ToList();
+        Assert.Equal(expected, ports.Count);
+        Assert.Equal(expected, ports.Select(p => p.Split("chassis=")[1]).Distinct().Count());
+        Assert.All(ports.Select((p, i) => (p, i)), x => Assert.StartsWith($"pcie-root-port,id=hp{x.i},", x.p, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_nic_hotplugs_as_netdev_add_then_device_add_on_the_given_port()
+    {
+        var commands = QemuDeviceRenderer.Hotplug(new NetDevice("net1", "vmstap1", "02:00:00:00:00:01"), 2);
+        Assert.Equal(["netdev_add", "device_add"], commands.Select(c => c.Command));
+        Assert.Equal("""{"type":"tap","id":"net1","ifname":"vmstap1","script":"no","downscript":"no"}""", Render(commands[0].Arguments));
+        Assert.Equal("""{"driver":"virtio-net-pci","id":"dev-net1","netdev":"net1","mac":"02:00:00:00:00:01","bus":"hp2"}""", Render(commands[1].Arguments));
+    }
+
+    [Fact]
+    public void Only_nics_hotplug()
+    {
+        Assert.Throws<ArgumentException>(() => QemuDeviceRenderer.Hotplug(new VhostUserVsockDevice("/s"), 0));
+    }
+
+    private static string Render(Action<System.Text.Json.Utf8JsonWriter> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            write(w);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 }

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Text;
 using VmSandbox.Common;
 using VmSandbox.Interop;
+using VmSandbox.Oci.HookRunning;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
-using VmSandbox.Oci.HookRunning;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Runtime;

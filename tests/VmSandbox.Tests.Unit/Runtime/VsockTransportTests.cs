@@ -1,4 +1,5 @@
 using VmSandbox.Common;
+using VmSandbox.Hypervisor.Qemu;
 using VmSandbox.Runtime.Vsock;
 using Xunit;
 
@@ -67,7 +68,7 @@ public sealed class VsockTransportTests : IDisposable
     public async Task Kernel_transport_adds_vhost_vsock_pci_with_its_cid()
     {
         await using KernelVsockTransport t = KernelVsockTransport.Create(_dir);
-        Assert.Equal(["-device", $"vhost-vsock-pci,guest-cid={t.Cid}"], t.QemuArgs);
+        Assert.Equal(["-device", $"vhost-vsock-pci,guest-cid={t.Cid}"], QemuDeviceRenderer.Arguments(t.Device));
         Assert.Equal($"kernel vhost-vsock (cid {t.Cid})", t.Description);
     }
 
@@ -75,7 +76,7 @@ public sealed class VsockTransportTests : IDisposable
     public async Task Hybrid_transport_adds_our_vhost_user_device()
     {
         await using HybridVsockTransport t = HybridVsockTransport.Start(_dir);
-        Assert.Equal(["-chardev", $"socket,id=vsock,path={_dir}/vhost-vsock.sock", "-device", "vhost-user-vsock-pci,chardev=vsock"], t.QemuArgs);
+        Assert.Equal(["-chardev", $"socket,id=vsock,path={_dir}/vhost-vsock.sock", "-device", "vhost-user-vsock-pci,chardev=vsock"], QemuDeviceRenderer.Arguments(t.Device));
         Assert.Equal(Path.Combine(_dir, "vsock.sock"), t.UdsPath);
         Assert.True(File.Exists(Path.Combine(_dir, "vhost-vsock.sock")), "the back-end must listen before QEMU starts");
     }
