@@ -49,7 +49,7 @@ internal static class ContainerSpecs
             ["readonlyPaths"] = new JsonArray("/proc/sys", "/proc/sysrq-trigger"),
             ["namespaces"] = new JsonArray(
                 new JsonObject { ["type"] = "pid" }, new JsonObject { ["type"] = "ipc" }, new JsonObject { ["type"] = "uts" },
-                new JsonObject { ["type"] = "mount" }),
+                new JsonObject { ["type"] = "mount" }, new JsonObject { ["type"] = "network" }),
         },
     };
 

@@ -41,6 +41,9 @@ public sealed class AgentService : AgentServiceBase
     public override ValueTask<CreateContainerResponse> CreateContainerAsync(CreateContainerRequest request, TtrpcCallContext context) =>
         Run(() => Containers.Create(request));
 
+    public override ValueTask<Empty> ConfigureNetworkAsync(ConfigureNetworkRequest request, TtrpcCallContext context) =>
+        Run(() => Network.NetworkConfigurator.Configure(request));
+
     public override ValueTask<StartContainerResponse> StartContainerAsync(StartContainerRequest request, TtrpcCallContext context) =>
         Run(() => Containers.Start(request));
 

@@ -14,6 +14,8 @@ public interface ISystemInit
     bool LoadModule(string path);
     void RedirectStdioTo(string consolePath);
     void DisableCtrlAltDel();
+    /// <summary>Brings up lo (runc compat: loopback works in every container, --network none too).</summary>
+    void BringUpLoopback();
     /// <summary>Seconds since the kernel started (CLOCK_BOOTTIME, from /proc/uptime).</summary>
     double UptimeSeconds();
     void WriteConsole(string line);

@@ -95,6 +95,7 @@ public sealed class Pid1
         }
         LoadModules();
         _sys.DisableCtrlAltDel();
+        _sys.BringUpLoopback();
         string api = "none";
         if (_startServices is not null)
         {

@@ -31,6 +31,8 @@ public sealed class SystemInit : ISystemInit
 
     public void DisableCtrlAltDel() => Reboot.DisableCtrlAltDel();
 
+    public void BringUpLoopback() => Network.NetworkConfigurator.BringUpLoopback();
+
     public double UptimeSeconds()
     {
         string text = File.ReadAllText("/proc/uptime");

@@ -32,6 +32,9 @@ public static class StartCommand
             default:
                 throw new VmSandboxException(ErrorCode.FailedPrecondition, $"cannot start a container in the {StateJson.StatusName(status)} state");
         }
+        // Interfaces wired into the namespace after create (Docker's prestart hook, Docker 28's
+        // late attach) get their NIC now, before the process can see a half-configured network.
+        MonitorControl.Request(record.RunDir, MonitorControl.SyncNetwork, TimeSpan.FromSeconds(60));
         AgentCall.Run(record, async a => await a.StartContainerAsync(new StartContainerRequest { ContainerId = id }, AgentCall.Options, CancellationToken.None));
         record = record with { Started = true };
         ctx.Store.Save(record);

@@ -5,6 +5,7 @@ using VmSandbox.Common;
 using VmSandbox.Hypervisor;
 using VmSandbox.Oci;
 using VmSandbox.Runtime.Config;
+using VmSandbox.Runtime.Network;
 using VmSandbox.Runtime.Stdio;
 using VmSandbox.Ttrpc;
 
@@ -24,6 +25,9 @@ public sealed class SandboxMonitor
 {
     /// <summary>Exit status when the VM died under the container (no status from the guest).</summary>
     public const int VmLostExitCode = 255;
+
+    /// <summary>Empty PCIe root ports for NICs of interfaces that appear after boot (Docker wires them in a prestart hook).</summary>
+    public const int NetworkHotplugSlots = 2;
 
     private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(60) };
 
@@ -47,6 +51,8 @@ public sealed class SandboxMonitor
     public async Task<int> RunAsync(CancellationToken ct)
     {
         SandboxVm? sandbox = null;
+        NetworkMirror? network = null;
+        MonitorControl? control = null;
         ProcessIo? io = null;
         Interop.SafeFd? tty = null;
         bool reported = false;
@@ -60,12 +66,24 @@ public sealed class SandboxMonitor
             string shareDir = Directory.CreateDirectory(Path.Combine(record.RunDir, "share")).FullName;
             SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines("/proc/self/mountinfo"));
             var factory = new SandboxVmFactory(_config, AccelDetector.ForHost(), new QemuHypervisor(), _log);
+            // The monitor lives in the container's network namespace (MonitorCommand entered it).
+            network = NetworkMirror.Open(_log);
             VmSpec spec = factory.CreateSpec(_id, record.RunDir) with
             {
                 MemoryMiB = plan.MemoryMiB,
                 Vcpus = plan.Vcpus,
+                Devices = network.BootDevices,
+                HotplugSlots = _config.Machine == "q35" ? NetworkHotplugSlots : 0,
             };
             sandbox = await factory.BootAsync(spec, [plan.Share], ct);
+            SandboxVm booted = sandbox;
+            NetworkMirror mirror = network;
+            await mirror.SyncAsync(booted.Vm, booted.Agent, [], ct);
+            control = MonitorControl.Start(record.RunDir, (verb, token) => verb switch
+            {
+                MonitorControl.SyncNetwork => mirror.SyncAsync(booted.Vm, booted.Agent, [], token),
+                _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown control verb \"{verb}\""),
+            }, _log);
 
             bool terminal = loaded.Spec.Process?.Terminal ?? false;
             if (_ttyPath is not null)
@@ -127,11 +145,16 @@ public sealed class SandboxMonitor
         }
         finally
         {
+            if (control is not null)
+            {
+                await control.DisposeAsync();
+            }
             io?.Dispose();
             if (sandbox is not null)
             {
                 await sandbox.DisposeAsync();
             }
+            network?.Dispose(); // after QEMU: its taps are gone, the veths' qdiscs go here
             tty?.Dispose();
         }
     }

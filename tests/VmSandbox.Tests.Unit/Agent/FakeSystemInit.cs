@@ -35,6 +35,8 @@ internal sealed class FakeSystemInit : ISystemInit
     public void RedirectStdioTo(string consolePath) => Calls.Add($"stdio {consolePath}");
     public void DisableCtrlAltDel() => Calls.Add("cad off");
 
+    public void BringUpLoopback() => Calls.Add("lo up");
+
     public double UptimeSeconds()
     {
         _uptime += 0.25;

@@ -46,6 +46,16 @@ public sealed class Pid1Tests
     }
 
     [Fact]
+    public void Loopback_is_up_before_the_agent_serves_after_the_modules()
+    {
+        var sys = new FakeSystemInit();
+        sys.Files[Pid1.ModuleListPath] = ["/lib/modules/virtio_net.ko"];
+        new Pid1(sys).Initialize();
+        int lo = sys.Calls.IndexOf("lo up");
+        Assert.True(lo > sys.Calls.IndexOf("insmod /lib/modules/virtio_net.ko"), string.Join(", ", sys.Calls));
+    }
+
+    [Fact]
     public void A_failing_mount_powers_the_vm_off_with_a_fatal_line()
     {
         var sys = new FakeSystemInit { FailMountOf = "/sys" };

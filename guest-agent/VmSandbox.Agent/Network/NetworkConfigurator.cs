@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
+using VmSandbox.Interop.Netlink;
+using static VmSandbox.Interop.Netlink.RtnetlinkConstants;
+
+namespace VmSandbox.Agent.Network;
+
+/// <summary>
+/// Gives the guest the network of the container's namespace on the host (ConfigureNetwork):
+/// each NIC, found by the MAC the host gave it (hot-plugged ones may take a moment to appear),
+/// gets the host interface's name, MTU and addresses and is brought up; then the routes, on-link
+/// ones before those through a gateway. Netlink only: the guest has no `ip` binary. Adding what
+/// exists already is not an error, so the host may send an interface again.
+/// Everything here runs in the guest's root network namespace, which the containers share.
+/// </summary>
+public static class NetworkConfigurator
+{
+    /// <summary>errno.h: what adding an address or route that exists already returns.</summary>
+    private const int EEXIST = 17;
+
+    private static readonly TimeSpan s_defaultLinkWait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>runc compat: lo is up in every container (127.0.0.1 comes with it).</summary>
+    public static void BringUpLoopback()
+    {
+        using RtNetlink netlink = RtNetlink.Open();
+        NetLink lo = netlink.GetLinks().FirstOrDefault(l => l.LinkType == ARPHRD_LOOPBACK)
+            ?? throw new VmSandboxException(ErrorCode.System, "bring up loopback: no loopback interface");
+        netlink.SetLinkUp(lo.Index, true);
+    }
+
+    public static void Configure(ConfigureNetworkRequest request)
+    {
+        using RtNetlink netlink = RtNetlink.Open();
+        TimeSpan wait = request.LinkWaitMs > 0 ? TimeSpan.FromMilliseconds(request.LinkWaitMs) : s_defaultLinkWait;
+        foreach (NetworkInterface nic in request.Interfaces)
+        {
+            ConfigureInterface(netlink, nic, wait);
+        }
+        foreach (Route route in request.Routes)
+        {
+            AddRoute(netlink, route);
+        }
+    }
+
+    private static void ConfigureInterface(RtNetlink netlink, NetworkInterface nic, TimeSpan wait)
+    {
+        string mac = nic.MacAddress.ToLowerInvariant();
+        NetLink link = WaitForLink(netlink, mac, wait)
+            ?? throw new VmSandboxException(ErrorCode.NotFound, $"configure {nic.Name}: no network device with mac {mac} appeared within {wait.TotalSeconds:F0}s");
+        if (nic.Name.Length > 0 && link.Name != nic.Name)
+        {
+            netlink.SetLinkUp(link.Index, false);
+            // The kernel names NICs in probe order: the name we want may be another NIC's.
+            if (netlink.GetLinks().FirstOrDefault(l => l.Name == nic.Name) is { } other)
+            {
+                netlink.SetLinkUp(other.Index, false);
+                netlink.SetLinkName(other.Index, "vmsnic" + other.Index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            netlink.SetLinkName(link.Index, nic.Name);
+        }
+        if (nic.Mtu > 0)
+        {
+            netlink.SetLinkMtu(link.Index, (int)nic.Mtu);
+        }
+        foreach (IpAddress a in nic.Addresses)
+        {
+            IPAddress address = ParseAddress(a.Address, nic.Name);
+            int max = address.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32;
+            if (a.PrefixLength > max)
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"configure {nic.Name}: prefix length {a.PrefixLength} of {address} is out of range");
+            }
+            IgnoreExisting(() => netlink.AddAddress(link.Index, address, (int)a.PrefixLength));
+        }
+        netlink.SetLinkUp(link.Index, nic.Up);
+    }
+
+    private static NetLink? WaitForLink(RtNetlink netlink, string mac, TimeSpan wait)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (netlink.GetLinks().FirstOrDefault(l => l.MacString == mac) is { } link)
+            {
+                return link;
+            }
+            if (clock.Elapsed > wait)
+            {
+                return null;
+            }
+            Thread.Sleep(s_poll);
+        }
+    }
+
+    private static void AddRoute(RtNetlink netlink, Route route)
+    {
+        (IPAddress destination, int prefix) = ParseCidr(route.Destination);
+        IPAddress? gateway = route.Gateway.Length > 0 ? ParseAddress(route.Gateway, route.Device) : null;
+        NetLink device = netlink.GetLinks().FirstOrDefault(l => l.Name == route.Device)
+            ?? throw new VmSandboxException(ErrorCode.NotFound, $"route {route.Destination} dev {route.Device}: no such device");
+        var r = new NetRoute
+        {
+            Family = destination.AddressFamily,
+            Destination = prefix == 0 ? null : destination,
+            PrefixLength = prefix,
+            Gateway = gateway,
+            OutputLinkIndex = device.Index,
+            PreferredSource = route.Source.Length > 0 ? ParseAddress(route.Source, route.Device) : null,
+            Priority = route.Metric,
+            Scope = gateway is null ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE,
+        };
+        IgnoreExisting(() => netlink.AddRoute(r));
+    }
+
+    private static (IPAddress Address, int Prefix) ParseCidr(string cidr)
+    {
+        int slash = cidr.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0 || !IPAddress.TryParse(cidr.AsSpan(0, slash), out IPAddress? address) ||
+            !int.TryParse(cidr.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int prefix) ||
+            prefix > (address.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32))
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"route destination \"{cidr}\" is not an address/prefix");
+        }
+        return (address, prefix);
+    }
+
+    private static IPAddress ParseAddress(string text, string context) =>
+        IPAddress.TryParse(text, out IPAddress? a) && a.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6
+            ? a
+            : throw new VmSandboxException(ErrorCode.InvalidArgument, $"configure {context}: \"{text}\" is not an IP address");
+
+    private static void IgnoreExisting(Action add)
+    {
+        try
+        {
+            add();
+        }
+        catch (VmSandboxException e) when (e.Errno == EEXIST)
+        {
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
+using VmSandbox.Hypervisor;
+using VmSandbox.Hypervisor.Devices;
+using VmSandbox.Interop.Netlink;
+using VmSandbox.Ttrpc;
+
+namespace VmSandbox.Runtime.Network;
+
+/// <summary>
+/// Mirrors the container's network namespace into its VM (ADR 0013). It runs in the sandbox
+/// monitor, which lives in that namespace. For each Ethernet interface there (Docker's, CNI's or
+/// podman's veth) the VM gets a virtio-net NIC with the same MAC, backed by a tap device that
+/// QEMU creates in the namespace; tc ingress + u32 match-all + mirred redirect move every frame
+/// between the veth and the tap in both directions (Kata's default model), and the agent gives
+/// the NIC the veth's name, MTU, addresses and routes. Interfaces present at boot are plugged at
+/// boot; those that appear later (Docker 20.10 wires the namespace in the prestart hook, after
+/// the VM booted) are hot-plugged by <see cref="SyncAsync"/>, which `start` asks for before the
+/// container's process runs. Nothing outlives the sandbox: the taps go with QEMU, and
+/// <see cref="Dispose"/> removes the ingress qdiscs (and with them the filters) from the veths.
+/// Collaborators: <see cref="NetnsSnapshot"/> and <see cref="NetworkPlan"/> (pure decisions),
+/// <see cref="RtNetlink"/>, <see cref="IVm.HotplugAsync"/>, <see cref="AgentClient"/>.
+/// </summary>
+public sealed class NetworkMirror : IDisposable
+{
+    private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    private readonly RtNetlink _netlink;
+    private readonly Action<string> _log;
+    private readonly List<(HostInterface Host, NetDevice Device)> _mirrored = [];
+    private readonly List<(HostInterface Host, NetDevice Device)> _unwired = [];
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    private NetworkMirror(RtNetlink netlink, Action<string> log)
+    {
+        _netlink = netlink;
+        _log = log;
+    }
+
+    /// <summary>
+    /// Opens the calling thread's network namespace (the container's) and plans the NICs of the
+    /// interfaces already there. Refuses a namespace that another sandbox already mirrors.
+    /// </summary>
+    public static NetworkMirror Open(Action<string> log)
+    {
+        RtNetlink netlink = RtNetlink.Open();
+        try
+        {
+            var mirror = new NetworkMirror(netlink, log);
+            NetnsSnapshot snapshot = mirror.Read();
+            if (snapshot.OurTaps.Count > 0)
+            {
+                throw new VmSandboxException(ErrorCode.FailedPrecondition,
+                    $"the network namespace is already used by another vmsandbox sandbox ({snapshot.OurTaps[0]}): a VM cannot share another VM's network stack");
+            }
+            foreach (HostInterface host in snapshot.Interfaces)
+            {
+                var entry = (host, NetworkPlan.DeviceFor(host, mirror._mirrored.Count + mirror._unwired.Count));
+                mirror._unwired.Add(entry);
+            }
+            return mirror;
+        }
+        catch
+        {
+            netlink.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>NICs to add at boot, one per interface present now.</summary>
+    public IReadOnlyList<VmDevice> BootDevices => _unwired.Select(e => (VmDevice)e.Device).ToList();
+
+    /// <summary>Names of the interfaces mirrored so far, for messages.</summary>
+    public IReadOnlyList<string> Mirrored => _mirrored.Select(e => e.Host.Name).ToList();
+
+    /// <summary>
+    /// Makes the guest's network match the namespace: wires the NICs plugged at boot, hot-plugs
+    /// one for every interface that appeared since, and has the agent configure them. Returns once
+    /// the guest's interfaces are configured, so a process started after it never sees a
+    /// half-configured network. Safe to call again; it only adds what is new.
+    /// </summary>
+    public async Task SyncAsync(IVm vm, AgentClient agent, IReadOnlyList<DnsRelay> relays, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            NetnsSnapshot snapshot = Read();
+            IReadOnlyList<HostInterface> added = NetworkPlan.NewInterfaces(snapshot, _mirrored.Concat(_unwired).Select(e => e.Host));
+            foreach (HostInterface host in added)
+            {
+                NetDevice device = NetworkPlan.DeviceFor(host, _mirrored.Count + _unwired.Count);
+                await vm.HotplugAsync(device, ct);
+                _unwired.Add((host, device));
+                _log($"network: hot-plugged {device.Id} for {host.Name} ({host.Mac})");
+            }
+            if (_unwired.Count == 0 && relays.Count == 0)
+            {
+                return;
+            }
+            List<HostInterface> configure = [];
+            foreach ((HostInterface host, NetDevice device) in _unwired.ToList())
+            {
+                Wire(host, device);
+                _mirrored.Add((host, device));
+                _unwired.Remove((host, device));
+                configure.Add(snapshot.Interfaces.FirstOrDefault(i => i.Name == host.Name) ?? host);
+            }
+            ConfigureNetworkRequest request = NetworkPlan.Request(configure, snapshot.Routes);
+            request.DnsRelays.AddRange(relays);
+            await agent.ConfigureNetworkAsync(request, s_call, ct);
+            _log($"network: guest configured ({string.Join(", ", configure.Select(i => i.Name))})");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private NetnsSnapshot Read() => NetnsSnapshot.From(_netlink.GetLinks(), _netlink.GetAddresses(), _netlink.GetRoutes());
+
+    /// <summary>tc mirroring between the host interface and the tap QEMU created for it.</summary>
+    private void Wire(HostInterface host, NetDevice device)
+    {
+        NetLink tap = _netlink.GetLinks().FirstOrDefault(l => l.Name == device.TapName)
+            ?? throw new VmSandboxException(ErrorCode.Vm, $"network: tap {device.TapName} for {host.Name} not found: qemu did not create it");
+        if (host.Mtu > 0)
+        {
+            _netlink.SetLinkMtu(tap.Index, host.Mtu);
+        }
+        _netlink.SetLinkUp(tap.Index, true);
+        _netlink.AddIngressQdisc(host.Index);
+        _netlink.AddMirredRedirect(host.Index, tap.Index);
+        _netlink.AddIngressQdisc(tap.Index);
+        _netlink.AddMirredRedirect(tap.Index, host.Index);
+    }
+
+    /// <summary>Removes the ingress qdiscs (and their filters) from the host interfaces; the taps go with QEMU.</summary>
+    public void Dispose()
+    {
+        foreach ((HostInterface host, _) in _mirrored)
+        {
+            try
+            {
+                _netlink.DeleteIngressQdisc(host.Index);
+            }
+            catch (VmSandboxException e)
+            {
+                _log($"network: remove the ingress qdisc of {host.Name}: {e.Message}");
+            }
+        }
+        _netlink.Dispose();
+        _gate.Dispose();
+    }
+}
