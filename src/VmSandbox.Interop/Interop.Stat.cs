@@ -47,6 +47,24 @@ public static unsafe class FileStat
         return (buf.stx_uid, buf.stx_gid, buf.stx_rdev_major, buf.stx_rdev_minor);
     }
 
+    /// <summary>
+    /// The identity (device, inode) of what <paramref name="path"/> names, following symlinks:
+    /// two namespace files (/proc/PID/ns/net, a bind mount of one) are the same namespace when equal.
+    /// </summary>
+    public static (ulong Device, ulong Inode) GetIdentity(string path)
+    {
+        statx buf = default;
+        fixed (byte* p = CString.Utf8(path))
+        {
+            // SAFETY: p is a pinned, NUL-terminated buffer, buf a stack local the kernel fills.
+            if (LibC.statx(LibC.AT_FDCWD, p, 0, LibC.STATX_INO, &buf) < 0)
+            {
+                throw SyscallError.Create("statx", path, LibC.errno);
+            }
+        }
+        return (((ulong)buf.stx_dev_major << 32) | buf.stx_dev_minor, buf.stx_ino);
+    }
+
     /// <summary>fchown(2); returns the errno instead of throwing (0 on success).</summary>
     public static int TryChown(int fd, uint uid, uint gid) => LibC.fchown(fd, uid, gid) < 0 ? LibC.errno : 0;
 }

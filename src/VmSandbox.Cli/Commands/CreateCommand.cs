@@ -60,7 +60,7 @@ public static class CreateCommand
             throw new VmSandboxException(ErrorCode.NotFound, $"console socket {consoleSocket}: no such file or directory");
         }
         SeccompNotify.ThrowIfRequested(loaded.Spec.Linux?.Seccomp);
-        Runtime.Network.NetworkNamespacePolicy.ThrowIfUnsupported(loaded.Spec);
+        Runtime.Network.NetworkNamespacePolicy.ThrowIfUnsupported(loaded.Spec, Runtime.Network.NetworkNamespacePolicy.SameNamespace);
         RequireGuestImage(ctx.Config);
         // runc's order: an ID in use is refused before the cgroup is looked at (the other
         // container's processes would otherwise read as a non-empty cgroup first). Claim, below,

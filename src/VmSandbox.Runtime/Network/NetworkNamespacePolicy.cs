@@ -7,16 +7,18 @@ namespace VmSandbox.Runtime.Network;
 /// <summary>
 /// The network namespaces a VM sandbox can serve: a new one, or one made for the container
 /// (CNI's, podman's) that it mirrors. Sharing the host's network stack (no network namespace in
-/// the spec: `docker run --network host`) or another container's (`--network container:ID`,
-/// which Docker passes as /proc/PID/ns/net) is impossible for a VM with its own kernel, and
-/// `create` refuses both before anything exists (docs/docker.md).
+/// the spec, or a path to the host's own: Docker's `--network host` passes its bind mount of it,
+/// `&lt;exec-root&gt;/netns/default`) or another container's (`--network container:ID`, which
+/// Docker passes as /proc/PID/ns/net) is impossible for a VM with its own kernel, and `create`
+/// refuses both before anything exists (docs/docker.md).
 /// </summary>
 public static partial class NetworkNamespacePolicy
 {
-    public static void ThrowIfUnsupported(RuntimeSpec spec)
+    /// <param name="sameNamespace">Whether two namespace paths name one namespace (the host's is /proc/1/ns/net).</param>
+    public static void ThrowIfUnsupported(RuntimeSpec spec, Func<string, string, bool> sameNamespace)
     {
         LinuxNamespace? net = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network");
-        if (net is null)
+        if (net is null || (net.Path is { Length: > 0 } hostPath && sameNamespace(hostPath, HostNamespace)))
         {
             throw new VmSandboxException(ErrorCode.InvalidArgument,
                 "the host's network namespace cannot be shared (docker --network host): the container runs on its own kernel in a VM")
@@ -31,6 +33,22 @@ public static partial class NetworkNamespacePolicy
             {
                 Hint = "put both containers on one user-defined network and use its names",
             };
+        }
+    }
+
+    /// <summary>The host's network namespace: init's.</summary>
+    public const string HostNamespace = "/proc/1/ns/net";
+
+    /// <summary>The production comparison: same device and inode; a path that cannot be read is not the host's.</summary>
+    public static bool SameNamespace(string a, string b)
+    {
+        try
+        {
+            return Interop.FileStat.GetIdentity(a) == Interop.FileStat.GetIdentity(b);
+        }
+        catch (VmSandboxException)
+        {
+            return false; // a missing path fails later, in the monitor, with its own message
         }
     }
 
