@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace VmSandbox.Interop;
 
-/// <summary>open(2), chdir(2)/fchdir(2), mknod(2), umask(2) and access(2): the path calls container setup needs.</summary>
+/// <summary>open(2), chdir(2)/fchdir(2), mkdir(2), mknod(2), umask(2) and access(2): the path calls container setup and the container store need.</summary>
 public static unsafe partial class FileSystemCalls
 {
     public const int O_RDONLY = 0;
@@ -19,6 +19,8 @@ public static unsafe partial class FileSystemCalls
 
     public const int X_OK = 1;
 
+    private const int EEXIST = 17;
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
     private static partial int open(byte* path, int flags, uint mode);
 
@@ -27,6 +29,9 @@ public static unsafe partial class FileSystemCalls
 
     [LibraryImport("libc", EntryPoint = "fchdir", SetLastError = true)]
     private static partial int fchdir(int fd);
+
+    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true)]
+    private static partial int mkdir(byte* path, uint mode);
 
     [LibraryImport("libc", EntryPoint = "mknod", SetLastError = true)]
     private static partial int mknod(byte* path, uint mode, ulong dev);
@@ -66,6 +71,25 @@ public static unsafe partial class FileSystemCalls
         {
             throw SyscallError.Create("fchdir", what, Marshal.GetLastPInvokeError());
         }
+    }
+
+    /// <summary>
+    /// mkdir(2) of one directory (the umask applies to <paramref name="mode"/>): true when this
+    /// call made it, false when something already exists at <paramref name="path"/> (EEXIST).
+    /// The kernel makes it exclusive: of two racing callers, exactly one gets true.
+    /// </summary>
+    public static bool TryMakeDirectory(string path, uint mode)
+    {
+        fixed (byte* p = CString.Utf8(path))
+        {
+            // SAFETY: p is a pinned, NUL-terminated buffer.
+            if (mkdir(p, mode) == 0)
+            {
+                return true;
+            }
+        }
+        int errno = Marshal.GetLastPInvokeError();
+        return errno == EEXIST ? false : throw SyscallError.Create("mkdir", path, errno);
     }
 
     /// <summary>The dev_t of <paramref name="major"/>:<paramref name="minor"/> (glibc's gnu_dev_makedev).</summary>

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using VmSandbox.Common;
+using VmSandbox.Interop;
 using VmSandbox.Oci.State;
 
 namespace VmSandbox.Runtime.Containers;
@@ -37,19 +38,18 @@ public sealed class ContainerStore
         return Path.Combine(_runRoot, ".s", Convert.ToHexStringLower(hash)[..16]);
     }
 
-    /// <summary>Claims <paramref name="id"/>: fails with runc's wording when it is taken.</summary>
+    /// <summary>
+    /// Claims <paramref name="id"/>: fails with runc's wording when it is taken. The claim is
+    /// mkdir(2) of the container's directory, which the kernel makes exclusive: of two racing
+    /// creates of one ID, exactly one makes the directory and the other gets EEXIST.
+    /// </summary>
     public string Claim(string id)
     {
         IdValidator.Validate(id);
         Directory.CreateDirectory(Root);
         string dir = DirOf(id);
-        if (Directory.Exists(dir))
-        {
-            throw new VmSandboxException(ErrorCode.AlreadyExists, $"container with id exists: {id}");
-        }
-        // mkdir is atomic: of two racing creates, one gets EEXIST.
-        DirectoryInfo info = Directory.CreateDirectory(dir);
-        if (info.GetFileSystemInfos().Length > 0)
+        // 0777 less the umask, as Directory.CreateDirectory made it before.
+        if (!FileSystemCalls.TryMakeDirectory(dir, 0x1ff))
         {
             throw new VmSandboxException(ErrorCode.AlreadyExists, $"container with id exists: {id}");
         }

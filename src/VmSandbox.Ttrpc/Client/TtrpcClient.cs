@@ -77,9 +77,8 @@ public sealed partial class TtrpcClient : IAsyncDisposable
         AddMetadata(request, _options.Metadata);
         AddMetadata(request, options?.Metadata);
 
-        uint streamId = NextStreamId(service, method);
         var pending = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[streamId] = pending;
+        uint streamId = 0; // 0: none taken yet (client ids are odd)
         // The deadline covers the whole call, the wait for the write lock included. Past
         // ~49 days (CancelAfter's limit) only the server enforces it.
         using var deadline = timeout is { } limit && limit < s_maxLocalTimeout
@@ -89,15 +88,23 @@ public sealed partial class TtrpcClient : IAsyncDisposable
         CancellationToken token = deadline?.Token ?? cancellationToken;
         try
         {
-            // The receive loop sets _closedReason before it fails what is pending; checking after
-            // registering means either it sees this call or this call sees the reason.
-            ThrowIfClosed(service, method);
             Response response;
             try
             {
                 try
                 {
-                    await _writer.WriteAsync(streamId, FrameType.Request, FrameFlags.None, request, token);
+                    // The stream id is taken under the write lock (see FrameWriter): taken before
+                    // it, a call preempted in between could reach the server after a later id,
+                    // which refuses it (ttrpc 1.2: ids "must increment").
+                    await _writer.WriteAsync(() =>
+                    {
+                        streamId = NextStreamId(service, method);
+                        _pending[streamId] = pending;
+                        // The receive loop sets _closedReason before it fails what is pending; checking
+                        // after registering means either it sees this call or this call sees the reason.
+                        ThrowIfClosed(service, method);
+                        return streamId;
+                    }, FrameType.Request, FrameFlags.None, request, token);
                 }
                 catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
                 {
@@ -119,7 +126,10 @@ public sealed partial class TtrpcClient : IAsyncDisposable
         }
         finally
         {
-            _pending.TryRemove(streamId, out _);
+            if (streamId != 0)
+            {
+                _pending.TryRemove(streamId, out _);
+            }
         }
     }
 

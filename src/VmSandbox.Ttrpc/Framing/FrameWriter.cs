@@ -20,23 +20,17 @@ public sealed class FrameWriter : IDisposable
     }
 
     /// <summary>Writes a frame whose data is the encoding of <paramref name="body"/>.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask WriteAsync(uint streamId, FrameType type, FrameFlags flags, IMessage body, CancellationToken cancellationToken = default)
-    {
-        int length = body.CalculateSize();
-        CheckLength(length, streamId);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + length);
-        try
-        {
-            new FrameHeader((uint)length, streamId, type, flags).Write(buffer);
-            body.WriteTo(buffer.AsSpan(FrameHeader.Size, length));
-            await WriteLockedAsync(buffer.AsMemory(0, FrameHeader.Size + length), cancellationToken);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public ValueTask WriteAsync(uint streamId, FrameType type, FrameFlags flags, IMessage body, CancellationToken cancellationToken = default) =>
+        WriteAsync(streamId, null, type, flags, body, cancellationToken);
+
+    /// <summary>
+    /// Writes a frame whose data is the encoding of <paramref name="body"/> on a stream whose id
+    /// <paramref name="takeStreamId"/> gives under the write lock, so that ids reach the wire in
+    /// the order they are taken: ttrpc servers since 1.2 refuse an id that is not above the last
+    /// one (client.go createStream takes the id and the send lock together for the same reason).
+    /// </summary>
+    public ValueTask WriteAsync(Func<uint> takeStreamId, FrameType type, FrameFlags flags, IMessage body, CancellationToken cancellationToken = default) =>
+        WriteAsync(0, takeStreamId, type, flags, body, cancellationToken);
 
     /// <summary>Writes a frame with raw data.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -46,9 +40,8 @@ public sealed class FrameWriter : IDisposable
         byte[] buffer = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + data.Length);
         try
         {
-            new FrameHeader((uint)data.Length, streamId, type, flags).Write(buffer);
             data.Span.CopyTo(buffer.AsSpan(FrameHeader.Size));
-            await WriteLockedAsync(buffer.AsMemory(0, FrameHeader.Size + data.Length), cancellationToken);
+            await WriteLockedAsync(buffer, new FrameHeader((uint)data.Length, streamId, type, flags), null, cancellationToken);
         }
         finally
         {
@@ -59,12 +52,35 @@ public sealed class FrameWriter : IDisposable
     public void Dispose() => _lock.Dispose();
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WriteLockedAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    private async ValueTask WriteAsync(uint streamId, Func<uint>? takeStreamId, FrameType type, FrameFlags flags, IMessage body, CancellationToken cancellationToken)
+    {
+        int length = body.CalculateSize();
+        CheckLength(length, streamId);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + length);
+        try
+        {
+            body.WriteTo(buffer.AsSpan(FrameHeader.Size, length));
+            await WriteLockedAsync(buffer, new FrameHeader((uint)length, streamId, type, flags), takeStreamId, cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Writes <paramref name="header"/> (with the id <paramref name="takeStreamId"/> gives, if any) and the data after it in <paramref name="buffer"/>, under the lock.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteLockedAsync(byte[] buffer, FrameHeader header, Func<uint>? takeStreamId, CancellationToken cancellationToken)
     {
         await _lock.WaitAsync(cancellationToken);
         try
         {
-            await _stream.WriteAsync(frame, CancellationToken.None);
+            if (takeStreamId is not null)
+            {
+                header = header with { StreamId = takeStreamId() };
+            }
+            header.Write(buffer);
+            await _stream.WriteAsync(buffer.AsMemory(0, FrameHeader.Size + (int)header.Length), CancellationToken.None);
             await _stream.FlushAsync(CancellationToken.None);
         }
         finally
@@ -78,7 +94,7 @@ public sealed class FrameWriter : IDisposable
         if (length > FrameHeader.MaxDataLength)
         {
             throw new TtrpcException(StatusCode.ResourceExhausted,
-                $"write ttrpc frame for stream {streamId}: message length {length} exceed maximum message size of {FrameHeader.MaxDataLength}");
+                $"write ttrpc frame for {(streamId == 0 ? "a new stream" : $"stream {streamId}")}: message length {length} exceed maximum message size of {FrameHeader.MaxDataLength}");
         }
     }
 }

@@ -94,6 +94,49 @@ public sealed class TtrpcClientServerTests
         Assert.Equal(Enumerable.Range(0, calls).Select(i => (uint)(2 * i + 1)), streamIds.Order());
     }
 
+    /// <summary>
+    /// ttrpc 1.2 servers (ours too) refuse a request whose stream id is not above the last one
+    /// ("stream id N cannot be re-used and must increment"), so a client must put its ids on the
+    /// wire in the order it takes them. Taking the id before the write lock let a call that was
+    /// preempted in between be overtaken: the sandbox monitor's WaitProcess, racing its own
+    /// CloseStdin, got that refusal and the container's exit status became 255.
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentCallsFromManyThreadsReachTheServerInStreamIdOrder()
+    {
+        const int Threads = 8;
+        const int CallsEach = 250;
+        await using var host = TtrpcTestHost.Start(s => s.RegisterService(Service, svc => svc
+            .AddMethod("Echo", (payload, _) => ValueTask.FromResult<TtrpcResult>(payload.ToArray()))));
+        var failures = new ConcurrentQueue<string>();
+        using var start = new Barrier(Threads);
+
+        async Task CallAsync(int i)
+        {
+            try
+            {
+                var reply = await host.Client.CallAsync(Service, "Echo", new[] { (byte)i }, cancellationToken: Ct);
+                if (reply.Length != 1 || reply.Span[0] != (byte)i)
+                {
+                    failures.Enqueue($"call {i}: wrong answer");
+                }
+            }
+            catch (TtrpcException e)
+            {
+                failures.Enqueue($"call {i}: {e.Status}: {e.Message}");
+            }
+        }
+
+        Task[] threads = [.. Enumerable.Range(0, Threads).Select(_ => Task.Factory.StartNew(() =>
+        {
+            start.SignalAndWait(Ct);
+            return Task.WhenAll(Enumerable.Range(0, CallsEach).Select(CallAsync).ToArray());
+        }, Ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap())];
+        await Task.WhenAll(threads).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+
+        Assert.True(failures.IsEmpty, $"{failures.Count} of {Threads * CallsEach} calls failed, first: {failures.FirstOrDefault()}");
+    }
+
     [Fact]
     public async Task DeadlineIsSentAndExceededCallsFailBothSides()
     {

@@ -1,0 +1,102 @@
+using VmSandbox.Common;
+using VmSandbox.Runtime.Containers;
+using Xunit;
+
+namespace VmSandbox.Tests.Unit.Runtime;
+
+public sealed class ContainerStoreTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "vms-store-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Claim_makes_the_directory_and_refuses_a_second_claim_with_runcs_wording()
+    {
+        var store = new ContainerStore(_root, _root);
+        string dir = store.Claim("c1");
+        Assert.True(Directory.Exists(dir));
+        var e = Assert.Throws<VmSandboxException>(() => store.Claim("c1"));
+        Assert.Equal(ErrorCode.AlreadyExists, e.Code);
+        Assert.Equal("container with id exists: c1", e.Message);
+    }
+
+    [Fact]
+    public void Claim_of_an_empty_leftover_directory_is_refused()
+    {
+        var store = new ContainerStore(_root, _root);
+        Directory.CreateDirectory(store.DirOf("c2"));
+        Assert.Equal(ErrorCode.AlreadyExists, Assert.Throws<VmSandboxException>(() => store.Claim("c2")).Code);
+    }
+
+    /// <summary>
+    /// Two creates of one ID at the same moment: exactly one may win. A check-then-create
+    /// (Directory.Exists + Directory.CreateDirectory, which succeeds on an existing directory)
+    /// lets both through within a few hundred rounds.
+    /// </summary>
+    [Fact]
+    public void Of_two_racing_claims_of_one_id_exactly_one_wins()
+    {
+        const int Rounds = 2000;
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var store = new ContainerStore(_root, _root);
+        string? id = null;
+        int wins = 0;
+        int refusals = 0;
+        var otherErrors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        using var start = new Barrier(3);
+        using var done = new Barrier(3);
+
+        void Racer()
+        {
+            for (int round = 0; round < Rounds; round++)
+            {
+                start.SignalAndWait(ct);
+                try
+                {
+                    store.Claim(Volatile.Read(ref id)!);
+                    Interlocked.Increment(ref wins);
+                }
+                catch (VmSandboxException e) when (e.Code == ErrorCode.AlreadyExists)
+                {
+                    Interlocked.Increment(ref refusals);
+                }
+                catch (Exception e)
+                {
+                    otherErrors.Enqueue(e);
+                }
+                done.SignalAndWait(ct);
+            }
+        }
+
+        var threads = new[] { new Thread(Racer), new Thread(Racer) };
+        int badRounds = 0;
+        foreach (Thread t in threads)
+        {
+            t.Start();
+        }
+        for (int round = 0; round < Rounds; round++)
+        {
+            Volatile.Write(ref id, $"race-{round}");
+            start.SignalAndWait(ct); // releases both racers at once
+            done.SignalAndWait(ct);
+            if (Interlocked.Exchange(ref wins, 0) != 1 | Interlocked.Exchange(ref refusals, 0) != 1)
+            {
+                badRounds++;
+            }
+        }
+        foreach (Thread t in threads)
+        {
+            t.Join();
+        }
+
+        Assert.Empty(otherErrors);
+        Assert.True(badRounds == 0, $"{badRounds} of {Rounds} rounds did not have exactly one winner");
+    }
+}
