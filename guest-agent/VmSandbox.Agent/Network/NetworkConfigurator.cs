@@ -45,6 +45,34 @@ public static class NetworkConfigurator
         {
             AddRoute(netlink, route);
         }
+        foreach (Protocol.DnsRelay relay in request.DnsRelays)
+        {
+            StartRelay(relay);
+        }
+    }
+
+    /// <summary>The relays serving loopback name servers, by address; they live as long as the VM.</summary>
+    private static readonly Dictionary<string, DnsRelay> s_relays = [];
+
+    /// <summary>
+    /// Serves a loopback name server of the container's resolv.conf (Docker's 127.0.0.11) in the
+    /// guest, relaying each query to the host side of the namespace, where it lives.
+    /// </summary>
+    private static void StartRelay(Protocol.DnsRelay relay)
+    {
+        IPAddress address = ParseAddress(relay.ListenAddress, "dns relay");
+        if (!IPAddress.IsLoopback(address) || relay.HostPort == 0)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"dns relay {address}: not a loopback address or no host port");
+        }
+        lock (s_relays)
+        {
+            if (!s_relays.ContainsKey(address.ToString()))
+            {
+                s_relays[address.ToString()] = DnsRelay.Start(address, DnsRelay.VsockHost(relay.HostPort),
+                    line => Console.Out.WriteLine($"{AgentInfo.ConsolePrefix} dns relay {address}: {line}"));
+            }
+        }
     }
 
     private static void ConfigureInterface(RtNetlink netlink, NetworkInterface nic, TimeSpan wait)

@@ -52,6 +52,7 @@ public sealed class SandboxMonitor
     {
         SandboxVm? sandbox = null;
         NetworkMirror? network = null;
+        List<DnsForwarder> dns = [];
         MonitorControl? control = null;
         ProcessIo? io = null;
         Interop.SafeFd? tty = null;
@@ -78,7 +79,8 @@ public sealed class SandboxMonitor
             sandbox = await factory.BootAsync(spec, [plan.Share], ct);
             SandboxVm booted = sandbox;
             NetworkMirror mirror = network;
-            await mirror.SyncAsync(booted.Vm, booted.Agent, [], ct);
+            (dns, IReadOnlyList<DnsRelay> relays) = StartDnsForwarders(loaded, booted.VsockUdsPath!);
+            await mirror.SyncAsync(booted.Vm, booted.Agent, relays, ct);
             control = MonitorControl.Start(record.RunDir, (verb, token) => verb switch
             {
                 MonitorControl.SyncNetwork => mirror.SyncAsync(booted.Vm, booted.Agent, [], token),
@@ -155,8 +157,46 @@ public sealed class SandboxMonitor
                 await sandbox.DisposeAsync();
             }
             network?.Dispose(); // after QEMU: its taps are gone, the veths' qdiscs go here
+            dns.ForEach(d => d.Dispose());
             tty?.Dispose();
         }
+    }
+
+    /// <summary>First host vsock port of the DNS forwarders, one per loopback name server.</summary>
+    public const uint DnsRelayPortBase = 5300;
+
+    /// <summary>
+    /// Loopback name servers of the container's resolv.conf (Docker's embedded DNS, 127.0.0.11, is
+    /// on the host side of the namespace) get a forwarder here and a relay in the guest.
+    /// </summary>
+    private (List<DnsForwarder>, IReadOnlyList<DnsRelay>) StartDnsForwarders(LoadedSpec loaded, string udsPath)
+    {
+        string? source = loaded.Spec.Mounts?.LastOrDefault(m => m.Destination is "/etc/resolv.conf" or "/etc/resolv.conf/")?.Source;
+        string path = source ?? Path.Combine(loaded.RootfsPath, "etc", "resolv.conf");
+        var forwarders = new List<DnsForwarder>();
+        var relays = new List<DnsRelay>();
+        string text;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.Length > 64 * 1024)
+            {
+                return (forwarders, relays);
+            }
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log($"dns: read {path}: {e.Message}");
+            return (forwarders, relays);
+        }
+        foreach (System.Net.IPAddress server in ResolvConf.LoopbackNameservers(text))
+        {
+            uint port = DnsRelayPortBase + (uint)forwarders.Count;
+            forwarders.Add(DnsForwarder.Start(udsPath, port, new System.Net.IPEndPoint(server, 53), line => _log($"dns {server}: {line}")));
+            relays.Add(new DnsRelay { ListenAddress = server.ToString(), HostPort = port });
+        }
+        return (forwarders, relays);
     }
 
     /// <summary>A SIGKILL that the guest cgroup counts as an OOM kill is reported to containerd (Docker's OOMKilled).</summary>
