@@ -83,6 +83,21 @@ public sealed class RtNetlinkNamespaceTests
     }
 
     [Fact]
+    public void Dumps_spanning_many_datagrams_are_read_whole()
+    {
+        using ScratchNetns ns = CreateOrSkip();
+        // ~1 KiB per link message and ~32 KiB per dump datagram: 300 links take a dozen datagrams.
+        // (veth pairs: the kernel here has no dummy driver.)
+        ns.IpBatch(Enumerable.Range(0, 150).SelectMany(i => (string[])[$"link add a{i} type veth peer name b{i}", $"addr add 10.{i / 250}.{i % 250}.1/32 dev a{i}", $"addr add 10.{i / 250}.{i % 250}.2/32 dev b{i}"]));
+        using var nl = RtNetlink.OpenInNamespace(ns.Path);
+        IReadOnlyList<NetLink> links = nl.GetLinks();
+        Assert.Equal(301, links.Count);
+        Assert.Equal(300, links.Count(l => l.Kind == "veth"));
+        Assert.Equal(links.Count, links.Select(l => l.Index).Distinct().Count());
+        Assert.Equal(300, nl.GetAddresses().Count(a => a.Family == AddressFamily.InterNetwork));
+    }
+
+    [Fact]
     public void Writes_are_what_ip_then_shows()
     {
         using ScratchNetns ns = CreateOrSkip();

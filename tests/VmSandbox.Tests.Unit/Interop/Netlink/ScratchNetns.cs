@@ -61,6 +61,21 @@ internal sealed class ScratchNetns : IDisposable
 
     public JsonNode TcJson(string args) => JsonNode.Parse(Tc("-j " + args))!;
 
+    /// <summary>`ip -n NAME -batch FILE` with <paramref name="commands"/> as the file's lines.</summary>
+    public void IpBatch(IEnumerable<string> commands)
+    {
+        string file = System.IO.Path.Combine(System.IO.Path.GetTempPath(), Name + ".batch");
+        File.WriteAllLines(file, commands);
+        try
+        {
+            Run("ip", "-n", Name, "-batch", file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     public string Exec(params string[] command) => Run("ip", ["netns", "exec", Name, .. command]);
 
     public void Dispose() => Run("ip", "netns", "del", Name);
