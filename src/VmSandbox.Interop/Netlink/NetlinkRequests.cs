@@ -10,7 +10,7 @@ using static VmSandbox.Interop.Netlink.TcConstants;
 namespace VmSandbox.Interop.Netlink;
 
 /// <summary>
-/// Encodes the rtnetlink requests <c>RtNetlink</c> sends, each into a caller's buffer,
+/// Encodes the rtnetlink requests <see cref="RtNetlink"/> sends, each into a caller's buffer,
 /// returning its length. The bytes are those `ip` and `tc` send for the same command (the unit
 /// tests hold captures of them), so the kernel treats both alike.
 /// </summary>
@@ -81,7 +81,7 @@ public static class NetlinkRequests
         return w.EndMessage();
     }
 
-    /// <summary>`ip link set dev X name Y` (the kernel refuses while the link is up: EBUSY).</summary>
+    /// <summary>`ip link set dev X name Y` (many kernels refuse while the link is up: EBUSY).</summary>
     public static int SetLinkName(Span<byte> buffer, uint seq, int index, string name)
     {
         int bytes = Encoding.UTF8.GetByteCount(name);

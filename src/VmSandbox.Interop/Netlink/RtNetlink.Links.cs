@@ -33,7 +33,7 @@ public sealed partial class RtNetlink
         Transact("RTM_NEWLINK", $"link {index} address {string.Join(':', copy.Select(b => b.ToString("x2")))}", (b, seq) => NetlinkRequests.SetLinkMac(b, seq, index, copy));
     }
 
-    /// <summary>Renames a link; the kernel refuses (EBUSY) while it is up.</summary>
+    /// <summary>Renames a link. Take it down first: many kernels refuse while it is up (EBUSY), though 6.18 let a veth be renamed up.</summary>
     public void SetLinkName(int index, string name) =>
         Transact("RTM_NEWLINK", $"link {index} name {name}", (b, seq) => NetlinkRequests.SetLinkName(b, seq, index, name));
 
