@@ -16,7 +16,7 @@ COMMON_SRC  := Directory.Build.props Directory.Packages.props global.json $(shel
 AGENT_SRC   := $(COMMON_SRC) $(shell find guest-agent src/VmSandbox.Ttrpc src/VmSandbox.Agent.Protocol src/VmSandbox.Oci src/VmSandbox.Seccomp -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 CLI_SRC     := $(COMMON_SRC) $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/null)
 
-.PHONY: help setup build guest test test-unit test-vm test-e2e test-conformance lint bench install uninstall demo clean proto
+.PHONY: help setup build guest test test-unit test-vm stress test-e2e test-conformance lint bench install uninstall demo clean proto
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ test-unit: ## Unit tests only (no root, no VM)
 
 test-vm: build ## VM tests: boot the real guest under QEMU
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Vm
+
+stress: build ## Opt-in: 300 short containers, 4 at once under load, every exit status and byte of output checked (STRESS=N)
+	VMSANDBOX_STRESS=$(or $(STRESS),300) $(DOTNET) test tests/VmSandbox.Tests.Vm -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal" \
+		--filter 'FullyQualifiedName~ExitStatusStressTests.Many_short_containers'
 
 test-e2e: build ## Docker end to end: a private dockerd, Testcontainers, the runc-parity table
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.E2e
