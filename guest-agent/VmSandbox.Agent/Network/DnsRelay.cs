@@ -21,6 +21,7 @@ public sealed class DnsRelay : IDisposable
     private readonly Socket _udp;
     private readonly Socket _tcp;
     private readonly Func<CancellationToken, Task<Stream>> _connectToHost;
+    private readonly Func<CancellationToken, Task<Stream>> _connectForDatagrams;
     private readonly DnsRelayLimits _limits;
     private readonly OncePerKindLog _log;
     private readonly SemaphoreSlim _queries;
@@ -28,11 +29,12 @@ public sealed class DnsRelay : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private int _disposed;
 
-    private DnsRelay(Socket udp, Socket tcp, Func<CancellationToken, Task<Stream>> connectToHost, DnsRelayLimits limits, OncePerKindLog log)
+    private DnsRelay(Socket udp, Socket tcp, Func<CancellationToken, Task<Stream>> connectToHost, Func<CancellationToken, Task<Stream>> connectForDatagrams, DnsRelayLimits limits, OncePerKindLog log)
     {
         _udp = udp;
         _tcp = tcp;
         _connectToHost = connectToHost;
+        _connectForDatagrams = connectForDatagrams;
         _limits = limits;
         _log = log;
         _queries = new SemaphoreSlim(limits.MaxQueriesInFlight, limits.MaxQueriesInFlight);
@@ -48,9 +50,12 @@ public sealed class DnsRelay : IDisposable
 
     /// <summary>
     /// Binds <paramref name="listenAddress"/>:<paramref name="port"/> on UDP and TCP and starts
-    /// serving. Port 0 picks a free port, the same on both (tests).
+    /// serving. Port 0 picks a free port, the same on both (tests). UDP queries go over
+    /// <paramref name="connectForDatagrams"/> when given (the host then asks its upstream over UDP,
+    /// as the guest's resolver did: Docker's DNS forwards a query in the protocol it came in),
+    /// TCP clients over <paramref name="connectToHost"/>.
     /// </summary>
-    public static DnsRelay Start(IPAddress listenAddress, Func<CancellationToken, Task<Stream>> connectToHost, Action<string> log, int port = 53, DnsRelayLimits? limits = null)
+    public static DnsRelay Start(IPAddress listenAddress, Func<CancellationToken, Task<Stream>> connectToHost, Action<string> log, int port = 53, DnsRelayLimits? limits = null, Func<CancellationToken, Task<Stream>>? connectForDatagrams = null)
     {
         limits ??= new DnsRelayLimits();
         if (limits.MaxQueriesInFlight < 1 || limits.MaxTcpClients < 1)
@@ -67,7 +72,7 @@ public sealed class DnsRelay : IDisposable
                 int bound = ((IPEndPoint)udp.LocalEndPoint!).Port;
                 tcp.Bind(new IPEndPoint(listenAddress, bound));
                 tcp.Listen(limits.MaxTcpClients);
-                var relay = new DnsRelay(udp, tcp, connectToHost, limits, new OncePerKindLog(log, $"dns relay {listenAddress}:{bound}"));
+                var relay = new DnsRelay(udp, tcp, connectToHost, connectForDatagrams ?? connectToHost, limits, new OncePerKindLog(log, $"dns relay {listenAddress}:{bound}"));
                 _ = relay.ServeUdpAsync();
                 _ = relay.ServeTcpAsync();
                 return relay;
@@ -163,7 +168,7 @@ public sealed class DnsRelay : IDisposable
         string step = "connect";
         try
         {
-            Stream stream = await ConnectAsync(cts.Token).ConfigureAwait(false);
+            Stream stream = await ConnectAsync(_connectForDatagrams, cts.Token).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
             {
                 // Host streams whose reads do not watch the token (vsock fds) wake when disposed.
@@ -245,7 +250,7 @@ public sealed class DnsRelay : IDisposable
             using (var cts = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
             {
                 cts.CancelAfter(_limits.QueryTimeout);
-                host = await ConnectAsync(cts.Token).ConfigureAwait(false);
+                host = await ConnectAsync(_connectToHost, cts.Token).ConfigureAwait(false);
             }
             await StreamSplice.RunAsync(clientStream, host, _limits.TcpIdleTimeout, _stop.Token).ConfigureAwait(false);
         }
@@ -267,12 +272,12 @@ public sealed class DnsRelay : IDisposable
     /// The injected connect, bounded by <paramref name="ct"/> even when it ignores it (a blocking
     /// vsock connect); a stream that arrives after the deadline is closed, not leaked.
     /// </summary>
-    private async Task<Stream> ConnectAsync(CancellationToken ct)
+    private static async Task<Stream> ConnectAsync(Func<CancellationToken, Task<Stream>> connect, CancellationToken ct)
     {
         Task<Stream> connecting;
         try
         {
-            connecting = _connectToHost(ct);
+            connecting = connect(ct);
         }
         catch (Exception e)
         {

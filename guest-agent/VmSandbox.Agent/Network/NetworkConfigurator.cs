@@ -70,7 +70,8 @@ public static class NetworkConfigurator
             if (!s_relays.ContainsKey(address.ToString()))
             {
                 s_relays[address.ToString()] = DnsRelay.Start(address, DnsRelay.VsockHost(relay.HostPort),
-                    line => Console.Out.WriteLine($"{AgentInfo.ConsolePrefix} dns relay {address}: {line}"));
+                    line => Console.Out.WriteLine($"{AgentInfo.ConsolePrefix} dns relay {address}: {line}"),
+                    connectForDatagrams: relay.HostDatagramPort == 0 ? null : DnsRelay.VsockHost(relay.HostDatagramPort));
             }
         }
     }

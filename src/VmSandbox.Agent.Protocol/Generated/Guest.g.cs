@@ -52,9 +52,10 @@ namespace VmSandbox.Agent.Protocol {
             "AygLMhkudm1zYW5kYm94LmFnZW50LnYxLlJvdXRlEiQKA2RucxgDIAEoCzIX",
             "LnZtc2FuZGJveC5hZ2VudC52MS5EbnMSEAoIaG9zdG5hbWUYBCABKAkSMAoK",
             "ZG5zX3JlbGF5cxgFIAMoCzIcLnZtc2FuZGJveC5hZ2VudC52MS5EbnNSZWxh",
-            "eRIUCgxsaW5rX3dhaXRfbXMYBiABKA0iNQoIRG5zUmVsYXkSFgoObGlzdGVu",
-            "X2FkZHJlc3MYASABKAkSEQoJaG9zdF9wb3J0GAIgASgNIhEKD1NodXRkb3du",
-            "UmVxdWVzdEIbqgIYVm1TYW5kYm94LkFnZW50LlByb3RvY29sYgZwcm90bzM="));
+            "eRIUCgxsaW5rX3dhaXRfbXMYBiABKA0iUQoIRG5zUmVsYXkSFgoObGlzdGVu",
+            "X2FkZHJlc3MYASABKAkSEQoJaG9zdF9wb3J0GAIgASgNEhoKEmhvc3RfZGF0",
+            "YWdyYW1fcG9ydBgDIAEoDSIRCg9TaHV0ZG93blJlcXVlc3RCG6oCGFZtU2Fu",
+            "ZGJveC5BZ2VudC5Qcm90b2NvbGIGcHJvdG8z"));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(null, null, new pbr::GeneratedClrTypeInfo[] {
@@ -68,7 +69,7 @@ namespace VmSandbox.Agent.Protocol {
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Route), global::VmSandbox.Agent.Protocol.Route.Parser, new[]{ "Destination", "Gateway", "Device", "Source", "Metric" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Dns), global::VmSandbox.Agent.Protocol.Dns.Parser, new[]{ "Servers", "Searches", "Options" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ConfigureNetworkRequest), global::VmSandbox.Agent.Protocol.ConfigureNetworkRequest.Parser, new[]{ "Interfaces", "Routes", "Dns", "Hostname", "DnsRelays", "LinkWaitMs" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.DnsRelay), global::VmSandbox.Agent.Protocol.DnsRelay.Parser, new[]{ "ListenAddress", "HostPort" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.DnsRelay), global::VmSandbox.Agent.Protocol.DnsRelay.Parser, new[]{ "ListenAddress", "HostPort", "HostDatagramPort" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ShutdownRequest), global::VmSandbox.Agent.Protocol.ShutdownRequest.Parser, null, null, null, null, null)
           }));
     }
@@ -1921,7 +1922,7 @@ namespace VmSandbox.Agent.Protocol {
     public const int DestinationFieldNumber = 1;
     private string destination_ = "";
     /// <summary>
-    /// CIDR, "" = default route
+    /// CIDR; 0.0.0.0/0 or ::/0 for a default route
     /// </summary>
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
@@ -2875,6 +2876,7 @@ namespace VmSandbox.Agent.Protocol {
     public DnsRelay(DnsRelay other) : this() {
       listenAddress_ = other.listenAddress_;
       hostPort_ = other.hostPort_;
+      hostDatagramPort_ = other.hostDatagramPort_;
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -2903,7 +2905,7 @@ namespace VmSandbox.Agent.Protocol {
     public const int HostPortFieldNumber = 2;
     private uint hostPort_;
     /// <summary>
-    /// host vsock port (hybrid vsock: &lt;uds>_&lt;port>) that takes DNS-over-TCP framed queries
+    /// host vsock port (hybrid vsock: &lt;uds>_&lt;port>) spliced to the name server over TCP
     /// </summary>
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
@@ -2911,6 +2913,21 @@ namespace VmSandbox.Agent.Protocol {
       get { return hostPort_; }
       set {
         hostPort_ = value;
+      }
+    }
+
+    /// <summary>Field number for the "host_datagram_port" field.</summary>
+    public const int HostDatagramPortFieldNumber = 3;
+    private uint hostDatagramPort_;
+    /// <summary>
+    /// host vsock port whose DNS-over-TCP framed queries go to the name server over UDP; 0 = use host_port
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public uint HostDatagramPort {
+      get { return hostDatagramPort_; }
+      set {
+        hostDatagramPort_ = value;
       }
     }
 
@@ -2931,6 +2948,7 @@ namespace VmSandbox.Agent.Protocol {
       }
       if (ListenAddress != other.ListenAddress) return false;
       if (HostPort != other.HostPort) return false;
+      if (HostDatagramPort != other.HostDatagramPort) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -2940,6 +2958,7 @@ namespace VmSandbox.Agent.Protocol {
       int hash = 1;
       if (ListenAddress.Length != 0) hash ^= ListenAddress.GetHashCode();
       if (HostPort != 0) hash ^= HostPort.GetHashCode();
+      if (HostDatagramPort != 0) hash ^= HostDatagramPort.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -2966,6 +2985,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(16);
         output.WriteUInt32(HostPort);
       }
+      if (HostDatagramPort != 0) {
+        output.WriteRawTag(24);
+        output.WriteUInt32(HostDatagramPort);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -2984,6 +3007,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(16);
         output.WriteUInt32(HostPort);
       }
+      if (HostDatagramPort != 0) {
+        output.WriteRawTag(24);
+        output.WriteUInt32(HostDatagramPort);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -2999,6 +3026,9 @@ namespace VmSandbox.Agent.Protocol {
       }
       if (HostPort != 0) {
         size += 1 + pb::CodedOutputStream.ComputeUInt32Size(HostPort);
+      }
+      if (HostDatagramPort != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeUInt32Size(HostDatagramPort);
       }
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
@@ -3017,6 +3047,9 @@ namespace VmSandbox.Agent.Protocol {
       }
       if (other.HostPort != 0) {
         HostPort = other.HostPort;
+      }
+      if (other.HostDatagramPort != 0) {
+        HostDatagramPort = other.HostDatagramPort;
       }
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
@@ -3045,6 +3078,10 @@ namespace VmSandbox.Agent.Protocol {
             HostPort = input.ReadUInt32();
             break;
           }
+          case 24: {
+            HostDatagramPort = input.ReadUInt32();
+            break;
+          }
         }
       }
     #endif
@@ -3070,6 +3107,10 @@ namespace VmSandbox.Agent.Protocol {
           }
           case 16: {
             HostPort = input.ReadUInt32();
+            break;
+          }
+          case 24: {
+            HostDatagramPort = input.ReadUInt32();
             break;
           }
         }

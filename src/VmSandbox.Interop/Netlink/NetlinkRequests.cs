@@ -114,6 +114,17 @@ public static class NetlinkRequests
         });
         WriteAddress(ref w, IFA_LOCAL, address);
         WriteAddress(ref w, IFA_ADDRESS, address);
+        if (family == AF_INET && prefixLength <= 30)
+        {
+            // `brd +`, as Docker and CNI give their veths: the subnet's all-ones address.
+            byte[] broadcast = address.GetAddressBytes();
+            uint host = prefixLength == 0 ? uint.MaxValue : uint.MaxValue >> prefixLength;
+            for (int i = 0; i < 4; i++)
+            {
+                broadcast[i] |= (byte)(host >> (24 - (8 * i)));
+            }
+            WriteAddress(ref w, IFA_BROADCAST, new IPAddress(broadcast));
+        }
         return w.EndMessage();
     }
 
@@ -194,8 +205,24 @@ public static class NetlinkRequests
     /// redirect dev TO`: a match-all u32 filter on FROM's ingress whose one action, mirred,
     /// redirects every frame to TO's egress and steals it (Kata's tap/veth mirroring).
     /// </summary>
-    public static int MirredRedirect(Span<byte> buffer, uint seq, int fromIndex, int toIndex)
+    public static int MirredRedirect(Span<byte> buffer, uint seq, int fromIndex, int toIndex) =>
+        // "match u8 0 0 at 0": one key, mask 0 value 0, so every frame matches.
+        Mirred(buffer, seq, fromIndex, toIndex, 0, ETH_P_ALL, TCA_EGRESS_REDIR, TC_ACT_STOLEN, [default]);
+
+    /// <summary>
+    /// A terminal u32 filter on <paramref name="fromIndex"/>'s ingress (priority
+    /// <paramref name="prio"/>, 0 = the kernel's choice) for frames of <paramref name="ethProtocol"/>
+    /// matching every key, whose mirred action sends them (<paramref name="egressAction"/>:
+    /// redirect, or mirror a copy) to <paramref name="toIndex"/>'s egress and then gives
+    /// <paramref name="verdict"/> (TC_ACT_STOLEN: consumed; TC_ACT_OK: the original goes on to the
+    /// interface's own stack).
+    /// </summary>
+    public static int Mirred(Span<byte> buffer, uint seq, int fromIndex, int toIndex, ushort prio, ushort ethProtocol, int egressAction, int verdict, ReadOnlySpan<tc_u32_key> keys)
     {
+        if (keys.Length is 0 or > 8)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"u32 filter: {keys.Length} keys (1 to 8)");
+        }
         var w = new NetlinkWriter(buffer);
         w.BeginMessage(RTM_NEWTFILTER, CreateFlags, seq);
         w.Write(new tcmsg
@@ -203,8 +230,8 @@ public static class NetlinkRequests
             tcm_family = AF_UNSPEC,
             tcm_ifindex = fromIndex,
             tcm_parent = INGRESS_HANDLE,
-            // TC_H_MAKE(prio << 16, htons(ETH_P_ALL)); prio 0 lets the kernel pick (49152).
-            tcm_info = BinaryPrimitives.ReverseEndianness(ETH_P_ALL),
+            // TC_H_MAKE(prio << 16, htons(protocol)); prio 0 lets the kernel pick (49152).
+            tcm_info = ((uint)prio << 16) | BinaryPrimitives.ReverseEndianness(ethProtocol),
         });
         w.WriteAttribute(TCA_KIND, "u32");
         int options = w.BeginNested(TCA_OPTIONS);
@@ -212,14 +239,54 @@ public static class NetlinkRequests
         int first = w.BeginNested(1); // actions are numbered from 1 (TCA_ACT_MAX_PRIO slots)
         w.WriteAttribute(TCA_ACT_KIND, "mirred");
         int actionOptions = w.BeginNested(TCA_ACT_OPTIONS | NLA_F_NESTED);
-        w.WriteAttribute(TCA_MIRRED_PARMS, new tc_mirred { action = TC_ACT_STOLEN, eaction = TCA_EGRESS_REDIR, ifindex = (uint)toIndex });
+        w.WriteAttribute(TCA_MIRRED_PARMS, new tc_mirred { action = verdict, eaction = egressAction, ifindex = (uint)toIndex });
         w.EndNested(actionOptions);
         w.EndNested(first);
         w.EndNested(actions);
-        // "match u8 0 0 at 0": one key, mask 0 value 0, so every frame matches; terminal.
         int selector = w.BeginNested(TCA_U32_SEL);
-        w.Write(new tc_u32_sel { flags = TC_U32_TERMINAL, nkeys = 1 });
-        w.Write(new tc_u32_key());
+        w.Write(new tc_u32_sel { flags = TC_U32_TERMINAL, nkeys = (byte)keys.Length });
+        foreach (tc_u32_key key in keys)
+        {
+            w.Write(key);
+        }
+        w.EndNested(selector);
+        w.EndNested(options);
+        return w.EndMessage();
+    }
+
+    /// <summary>
+    /// A u32 filter at priority <paramref name="prio"/> on <paramref name="index"/>'s ingress for
+    /// frames of <paramref name="ethProtocol"/> matching every key, which passes them on to the
+    /// interface's own stack (TC_ACT_OK) before any lower-priority filter sees them:
+    /// `tc filter add dev X parent ffff: prio P protocol ip u32 match … flowid 1:1`. Key masks
+    /// and values are in network byte order, offsets from the network header.
+    /// </summary>
+    public static int U32Pass(Span<byte> buffer, uint seq, int index, ushort prio, ushort ethProtocol, ReadOnlySpan<tc_u32_key> keys)
+    {
+        if (keys.Length is 0 or > 8)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"u32 filter: {keys.Length} keys (1 to 8)");
+        }
+        var w = new NetlinkWriter(buffer);
+        w.BeginMessage(RTM_NEWTFILTER, CreateFlags, seq);
+        w.Write(new tcmsg
+        {
+            tcm_family = AF_UNSPEC,
+            tcm_ifindex = index,
+            tcm_parent = INGRESS_HANDLE,
+            tcm_info = ((uint)prio << 16) | BinaryPrimitives.ReverseEndianness(ethProtocol),
+        });
+        w.WriteAttribute(TCA_KIND, "u32");
+        int options = w.BeginNested(TCA_OPTIONS);
+        // No action (hosts may lack act_gact): a terminal match with a class and no action ends
+        // classification with TC_ACT_OK, so the frame goes on to the interface's own stack.
+        w.WriteAttribute(TCA_U32_CLASSID, 0x00010001u);
+        int selector = w.BeginNested(TCA_U32_SEL);
+        w.Write(new tc_u32_sel { flags = TC_U32_TERMINAL, nkeys = (byte)keys.Length });
+        foreach (tc_u32_key key in keys)
+        {
+            w.Write(key);
+        }
         w.EndNested(selector);
         w.EndNested(options);
         return w.EndMessage();

@@ -41,6 +41,7 @@ public static class TcConstants
 
     // tc_act/tc_mirred.h
     public const ushort TCA_MIRRED_PARMS = 2;
+
     public const int TCA_EGRESS_REDIR = 1;
     public const int TCA_EGRESS_MIRROR = 2;
     public const int TCA_INGRESS_REDIR = 3;
@@ -48,4 +49,7 @@ public static class TcConstants
 
     /// <summary>linux/if_ether.h ETH_P_ALL, in host order; tcm_info carries it in network order.</summary>
     public const ushort ETH_P_ALL = 0x0003;
+    public const ushort ETH_P_IP = 0x0800;
+    public const ushort ETH_P_ARP = 0x0806;
+    public const ushort ETH_P_IPV6 = 0x86DD;
 }

@@ -52,7 +52,7 @@ public sealed class SandboxMonitor
     {
         SandboxVm? sandbox = null;
         NetworkMirror? network = null;
-        List<DnsForwarder> dns = [];
+        Dictionary<string, (DnsForwarder Stream, DnsForwarder Datagrams, uint Port)> dns = [];
         MonitorControl? control = null;
         ProcessIo? io = null;
         Interop.SafeFd? tty = null;
@@ -79,11 +79,12 @@ public sealed class SandboxMonitor
             sandbox = await factory.BootAsync(spec, [plan.Share], ct);
             SandboxVm booted = sandbox;
             NetworkMirror mirror = network;
-            (dns, IReadOnlyList<DnsRelay> relays) = StartDnsForwarders(loaded, booted.VsockUdsPath!);
-            await mirror.SyncAsync(booted.Vm, booted.Agent, relays, ct);
+            Dictionary<string, (DnsForwarder Stream, DnsForwarder Datagrams, uint Port)> forwarders = dns;
+            Func<IReadOnlyList<DnsRelay>> relays = () => DnsRelays(loaded, booted.VsockUdsPath!, forwarders);
+            await mirror.SyncAsync(booted.Vm, booted.Agent, relays(), ct);
             control = MonitorControl.Start(record.RunDir, (verb, token) => verb switch
             {
-                MonitorControl.SyncNetwork => mirror.SyncAsync(booted.Vm, booted.Agent, [], token),
+                MonitorControl.SyncNetwork => mirror.SyncAsync(booted.Vm, booted.Agent, relays(), token),
                 _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown control verb \"{verb}\""),
             }, _log);
 
@@ -157,7 +158,11 @@ public sealed class SandboxMonitor
                 await sandbox.DisposeAsync();
             }
             network?.Dispose(); // after QEMU: its taps are gone, the veths' qdiscs go here
-            dns.ForEach(d => d.Dispose());
+            foreach ((DnsForwarder stream, DnsForwarder datagrams, _) in dns.Values)
+            {
+                stream.Dispose();
+                datagrams.Dispose();
+            }
             tty?.Dispose();
         }
     }
@@ -167,36 +172,44 @@ public sealed class SandboxMonitor
 
     /// <summary>
     /// Loopback name servers of the container's resolv.conf (Docker's embedded DNS, 127.0.0.11, is
-    /// on the host side of the namespace) get a forwarder here and a relay in the guest.
+    /// on the host side of the namespace) get a forwarder here and a relay in the guest. Read at
+    /// every network sync: Docker rewrites the file to 127.0.0.11 in its prestart hook, after boot.
     /// </summary>
-    private (List<DnsForwarder>, IReadOnlyList<DnsRelay>) StartDnsForwarders(LoadedSpec loaded, string udsPath)
+    private List<DnsRelay> DnsRelays(LoadedSpec loaded, string udsPath, Dictionary<string, (DnsForwarder Stream, DnsForwarder Datagrams, uint Port)> forwarders)
     {
         string? source = loaded.Spec.Mounts?.LastOrDefault(m => m.Destination is "/etc/resolv.conf" or "/etc/resolv.conf/")?.Source;
         string path = source ?? Path.Combine(loaded.RootfsPath, "etc", "resolv.conf");
-        var forwarders = new List<DnsForwarder>();
-        var relays = new List<DnsRelay>();
         string text;
         try
         {
             var info = new FileInfo(path);
             if (!info.Exists || info.Length > 64 * 1024)
             {
-                return (forwarders, relays);
+                return [];
             }
             text = File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _log($"dns: read {path}: {e.Message}");
-            return (forwarders, relays);
+            return [];
         }
+        var relays = new List<DnsRelay>();
         foreach (System.Net.IPAddress server in ResolvConf.LoopbackNameservers(text))
         {
-            uint port = DnsRelayPortBase + (uint)forwarders.Count;
-            forwarders.Add(DnsForwarder.Start(udsPath, port, new System.Net.IPEndPoint(server, 53), line => _log($"dns {server}: {line}")));
-            relays.Add(new DnsRelay { ListenAddress = server.ToString(), HostPort = port });
+            if (!forwarders.TryGetValue(server.ToString(), out (DnsForwarder Stream, DnsForwarder Datagrams, uint Port) entry))
+            {
+                // Two ports per server: TCP clients spliced, UDP queries asked over UDP.
+                uint port = DnsRelayPortBase + (2 * (uint)forwarders.Count);
+                var upstream = new System.Net.IPEndPoint(server, 53);
+                DnsForwarder stream = DnsForwarder.Start(udsPath, port, upstream, line => _log($"dns {server}: {line}"));
+                entry = (stream, DnsForwarder.Start(udsPath, port + 1, upstream, line => _log($"dns {server}: {line}"), datagrams: true), port);
+                forwarders[server.ToString()] = entry;
+                _log($"dns: relaying {server} through vsock ports {port} (tcp) and {port + 1} (udp)");
+            }
+            relays.Add(new DnsRelay { ListenAddress = server.ToString(), HostPort = entry.Port, HostDatagramPort = entry.Port + 1 });
         }
-        return (forwarders, relays);
+        return relays;
     }
 
     /// <summary>A SIGKILL that the guest cgroup counts as an OOM kill is reported to containerd (Docker's OOMKilled).</summary>

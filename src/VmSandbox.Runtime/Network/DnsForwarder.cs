@@ -22,6 +22,7 @@ public sealed class DnsForwarder : IDisposable
 
     private readonly Socket _listener;
     private readonly IPEndPoint _upstream;
+    private readonly bool _datagrams;
     private readonly int _maxConnections;
     private readonly TimeSpan _idleTimeout;
     private readonly OncePerKindLog _log;
@@ -30,9 +31,10 @@ public sealed class DnsForwarder : IDisposable
     private int _active;
     private int _disposed;
 
-    private DnsForwarder(Socket listener, string socketPath, IPEndPoint upstream, int maxConnections, TimeSpan idleTimeout, OncePerKindLog log)
+    private DnsForwarder(Socket listener, string socketPath, IPEndPoint upstream, bool datagrams, int maxConnections, TimeSpan idleTimeout, OncePerKindLog log)
     {
         _listener = listener;
+        _datagrams = datagrams;
         SocketPath = socketPath;
         _upstream = upstream;
         _maxConnections = maxConnections;
@@ -51,9 +53,12 @@ public sealed class DnsForwarder : IDisposable
 
     /// <summary>
     /// Listens for guest connections to vsock port <paramref name="port"/> of the hybrid vsock
-    /// socket <paramref name="udsPath"/> and forwards each to <paramref name="upstream"/>.
+    /// socket <paramref name="udsPath"/> and forwards each to <paramref name="upstream"/>: spliced
+    /// to a TCP connection, or with <paramref name="datagrams"/> each DNS-over-TCP framed query
+    /// sent as one UDP datagram and its reply framed back (the guest's resolver asked over UDP, and
+    /// Docker's embedded DNS forwards outside names in the protocol the query came in).
     /// </summary>
-    public static DnsForwarder Start(string udsPath, uint port, IPEndPoint upstream, Action<string> log, int maxConnections = DefaultMaxConnections, TimeSpan? idleTimeout = null)
+    public static DnsForwarder Start(string udsPath, uint port, IPEndPoint upstream, Action<string> log, int maxConnections = DefaultMaxConnections, TimeSpan? idleTimeout = null, bool datagrams = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
         string path = $"{udsPath}_{port}";
@@ -68,7 +73,7 @@ public sealed class DnsForwarder : IDisposable
             listener.Dispose();
             throw new VmSandboxException(ErrorCode.System, $"dns forwarder for vsock port {port}: listen on {path}", e);
         }
-        var forwarder = new DnsForwarder(listener, path, upstream, maxConnections, idleTimeout ?? DefaultIdleTimeout,
+        var forwarder = new DnsForwarder(listener, path, upstream, datagrams, maxConnections, idleTimeout ?? DefaultIdleTimeout,
             new OncePerKindLog(log, $"dns forwarder to {upstream}"));
         _ = forwarder.AcceptLoopAsync();
         return forwarder;
@@ -114,6 +119,11 @@ public sealed class DnsForwarder : IDisposable
 
     private async Task ForwardAsync(Socket guest)
     {
+        if (_datagrams)
+        {
+            await ForwardDatagramsAsync(guest).ConfigureAwait(false);
+            return;
+        }
         var upstream = new Socket(_upstream.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         _live[guest] = 0;
         _live[upstream] = 0;
@@ -150,6 +160,70 @@ public sealed class DnsForwarder : IDisposable
             upstream.Dispose();
             Interlocked.Decrement(ref _active);
         }
+    }
+
+    /// <summary>Length-prefixed queries from the guest, each asked of the upstream as one datagram; bounded in size and time.</summary>
+    private async Task ForwardDatagramsAsync(Socket guest)
+    {
+        var upstream = new Socket(_upstream.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _live[guest] = 0;
+        _live[upstream] = 0;
+        byte[] buffer = new byte[2 + ushort.MaxValue];
+        try
+        {
+            await upstream.ConnectAsync(_upstream, _stop.Token).ConfigureAwait(false);
+            while (!_stop.IsCancellationRequested)
+            {
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                cts.CancelAfter(_idleTimeout);
+                if (!await ReceiveExactlyAsync(guest, buffer.AsMemory(0, 2), cts.Token).ConfigureAwait(false))
+                {
+                    return; // the guest is done with this stream
+                }
+                int length = (buffer[0] << 8) | buffer[1];
+                if (length < 12 || !await ReceiveExactlyAsync(guest, buffer.AsMemory(2, length), cts.Token).ConfigureAwait(false))
+                {
+                    _log.Report("malformed", "a guest query was shorter than a dns header or cut short");
+                    return;
+                }
+                await upstream.SendAsync(buffer.AsMemory(2, length), SocketFlags.None, cts.Token).ConfigureAwait(false);
+                int n = await upstream.ReceiveAsync(buffer.AsMemory(2), SocketFlags.None, cts.Token).ConfigureAwait(false);
+                buffer[0] = (byte)(n >> 8);
+                buffer[1] = (byte)n;
+                await guest.SendAsync(buffer.AsMemory(0, 2 + n), SocketFlags.None, cts.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            if (!_stop.IsCancellationRequested)
+            {
+                _log.Report("upstream datagram", $"no reply ({(e is SocketException s ? s.SocketErrorCode.ToString() : "timed out")})");
+            }
+        }
+        finally
+        {
+            _live.TryRemove(guest, out _);
+            _live.TryRemove(upstream, out _);
+            guest.Dispose();
+            upstream.Dispose();
+            Interlocked.Decrement(ref _active);
+        }
+    }
+
+    /// <summary>Fills <paramref name="into"/>; false at a clean end of stream before the first byte.</summary>
+    private static async Task<bool> ReceiveExactlyAsync(Socket socket, Memory<byte> into, CancellationToken ct)
+    {
+        int read = 0;
+        while (read < into.Length)
+        {
+            int n = await socket.ReceiveAsync(into[read..], SocketFlags.None, ct).ConfigureAwait(false);
+            if (n == 0)
+            {
+                return read == 0 ? false : throw new SocketException((int)SocketError.ConnectionReset);
+            }
+            read += n;
+        }
+        return true;
     }
 
     /// <summary>Stops listening, closes every forwarded connection and removes the socket file.</summary>

@@ -25,6 +25,16 @@ public sealed class NetworkMirror : IDisposable
 {
     private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(30) };
 
+    /// <summary>
+    /// The namespace's own ephemeral ports, 61440-65535 (prefix/mask 0xF000): disjoint from the
+    /// guest kernel's (32768-60999), so the return traffic of the host side's own connections is
+    /// told apart from the guest's by its destination port alone.
+    /// </summary>
+    public const ushort HostPortPrefix = 0xF000;
+    public const ushort HostPortMask = 0xF000;
+    private const ushort HostPortPassPriority = 1;
+    private const string PortRangeSysctl = "/proc/sys/net/ipv4/ip_local_port_range";
+
     private readonly RtNetlink _netlink;
     private readonly Action<string> _log;
     private readonly List<(HostInterface Host, NetDevice Device)> _mirrored = [];
@@ -47,6 +57,7 @@ public sealed class NetworkMirror : IDisposable
         try
         {
             var mirror = new NetworkMirror(netlink, log);
+            ReserveHostPorts();
             NetnsSnapshot snapshot = mirror.Read();
             if (snapshot.OurTaps.Count > 0)
             {
@@ -116,6 +127,10 @@ public sealed class NetworkMirror : IDisposable
         }
     }
 
+    /// <summary>The namespace's ephemeral ports (shared by IPv4 and IPv6) move to the range the pass filter lets through.</summary>
+    private static void ReserveHostPorts() =>
+        File.WriteAllText(PortRangeSysctl, $"{HostPortPrefix} {ushort.MaxValue}");
+
     private NetnsSnapshot Read() => NetnsSnapshot.From(_netlink.GetLinks(), _netlink.GetAddresses(), _netlink.GetRoutes());
 
     /// <summary>tc mirroring between the host interface and the tap QEMU created for it.</summary>
@@ -129,6 +144,12 @@ public sealed class NetworkMirror : IDisposable
         }
         _netlink.SetLinkUp(tap.Index, true);
         _netlink.AddIngressQdisc(host.Index);
+        // Replies to the namespace's own sockets (Docker's embedded DNS forwarding a query for an
+        // outside name) go to its stack, not the guest: their ports are the namespace's ephemeral
+        // range, which ReserveHostPorts moved above the guest's.
+        _netlink.AddPortPass(host.Index, HostPortPassPriority, HostPortPrefix, HostPortMask);
+        // That host side resolves its next hop too: ARP and neighbour discovery reach both.
+        _netlink.AddNeighbourMirror(host.Index, tap.Index, HostPortPassPriority + 2);
         _netlink.AddMirredRedirect(host.Index, tap.Index);
         _netlink.AddIngressQdisc(tap.Index);
         _netlink.AddMirredRedirect(tap.Index, host.Index);

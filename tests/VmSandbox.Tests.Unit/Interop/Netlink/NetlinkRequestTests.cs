@@ -48,8 +48,8 @@ public sealed class NetlinkRequestTests
         AssertEncodes("2c000000100005004fe7136b0000000000000000030000000000000000000000090003006574683000000000", (b, s) => NetlinkRequests.SetLinkName(b, s, 3, "eth0"));
 
     [Fact]
-    public void Ipv4_address_is_what_ip_addr_add_sends() =>
-        AssertEncodes("28000000140005064fe7136b000000000218000003000000080002000a010203080001000a010203", (b, s) => NetlinkRequests.AddAddress(b, s, 3, IPAddress.Parse("10.1.2.3"), 24));
+    public void Ipv4_address_is_what_ip_addr_add_brd_plus_sends() =>
+        AssertEncodes("30000000140005064fe7136b000000000218000003000000080002000a010203080001000a010203080004000a0102ff", (b, s) => NetlinkRequests.AddAddress(b, s, 3, IPAddress.Parse("10.1.2.3"), 24));
 
     [Fact]
     public void Ipv6_address_is_what_ip_addr_add_nodad_sends() =>
