@@ -207,6 +207,46 @@ public sealed class RtNetlinkNamespaceTests
     }
 
     [Fact]
+    public void Host_port_pass_and_neighbour_mirror_are_what_the_tc_command_line_makes()
+    {
+        using ScratchNetns ns = CreateOrSkip();
+        ns.Ip("link add va type veth peer name vb");
+        ns.Ip("tuntap add mode tap tap0");
+        int tap = IndexOf(ns, "tap0");
+        int veth = IndexOf(ns, "va");
+        using var nl = RtNetlink.OpenInNamespace(ns.Path);
+
+        nl.AddIngressQdisc(veth);
+        nl.AddPortPass(veth, 1, 0xF000, 0xF000);
+        nl.AddNeighbourMirror(veth, tap, 3);
+        // Text, not -j: tc's JSON repeats the "match" key for a filter with several keys.
+        string ours = WithoutActionIndexText(ns.Tc("filter show dev va ingress"));
+        Assert.True(nl.DeleteIngressQdisc(veth));
+
+        ns.Tc("qdisc add dev va ingress");
+        foreach (string proto in (string[])["6", "17"])
+        {
+            ns.Tc($"filter add dev va parent ffff: prio 1 protocol ip u32 match ip protocol {proto} 0xff match ip dport 0xf000 0xf000 flowid 1:1");
+        }
+        foreach (string proto in (string[])["6", "17"])
+        {
+            ns.Tc($"filter add dev va parent ffff: prio 2 protocol ipv6 u32 match ip6 protocol {proto} 0xff match ip6 dport 0xf000 0xf000 flowid 1:1");
+        }
+        ns.Tc("filter add dev va parent ffff: prio 3 protocol arp u32 match u8 0 0 action mirred egress mirror dev tap0 pass");
+        foreach (string type in (string[])["135", "136"])
+        {
+            ns.Tc($"filter add dev va parent ffff: prio 4 protocol ipv6 u32 match ip6 protocol 58 0xff match u8 {type} 0xff at 40 action mirred egress mirror dev tap0 pass");
+        }
+        Assert.Equal(WithoutActionIndexText(ns.Tc("filter show dev va ingress")), ours);
+        Assert.Contains("(Egress Mirror to device tap0) pass", ours, StringComparison.Ordinal);
+        Assert.Contains("match 0000f000/0000f000 at 40", ours, StringComparison.Ordinal);
+    }
+
+    /// <summary>tc's text listing without the action index lines (the kernel numbers actions as they come).</summary>
+    private static string WithoutActionIndexText(string listing) =>
+        string.Join('\n', listing.Split('\n').Where(l => !l.TrimStart().StartsWith("index ", StringComparison.Ordinal)));
+
+    [Fact]
     public void Opening_in_a_namespace_leaves_the_calling_threads_namespace_alone()
     {
         using ScratchNetns ns = CreateOrSkip();
