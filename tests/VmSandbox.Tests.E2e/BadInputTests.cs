@@ -55,6 +55,35 @@ public sealed class BadInputTests
         await AssertNothingLeftAsync("badcwd", before);
     }
 
+    [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
+    public async Task Host_network_is_refused_in_one_line_and_leaves_nothing()
+    {
+        var before = Snapshot();
+        CommandResult r = await _daemon.DockerAsync(["run", "--rm", "--name", "hostnet", "--runtime", DockerDaemon.Runtime, "--network", "host", DockerDaemon.Image, "true"]);
+        Assert.Equal(125, r.ExitCode);
+        Assert.Contains("the host's network namespace cannot be shared (docker --network host)", r.Stderr, StringComparison.Ordinal);
+        await AssertNothingLeftAsync("hostnet", before);
+    }
+
+    [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
+    public async Task Another_containers_network_is_refused_in_one_line_and_leaves_nothing()
+    {
+        CommandResult first = await _daemon.DockerAsync(["run", "-d", "--name", "netowner", "--runtime", "runc", DockerDaemon.Image, "sleep", "300"]);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        try
+        {
+            var before = Snapshot();
+            CommandResult r = await _daemon.DockerAsync(["run", "--rm", "--name", "netjoiner", "--runtime", DockerDaemon.Runtime, "--network", "container:netowner", DockerDaemon.Image, "true"]);
+            Assert.Equal(125, r.ExitCode);
+            Assert.Contains("cannot be joined (docker --network container:…)", r.Stderr, StringComparison.Ordinal);
+            await AssertNothingLeftAsync("netjoiner", before);
+        }
+        finally
+        {
+            _ = await _daemon.DockerAsync(["rm", "-f", "netowner"]);
+        }
+    }
+
     private (string[] Processes, string[] State, string[] Cgroups) Snapshot() =>
         ([.. _daemon.SandboxProcesses()], [.. _daemon.RuntimeState()], [.. DockerDaemon.HostCgroupsLeft()]);
 

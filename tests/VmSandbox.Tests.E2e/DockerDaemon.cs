@@ -27,7 +27,9 @@ public sealed class DockerDaemon : IAsyncLifetime
     /// </summary>
     public const int TestTimeoutMs = 8 * 60 * 1000;
     private const string BridgeName = "vmsbe2e0";
-    private const string BridgeCidr = "172.31.250.1/24";
+    /// <summary>The test bridge's address on the host: the default network's gateway, where tests run their servers.</summary>
+    public const string BridgeGateway = "172.31.250.1";
+    private const string BridgeCidr = BridgeGateway + "/24";
 
     // Short: dockerd's and containerd's sockets live under it (107-byte limit).
     private readonly string _dir = Directory.CreateTempSubdirectory("vmsb-e2e-").FullName;

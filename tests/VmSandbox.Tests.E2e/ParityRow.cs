@@ -16,6 +16,7 @@ public sealed class DockerSession : IAsyncDisposable
 {
     private readonly List<string> _containers = [];
     private readonly List<string> _volumes = [];
+    private readonly List<string> _networks = [];
 
     public DockerSession(DockerDaemon daemon, string runtime)
     {
@@ -70,6 +71,20 @@ public sealed class DockerSession : IAsyncDisposable
         return full;
     }
 
+    /// <summary>Creates a user-defined network private to this session (removed at the end) and returns its name.</summary>
+    public async Task<string> Network(string name, params string[] options)
+    {
+        string full = $"vmsb-{Runtime}-{name}";
+        _ = await Docker("network", "rm", full);
+        CommandResult r = await Daemon.DockerAsync(["network", "create", .. options, full]);
+        if (r.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"docker network create {full} failed: {r.Stderr.Trim()}");
+        }
+        _networks.Add(full);
+        return full;
+    }
+
     /// <summary>A fresh host directory for bind mounts.</summary>
     public string HostDir(string name) => Directory.CreateDirectory(Path.Combine(Daemon.Scratch, $"{Runtime}-{name}-{Guid.NewGuid():N}")).FullName;
 
@@ -113,6 +128,10 @@ public sealed class DockerSession : IAsyncDisposable
         foreach (string v in _volumes)
         {
             _ = await Daemon.DockerAsync(["volume", "rm", "-f", v]);
+        }
+        foreach (string n in _networks)
+        {
+            _ = await Daemon.DockerAsync(["network", "rm", n]);
         }
     }
 

@@ -15,13 +15,15 @@ public sealed class ParityTests
         _daemon = daemon;
     }
 
-    public static TheoryData<string> RowNames => new(ParityTable.Rows.Select(r => r.Name));
+    private static IEnumerable<ParityRow> AllRows => ParityTable.Rows.Concat(NetworkParityTable.Rows);
+
+    public static TheoryData<string> RowNames => new(AllRows.Select(r => r.Name));
 
     [Theory(Timeout = DockerDaemon.TestTimeoutMs)]
     [MemberData(nameof(RowNames))]
     public async Task Docker_behaves_as_with_runc(string row)
     {
-        ParityRow r = ParityTable.Rows.Single(x => x.Name == row);
+        ParityRow r = AllRows.Single(x => x.Name == row);
         string runc;
         await using (var session = new DockerSession(_daemon, "runc"))
         {

@@ -14,7 +14,7 @@ namespace VmSandbox.Runtime.Network;
 /// </summary>
 public static partial class NetworkNamespacePolicy
 {
-    /// <param name="sameNamespace">Whether two namespace paths name one namespace (the host's is /proc/1/ns/net).</param>
+    /// <param name="sameNamespace">Whether two namespace paths name one namespace (the host's is <see cref="HostNamespace"/>).</param>
     public static void ThrowIfUnsupported(RuntimeSpec spec, Func<string, string, bool> sameNamespace)
     {
         LinuxNamespace? net = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network");
@@ -36,8 +36,12 @@ public static partial class NetworkNamespacePolicy
         }
     }
 
-    /// <summary>The host's network namespace: init's.</summary>
-    public const string HostNamespace = "/proc/1/ns/net";
+    /// <summary>
+    /// The host's network namespace as the runtime sees it: its own, the caller's (Docker's shim,
+    /// containerd, podman run in the host's). init's (/proc/1/ns/net) would be the same, but is
+    /// unreadable where the host itself is sandboxed.
+    /// </summary>
+    public const string HostNamespace = "/proc/self/ns/net";
 
     /// <summary>The production comparison: same device and inode; a path that cannot be read is not the host's.</summary>
     public static bool SameNamespace(string a, string b)
