@@ -50,6 +50,12 @@ public static class DeleteCommand
         try
         {
             RuntimeSpec spec = SpecLoader.Parse(File.ReadAllBytes(Path.Combine(ctx.Store.DirOf(id), ContainerStore.ConfigCopy)));
+            // A namespace that outlives the container (CNI's, podman's) keeps nothing of ours,
+            // even when the monitor died before its own clean-up.
+            if (spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path is { Length: > 0 } netns)
+            {
+                Runtime.Network.NetworkMirror.CleanUpNamespace(netns, ctx.Log.Debug);
+            }
             HookPhase.Run(ctx, record, spec.Hooks, HookKind.Poststop, ContainerStatus.Stopped);
         }
         catch (Exception e)

@@ -155,6 +155,40 @@ public sealed class NetworkMirror : IDisposable
         _netlink.AddMirredRedirect(tap.Index, host.Index);
     }
 
+    /// <summary>
+    /// What a monitor that died before its <see cref="Dispose"/> left in a namespace that outlives
+    /// the container (CNI's, podman's): the ingress qdiscs, with their filters, of the interfaces it
+    /// mirrored. Only a namespace none of our taps serves any more is touched (a live sandbox's
+    /// filters stay); a namespace that is gone has nothing left.
+    /// </summary>
+    public static void CleanUpNamespace(string netnsPath, Action<string> log)
+    {
+        if (!File.Exists(netnsPath))
+        {
+            return;
+        }
+        try
+        {
+            using RtNetlink netlink = RtNetlink.OpenInNamespace(netnsPath);
+            NetnsSnapshot snapshot = NetnsSnapshot.From(netlink.GetLinks(), netlink.GetAddresses(), netlink.GetRoutes());
+            if (snapshot.OurTaps.Count > 0)
+            {
+                return;
+            }
+            foreach (HostInterface host in snapshot.Interfaces)
+            {
+                if (netlink.DeleteIngressQdisc(host.Index))
+                {
+                    log($"network: removed the ingress qdisc left on {host.Name} in {netnsPath}");
+                }
+            }
+        }
+        catch (VmSandboxException e)
+        {
+            log($"network: clean up {netnsPath}: {e.Message}");
+        }
+    }
+
     /// <summary>Removes the ingress qdiscs (and their filters) from the host interfaces; the taps go with QEMU.</summary>
     public void Dispose()
     {
