@@ -58,6 +58,22 @@ public static class NetworkParityTable
                 $"for i in $(seq 1 60); do wget -q -O - http://{server}/ && break; sleep 1; done; wget -q -O - http://web-{s.Runtime}/");
             return Show(r);
         }, "exit=0 out=from-server\nfrom-server err="),
+        new("network: docker network connect adds eth1 to a running container", async s =>
+        {
+            string first = await s.Network("first", "--subnet", "10.213.8.0/24");
+            string second = await s.Network("second", "--subnet", "10.213.9.0/24", "--gateway", "10.213.9.1");
+            string id = await s.Detached("--network", first, "--", "sleep", "300");
+            // Running (its process started) before the connect, as with a container in service.
+            _ = await s.WaitFor(id, "{{.State.Running}}", "true", s_serverWait);
+            CommandResult connect = await s.Docker("network", "connect", "--ip", "10.213.9.7", second, id);
+            if (connect.ExitCode != 0)
+            {
+                return Show(connect);
+            }
+            return Show(await s.Docker("exec", id, "sh", "-c",
+                "for i in $(seq 1 30); do ip -o -4 addr show eth1 2>/dev/null | grep -q inet && break; sleep 1; done; " +
+                "ip -o -4 addr show eth1 | awk '{print $2, $4}'; ping -c 1 -W 5 10.213.9.1 >/dev/null && echo gateway answers"));
+        }, "exit=0 out=eth1 10.213.9.7/24\ngateway answers err="),
         new("network: the embedded DNS forwards a name the test's resolver serves", async s =>
         {
             string net = await s.Network("dns", "--subnet", "10.213.7.0/24", "--gateway", "10.213.7.1");

@@ -53,6 +53,7 @@ public sealed class SandboxMonitor
         SandboxVm? sandbox = null;
         NetworkMirror? network = null;
         Dictionary<string, (DnsForwarder Stream, DnsForwarder Datagrams, uint Port)> dns = [];
+        using var watch = new CancellationTokenSource();
         MonitorControl? control = null;
         ProcessIo? io = null;
         Interop.SafeFd? tty = null;
@@ -82,9 +83,19 @@ public sealed class SandboxMonitor
             Dictionary<string, (DnsForwarder Stream, DnsForwarder Datagrams, uint Port)> forwarders = dns;
             Func<IReadOnlyList<DnsRelay>> relays = () => DnsRelays(loaded, booted.VsockUdsPath!, forwarders);
             await mirror.SyncAsync(booted.Vm, booted.Agent, relays(), ct);
+            int watching = 0;
+            async Task SyncAndWatch(CancellationToken token)
+            {
+                await mirror.SyncAsync(booted.Vm, booted.Agent, relays(), token);
+                // Once started, interfaces Docker adds later (network connect) are mirrored too.
+                if (Interlocked.Exchange(ref watching, 1) == 0)
+                {
+                    _ = mirror.WatchAsync(booted.Vm, booted.Agent, relays, NetworkWatchInterval, watch.Token);
+                }
+            }
             control = MonitorControl.Start(record.RunDir, (verb, token) => verb switch
             {
-                MonitorControl.SyncNetwork => mirror.SyncAsync(booted.Vm, booted.Agent, relays(), token),
+                MonitorControl.SyncNetwork => SyncAndWatch(token),
                 _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown control verb \"{verb}\""),
             }, _log);
 
@@ -148,6 +159,7 @@ public sealed class SandboxMonitor
         }
         finally
         {
+            await watch.CancelAsync();
             if (control is not null)
             {
                 await control.DisposeAsync();
@@ -167,6 +179,9 @@ public sealed class SandboxMonitor
         }
     }
 
+    /// <summary>How often a started container's namespace is checked for interfaces added later.</summary>
+    public static readonly TimeSpan NetworkWatchInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>First host vsock port of the DNS forwarders, one per loopback name server.</summary>
     public const uint DnsRelayPortBase = 5300;
 
@@ -177,8 +192,13 @@ public sealed class SandboxMonitor
     /// </summary>
     private List<DnsRelay> DnsRelays(LoadedSpec loaded, string udsPath, Dictionary<string, (DnsForwarder Stream, DnsForwarder Datagrams, uint Port)> forwarders)
     {
-        string? source = loaded.Spec.Mounts?.LastOrDefault(m => m.Destination is "/etc/resolv.conf" or "/etc/resolv.conf/")?.Source;
-        string path = source ?? Path.Combine(loaded.RootfsPath, "etc", "resolv.conf");
+        // Only a resolv.conf the caller mounts (Docker, podman and CRI always do): the image's own
+        // is untrusted, and reading it on the host would follow its symlinks here.
+        string? path = loaded.Spec.Mounts?.LastOrDefault(m => m.Destination is "/etc/resolv.conf" or "/etc/resolv.conf/")?.Source;
+        if (path is null)
+        {
+            return [];
+        }
         string text;
         try
         {

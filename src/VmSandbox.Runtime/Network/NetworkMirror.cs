@@ -131,6 +131,55 @@ public sealed class NetworkMirror : IDisposable
     private static void ReserveHostPorts() =>
         File.WriteAllText(PortRangeSysctl, $"{HostPortPrefix} {ushort.MaxValue}");
 
+    /// <summary>
+    /// After the container started: interfaces added to the namespace later (`docker network
+    /// connect`) get a NIC too. The namespace is polled every <paramref name="interval"/>; a new
+    /// interface is taken once it is up with an address and has looked the same (addresses and
+    /// routes) in two polls in a row, so one that its network manager is still configuring is not
+    /// copied half-done. Ends with <paramref name="ct"/>; a failure is logged, and the next poll tries again.
+    /// </summary>
+    public async Task WatchAsync(IVm vm, AgentClient agent, Func<IReadOnlyList<DnsRelay>> relays, TimeSpan interval, CancellationToken ct)
+    {
+        string previous = "";
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, ct);
+                NetnsSnapshot snapshot;
+                List<HostInterface> added;
+                await _gate.WaitAsync(ct);
+                try
+                {
+                    snapshot = Read();
+                    added = [.. NetworkPlan.NewInterfaces(snapshot, _mirrored.Concat(_unwired).Select(e => e.Host)).Where(i => i.Up && i.Addresses.Count > 0)];
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+                string seen = added.Count == 0 ? "" : string.Join(";", added.Select(Describe).Concat(snapshot.Routes.Select(r => r.ToString())));
+                if (seen.Length > 0 && seen == previous)
+                {
+                    await SyncAsync(vm, agent, relays(), ct);
+                    seen = "";
+                }
+                previous = seen;
+            }
+            catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or ObjectDisposedException)
+            {
+                return; // the sandbox is ending
+            }
+            catch (Exception e) when (e is VmSandboxException or IOException or System.Net.Sockets.SocketException)
+            {
+                _log($"network: watch: {VmSandboxException.FormatChain(e)}");
+            }
+        }
+    }
+
+    private static string Describe(HostInterface i) =>
+        $"{i.Name} {i.Mac} {i.Mtu} {string.Join(",", i.Addresses.Select(a => $"{a.Address}/{a.PrefixLength}"))}";
+
     private NetnsSnapshot Read() => NetnsSnapshot.From(_netlink.GetLinks(), _netlink.GetAddresses(), _netlink.GetRoutes());
 
     /// <summary>tc mirroring between the host interface and the tap QEMU created for it.</summary>
