@@ -62,7 +62,7 @@ stress: build ## 300 short containers (the VM suite runs 16), 4 at once under lo
 	VMSANDBOX_STRESS=$(or $(STRESS),300) $(DOTNET) test tests/VmSandbox.Tests.Vm -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal" \
 		--filter 'FullyQualifiedName~ExitStatusStressTests.Short_containers_under_load'
 
-test-e2e: build ## Docker end to end: a private dockerd, Testcontainers, the runc-parity table
+test-e2e: build ## End to end: a private dockerd, Testcontainers, the runc-parity table, podman (private store)
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.E2e
 
 test-conformance: build ## runc's and crun's own test suites vs vmsandbox and runc (slow; docs/conformance.md)

@@ -10,6 +10,8 @@ packages=(
     crun              # a second runc-compatible runtime to compare behaviour and start-up with
     docker.io         # the end-to-end client: `vmsandbox install --docker`, `docker run --runtime=vmsandbox`
     containerd        # containerd 1.6 with CRI and `ctr`: the shim v2 end-to-end tests
+    podman            # podman 4.3 and conmon: the podman end-to-end test (`podman --runtime`, docs/podman.md)
+    netavark aardvark-dns iptables  # podman's network stack (only recommended or suggested by it): bridge, names, -p
     busybox-static    # one static binary that makes the test images' rootfs (`docker import`, no registry)
     iproute2          # `ip`: the Docker end-to-end tests make (and remove) their own bridge
     procps            # `ps`: `vmsandbox ps` picks its rows out of it, as runc (and `docker top`) do

@@ -65,6 +65,24 @@ public static unsafe class FileStat
         return (((ulong)buf.stx_dev_major << 32) | buf.stx_dev_minor, buf.stx_ino);
     }
 
+    /// <summary>S_IFREG: st_mode's file type of a regular file.</summary>
+    public const uint S_IFREG = 0x8000;
+
+    /// <summary>The file type bits (st_mode &amp; S_IFMT) of <paramref name="path"/> itself, not following a symlink.</summary>
+    public static uint GetFileType(string path)
+    {
+        statx buf = default;
+        fixed (byte* p = CString.Utf8(path))
+        {
+            // SAFETY: p is a pinned, NUL-terminated buffer, buf a stack local the kernel fills.
+            if (LibC.statx(LibC.AT_FDCWD, p, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_TYPE, &buf) < 0)
+            {
+                throw SyscallError.Create("statx", path, LibC.errno);
+            }
+        }
+        return buf.stx_mode & 0xF000u; // S_IFMT
+    }
+
     /// <summary>fchown(2); returns the errno instead of throwing (0 on success).</summary>
     public static int TryChown(int fd, uint uid, uint gid) => LibC.fchown(fd, uid, gid) < 0 ? LibC.errno : 0;
 }

@@ -12,6 +12,6 @@ public static class MountOptionNames
         "lazytime", "loud", "mand", "noacl", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
         "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "rbind",
         "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "silent",
-        "slave", "strictatime", "suid", "symfollow", "sync", "unbindable",
+        "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable",
     ];
 }

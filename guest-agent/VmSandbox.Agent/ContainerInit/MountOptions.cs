@@ -41,6 +41,9 @@ public sealed record MountOptions(ulong Flags, ulong PropagationFlags, string Da
     /// <summary>MOUNT_ATTR_* to clear on the mount and every mount below it.</summary>
     public ulong RecursiveClear { get; init; }
 
+    /// <summary>runc's "tmpcopyup" extension: a tmpfs starts with a copy of the directory it covers (<see cref="TmpfsCopyUp"/>).</summary>
+    public bool CopyUp { get; init; }
+
     /// <summary>True when a recursive option was given (mount_setattr must run).</summary>
     public bool HasRecursive => RecursiveSet != 0 || RecursiveClear != 0;
 
@@ -105,6 +108,7 @@ public sealed record MountOptions(ulong Flags, ulong PropagationFlags, string Da
         ulong propagation = 0;
         ulong recursiveSet = 0;
         ulong recursiveClear = 0;
+        bool copyUp = false;
         var data = new List<string>();
         foreach (string option in options ?? [])
         {
@@ -130,12 +134,16 @@ public sealed record MountOptions(ulong Flags, ulong PropagationFlags, string Da
                 recursiveSet = (recursiveSet & ~r.Clear) | r.Set;
                 recursiveClear = (recursiveClear & ~r.Set) | r.Clear;
             }
+            else if (option == "tmpcopyup")
+            {
+                copyUp = true;
+            }
             else if (option.Length > 0)
             {
                 data.Add(option);
             }
         }
-        return new MountOptions(flags, propagation, string.Join(',', data)) { RecursiveSet = recursiveSet, RecursiveClear = recursiveClear };
+        return new MountOptions(flags, propagation, string.Join(',', data)) { RecursiveSet = recursiveSet, RecursiveClear = recursiveClear, CopyUp = copyUp };
     }
 
     /// <summary>runc's rootfsPropagation: the flags for the container's "/" (default rslave).</summary>

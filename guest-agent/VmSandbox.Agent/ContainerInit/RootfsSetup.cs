@@ -141,7 +141,14 @@ public sealed class RootfsSetup
                     _readonlyLater.Add((target, flags));
                     flags &= ~MountCalls.MS_RDONLY;
                 }
-                MountCalls.Do(source, target, type, flags, options.Data.Length > 0 ? options.Data : null);
+                if (options.CopyUp && type == "tmpfs")
+                {
+                    TmpfsCopyUp.Mount(source, target, flags, options.Data.Length > 0 ? options.Data : null);
+                }
+                else
+                {
+                    MountCalls.Do(source, target, type, flags, options.Data.Length > 0 ? options.Data : null);
+                }
             }
         }
         if (options.HasRecursive)

@@ -11,6 +11,7 @@ namespace VmSandbox.Cli.Commands;
 /// It leaves the caller's session, enters the container's network namespace (a new one, or the
 /// one named in config.json, so that Docker's prestart hook finds it at /proc/PID/ns/net), and
 /// runs <see cref="SandboxMonitor"/> until the container ends; its exit status is the container's.
+/// Its main thread only waits, in a <see cref="RootfsView"/> of the container's root.
 /// </summary>
 public static class MonitorCommand
 {
@@ -48,7 +49,26 @@ public static class MonitorCommand
             return failed.ReportFailure(e).GetAwaiter().GetResult();
         }
         var monitor = new SandboxMonitor(ctx.Store, id, ctx.Config, report, args.Value("tty"), Log);
-        return monitor.RunAsync(CancellationToken.None).GetAwaiter().GetResult();
+        // The work runs on the thread pool; the main thread, which stands for the container in
+        // /proc/PID/ns/mnt and /proc/PID/root, shows its rootfs (podman cp) and only waits.
+        Task<int> running = Task.Run(() => monitor.RunAsync(CancellationToken.None));
+        using RootfsView? view = EnterRootfsView(ctx.Store, id, Log);
+        return running.GetAwaiter().GetResult();
+    }
+
+    private static RootfsView? EnterRootfsView(ContainerStore store, string id, Action<string> log)
+    {
+        try
+        {
+            LoadedSpec loaded = SpecLoader.Load(store.Load(id).Bundle);
+            return RootfsView.Enter(loaded.RootfsPath, loaded.Spec.Root?.Readonly ?? false);
+        }
+        catch (Exception e) when (e is VmSandboxException or IOException)
+        {
+            // The container still runs; `podman cp` into it then writes the host's files.
+            log($"rootfs view for /proc/{Environment.ProcessId}/root: {VmSandboxException.FormatChain(e)}");
+            return null;
+        }
     }
 
     private static void EnterNetworkNamespace(string configPath)

@@ -9,7 +9,7 @@ namespace VmSandbox.Runtime.Network;
 /// (CNI's, podman's) that it mirrors. Sharing the host's network stack (no network namespace in
 /// the spec, or a path to the host's own: Docker's `--network host` passes its bind mount of it,
 /// `&lt;exec-root&gt;/netns/default`) or another container's (`--network container:ID`, which
-/// Docker passes as /proc/PID/ns/net) is impossible for a VM with its own kernel, and `create`
+/// Docker and podman pass as /proc/PID/ns/net) is impossible for a VM with its own kernel, and `create`
 /// refuses both before anything exists (docs/docker.md).
 /// </summary>
 public static partial class NetworkNamespacePolicy
@@ -21,7 +21,7 @@ public static partial class NetworkNamespacePolicy
         if (net is null || (net.Path is { Length: > 0 } hostPath && sameNamespace(hostPath, HostNamespace)))
         {
             throw new VmSandboxException(ErrorCode.InvalidArgument,
-                "the host's network namespace cannot be shared (docker --network host): the container runs on its own kernel in a VM")
+                "the host's network namespace cannot be shared (--network host): the container runs on its own kernel in a VM")
             {
                 Hint = "use a bridge or user-defined network, or --network none",
             };
@@ -29,7 +29,7 @@ public static partial class NetworkNamespacePolicy
         if (net.Path is { Length: > 0 } path && OtherProcessNamespace().IsMatch(path))
         {
             throw new VmSandboxException(ErrorCode.InvalidArgument,
-                $"another container's network namespace ({path}) cannot be joined (docker --network container:…): each vmsandbox container runs on its own kernel in a VM")
+                $"another container's network namespace ({path}) cannot be joined (--network container:…): each vmsandbox container runs on its own kernel in a VM")
             {
                 Hint = "put both containers on one user-defined network and use its names",
             };

@@ -43,6 +43,16 @@ public sealed class ContainerSetupTests
         Assert.Equal("", parsed.Data); // "rro" as file system data would be silently ignored by a bind mount
     }
 
+    [Theory]
+    [InlineData(new[] { "rw", "rprivate", "nosuid", "nodev", "tmpcopyup" }, true)] // podman's --read-only /tmp
+    [InlineData(new[] { "rw", "nosuid", "mode=1777" }, false)]
+    public void Tmpcopyup_is_an_extension_not_file_system_data(string[] options, bool copyUp)
+    {
+        MountOptions parsed = MountOptions.Parse(options);
+        Assert.Equal(copyUp, parsed.CopyUp);
+        Assert.DoesNotContain("tmpcopyup", parsed.Data, StringComparison.Ordinal); // tmpfs refuses it: EINVAL
+    }
+
     [Fact]
     public void Root_propagation_defaults_to_rslave_and_rejects_unknown_names()
     {
