@@ -61,7 +61,7 @@ public sealed class BadInputTests
         var before = Snapshot();
         CommandResult r = await _daemon.DockerAsync(["run", "--rm", "--name", "hostnet", "--runtime", DockerDaemon.Runtime, "--network", "host", DockerDaemon.Image, "true"]);
         Assert.Equal(125, r.ExitCode);
-        Assert.Contains("the host's network namespace cannot be shared (docker --network host)", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("the host's network namespace cannot be shared (--network host)", r.Stderr, StringComparison.Ordinal);
         await AssertNothingLeftAsync("hostnet", before);
     }
 
@@ -75,7 +75,7 @@ public sealed class BadInputTests
             var before = Snapshot();
             CommandResult r = await _daemon.DockerAsync(["run", "--rm", "--name", "netjoiner", "--runtime", DockerDaemon.Runtime, "--network", "container:netowner", DockerDaemon.Image, "true"]);
             Assert.Equal(125, r.ExitCode);
-            Assert.Contains("cannot be joined (docker --network container:…)", r.Stderr, StringComparison.Ordinal);
+            Assert.Contains("cannot be joined (--network container:…)", r.Stderr, StringComparison.Ordinal);
             await AssertNothingLeftAsync("netjoiner", before);
         }
         finally
