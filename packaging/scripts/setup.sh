@@ -15,6 +15,8 @@ packages=(
     busybox-static    # one static binary that makes the test images' rootfs (`docker import`, no registry)
     iproute2          # `ip`: the Docker end-to-end tests make (and remove) their own bridge
     procps            # `ps`: `vmsandbox ps` picks its rows out of it, as runc (and `docker top`) do
+    git               # the CI-job end-to-end test: a git daemon on the test bridge, git copied into the job's image
+    iperf3            # `make bench`'s network section: server in the container, client on the host
     cpio kmod         # initramfs builder: cpio archive, depmod
     ca-certificates
 )

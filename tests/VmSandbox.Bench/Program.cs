@@ -20,11 +20,14 @@ public static class Program
         var doc = new StringBuilder();
         doc.AppendLine("# Performance").AppendLine();
         doc.AppendLine("Produced by `make bench` (tests/VmSandbox.Bench); do not edit by hand. Medians of repeated runs on one machine.").AppendLine();
-        doc.AppendLine(CultureInfo.InvariantCulture, $"- date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        doc.AppendLine(CultureInfo.InvariantCulture, $"- host: {Environment.ProcessorCount} cpus, {CpuModel()}, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}");
+        string date = $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC";
+        string host = $"{Environment.ProcessorCount} cpus, {CpuModel()}, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}";
+        doc.AppendLine(CultureInfo.InvariantCulture, $"- date: {date}");
+        doc.AppendLine(CultureInfo.InvariantCulture, $"- host: {host}");
         doc.AppendLine();
 
-        // --only boot|vsock|cli|lifecycle: one section (for working on it; make bench runs all).
+        // --only boot|vsock|cli|lifecycle|network: one section (for working on it; make bench
+        // runs all), written into the existing page in place of its old numbers.
         string? only = Arg(args, "--only");
         bool Wanted(string section) => only is null || only == section;
         if (Wanted("boot"))
@@ -43,12 +46,16 @@ public static class Program
         {
             LifecycleBench.Run(doc, vmsandbox, runs);
         }
+        if (Wanted("network"))
+        {
+            NetworkBench.Run(doc, vmsandbox);
+        }
         doc.AppendLine("## Not measured yet").AppendLine();
         doc.AppendLine("`docker run --rm` through dockerd (the runtime's share is the `run true` row above), virtio-fs throughput")
             .AppendLine("and sandboxes per GiB.")
             .AppendLine();
 
-        File.WriteAllText(output, doc.ToString());
+        File.WriteAllText(output, only is not null && File.Exists(output) ? Splice(File.ReadAllText(output), doc.ToString(), $"Measured on its own (`--only {only}`), {date}, {host}.") : doc.ToString());
         Console.WriteLine(doc.ToString());
         Console.WriteLine($"bench: wrote {output}");
         return 0;
@@ -122,6 +129,49 @@ public static class Program
             doc.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {ms:F1} | {(runc > 0 ? (ms / runc).ToString("F2", CultureInfo.InvariantCulture) : "n/a")} |");
         }
         doc.AppendLine();
+    }
+
+    /// <summary>
+    /// <paramref name="page"/> with each `## ` section of <paramref name="fresh"/> (but its "Not
+    /// measured yet") in place of the section of the same title, or before "Not measured yet" if
+    /// it has none; the other sections keep their numbers, and the page's date and host stay
+    /// theirs: a spliced section says its own (<paramref name="stamp"/>) under its title.
+    /// </summary>
+    internal static string Splice(string page, string fresh, string stamp)
+    {
+        List<string> sections = SplitSections(page);
+        foreach (string fromFresh in SplitSections(fresh).Skip(1).Where(s => !s.StartsWith(NotMeasured, StringComparison.Ordinal)))
+        {
+            string title = fromFresh[..fromFresh.IndexOf('\n', StringComparison.Ordinal)];
+            string section = $"{title}\n\n{stamp}\n{fromFresh[(title.Length + 1)..]}";
+            int at = sections.FindIndex(s => s.StartsWith(title + "\n", StringComparison.Ordinal));
+            if (at >= 0)
+            {
+                sections[at] = section;
+            }
+            else
+            {
+                int notMeasured = sections.FindIndex(s => s.StartsWith(NotMeasured, StringComparison.Ordinal));
+                sections.Insert(notMeasured >= 0 ? notMeasured : sections.Count, section);
+            }
+        }
+        return string.Concat(sections);
+    }
+
+    private const string NotMeasured = "## Not measured yet";
+
+    /// <summary>The text before the first `## ` heading, then each section from its heading to the next.</summary>
+    private static List<string> SplitSections(string page)
+    {
+        var sections = new List<string>();
+        int start = 0;
+        for (int at = page.IndexOf("\n## ", StringComparison.Ordinal); at >= 0; at = page.IndexOf("\n## ", at + 1, StringComparison.Ordinal))
+        {
+            sections.Add(page[start..(at + 1)]);
+            start = at + 1;
+        }
+        sections.Add(page[start..]);
+        return sections;
     }
 
     internal static double Median(List<double> sorted) =>

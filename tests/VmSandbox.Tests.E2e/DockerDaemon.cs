@@ -31,6 +31,9 @@ public sealed class DockerDaemon : IAsyncLifetime
     public const string BridgeGateway = "172.31.250.1";
     private const string BridgeCidr = BridgeGateway + "/24";
 
+    /// <summary>The host's address on this daemon's bridge: where a test serves something to its containers (a git daemon).</summary>
+    public const string BridgeGateway = "172.31.250.1";
+
     // Short: dockerd's and containerd's sockets live under it (107-byte limit).
     private readonly string _dir = Directory.CreateTempSubdirectory("vmsb-e2e-").FullName;
     private Process? _dockerd;
@@ -304,10 +307,16 @@ public sealed class DockerDaemon : IAsyncLifetime
         string rootfs = Path.Combine(_dir, "rootfs");
         CommandResult made = await RunAsync(Path.Combine(RepoRoot, "tests", "fixtures", "make-rootfs.sh"), [rootfs], null, TimeSpan.FromMinutes(2));
         Assert.True(made.ExitCode == 0, made.Stderr);
-        string tar = Path.Combine(_dir, "rootfs.tar");
+        await ImportAsync(rootfs, Image);
+    }
+
+    /// <summary>`docker import` of a rootfs directory (removed afterwards) as <paramref name="tag"/>, with sh as its command and the usual PATH.</summary>
+    public async Task ImportAsync(string rootfs, string tag)
+    {
+        string tar = rootfs.TrimEnd('/') + ".tar";
         CommandResult tarred = await RunAsync("/bin/tar", ["-C", rootfs, "-cf", tar, "."], null, TimeSpan.FromMinutes(2));
         Assert.True(tarred.ExitCode == 0, tarred.Stderr);
-        CommandResult imported = await DockerAsync(["import", "--change", "CMD [\"sh\"]", "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", tar, Image]);
+        CommandResult imported = await DockerAsync(["import", "--change", "CMD [\"sh\"]", "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", tar, tag]);
         Assert.True(imported.ExitCode == 0, imported.Stderr);
         Directory.Delete(rootfs, recursive: true);
         File.Delete(tar);
