@@ -31,9 +31,6 @@ public sealed class DockerDaemon : IAsyncLifetime
     public const string BridgeGateway = "172.31.250.1";
     private const string BridgeCidr = BridgeGateway + "/24";
 
-    /// <summary>The host's address on this daemon's bridge: where a test serves something to its containers (a git daemon).</summary>
-    public const string BridgeGateway = "172.31.250.1";
-
     // Short: dockerd's and containerd's sockets live under it (107-byte limit).
     private readonly string _dir = Directory.CreateTempSubdirectory("vmsb-e2e-").FullName;
     private Process? _dockerd;
