@@ -66,7 +66,7 @@ public sealed class SandboxMonitor
             LoadedSpec loaded = SpecLoader.Load(record.Bundle);
             HostCgroup.SetCpuset(record.HostCgroups ?? [], loaded.Spec.Linux?.Resources?.Cpu?.Cpus, loaded.Spec.Linux?.Resources?.Cpu?.Mems);
             string shareDir = Directory.CreateDirectory(Path.Combine(record.RunDir, "share")).FullName;
-            SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines("/proc/self/mountinfo"));
+            SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines(HostMountInfo));
             var factory = new SandboxVmFactory(_config, AccelDetector.ForHost(), new QemuHypervisor(), _log);
             // The monitor lives in the container's network namespace (MonitorCommand entered it).
             network = NetworkMirror.Open(_log);
@@ -178,6 +178,12 @@ public sealed class SandboxMonitor
             tty?.Dispose();
         }
     }
+
+    /// <summary>
+    /// The host's mounts as this thread sees them: /proc/self is the thread group leader, whose
+    /// main thread waits in the container's <see cref="RootfsView"/>, a mount namespace of its own.
+    /// </summary>
+    private const string HostMountInfo = "/proc/thread-self/mountinfo";
 
     /// <summary>How often a started container's namespace is checked for interfaces added later.</summary>
     public static readonly TimeSpan NetworkWatchInterval = TimeSpan.FromSeconds(1);
