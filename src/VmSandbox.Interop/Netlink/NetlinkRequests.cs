@@ -219,22 +219,7 @@ public static class NetlinkRequests
     /// </summary>
     public static int Mirred(Span<byte> buffer, uint seq, int fromIndex, int toIndex, ushort prio, ushort ethProtocol, int egressAction, int verdict, ReadOnlySpan<tc_u32_key> keys)
     {
-        if (keys.Length is 0 or > 8)
-        {
-            throw new VmSandboxException(ErrorCode.InvalidArgument, $"u32 filter: {keys.Length} keys (1 to 8)");
-        }
-        var w = new NetlinkWriter(buffer);
-        w.BeginMessage(RTM_NEWTFILTER, CreateFlags, seq);
-        w.Write(new tcmsg
-        {
-            tcm_family = AF_UNSPEC,
-            tcm_ifindex = fromIndex,
-            tcm_parent = INGRESS_HANDLE,
-            // TC_H_MAKE(prio << 16, htons(protocol)); prio 0 lets the kernel pick (49152).
-            tcm_info = ((uint)prio << 16) | BinaryPrimitives.ReverseEndianness(ethProtocol),
-        });
-        w.WriteAttribute(TCA_KIND, "u32");
-        int options = w.BeginNested(TCA_OPTIONS);
+        var w = BeginU32Filter(buffer, seq, fromIndex, prio, ethProtocol, keys, out int options);
         int actions = w.BeginNested(TCA_U32_ACT);
         int first = w.BeginNested(1); // actions are numbered from 1 (TCA_ACT_MAX_PRIO slots)
         w.WriteAttribute(TCA_ACT_KIND, "mirred");
@@ -243,15 +228,7 @@ public static class NetlinkRequests
         w.EndNested(actionOptions);
         w.EndNested(first);
         w.EndNested(actions);
-        int selector = w.BeginNested(TCA_U32_SEL);
-        w.Write(new tc_u32_sel { flags = TC_U32_TERMINAL, nkeys = (byte)keys.Length });
-        foreach (tc_u32_key key in keys)
-        {
-            w.Write(key);
-        }
-        w.EndNested(selector);
-        w.EndNested(options);
-        return w.EndMessage();
+        return EndU32Filter(ref w, keys, options);
     }
 
     /// <summary>
@@ -262,6 +239,16 @@ public static class NetlinkRequests
     /// and values are in network byte order, offsets from the network header.
     /// </summary>
     public static int U32Pass(Span<byte> buffer, uint seq, int index, ushort prio, ushort ethProtocol, ReadOnlySpan<tc_u32_key> keys)
+    {
+        var w = BeginU32Filter(buffer, seq, index, prio, ethProtocol, keys, out int options);
+        // No action (hosts may lack act_gact): a terminal match with a class and no action ends
+        // classification with TC_ACT_OK, so the frame goes on to the interface's own stack.
+        w.WriteAttribute(TCA_U32_CLASSID, 0x00010001u);
+        return EndU32Filter(ref w, keys, options);
+    }
+
+    /// <summary>RTM_NEWTFILTER on <paramref name="index"/>'s ingress, kind u32, up to its open TCA_OPTIONS; the caller adds its actions or class.</summary>
+    private static NetlinkWriter BeginU32Filter(Span<byte> buffer, uint seq, int index, ushort prio, ushort ethProtocol, ReadOnlySpan<tc_u32_key> keys, out int options)
     {
         if (keys.Length is 0 or > 8)
         {
@@ -274,13 +261,17 @@ public static class NetlinkRequests
             tcm_family = AF_UNSPEC,
             tcm_ifindex = index,
             tcm_parent = INGRESS_HANDLE,
+            // TC_H_MAKE(prio << 16, htons(protocol)); prio 0 lets the kernel pick (49152).
             tcm_info = ((uint)prio << 16) | BinaryPrimitives.ReverseEndianness(ethProtocol),
         });
         w.WriteAttribute(TCA_KIND, "u32");
-        int options = w.BeginNested(TCA_OPTIONS);
-        // No action (hosts may lack act_gact): a terminal match with a class and no action ends
-        // classification with TC_ACT_OK, so the frame goes on to the interface's own stack.
-        w.WriteAttribute(TCA_U32_CLASSID, 0x00010001u);
+        options = w.BeginNested(TCA_OPTIONS);
+        return w;
+    }
+
+    /// <summary>The terminal selector with <paramref name="keys"/>, then closes TCA_OPTIONS and the message.</summary>
+    private static int EndU32Filter(ref NetlinkWriter w, ReadOnlySpan<tc_u32_key> keys, int options)
+    {
         int selector = w.BeginNested(TCA_U32_SEL);
         w.Write(new tc_u32_sel { flags = TC_U32_TERMINAL, nkeys = (byte)keys.Length });
         foreach (tc_u32_key key in keys)
