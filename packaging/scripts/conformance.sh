@@ -41,27 +41,35 @@ die() { echo "conformance: $*" >&2; exit 1; }
 
 # apt-get source needs a deb-src entry for bookworm. Add one file of ours only when no source
 # list (one-line or deb822) has one already; running again changes nothing.
+# This machine's deb entries as deb-src (same archive, suites, components and keys), so no
+# archive host is written down here: deb822 stanzas on stdout, one-line entries into a .list.
+deb_src_from_sources() {
+    local src
+    for src in /etc/apt/sources.list.d/*.sources; do
+        [[ -f $src && $src != */vmsandbox-conformance-src.sources ]] || continue
+        awk 'BEGIN { RS = ""; ORS = "\n\n" } /Types:[^\n]*deb/ { sub(/Types:[^\n]*/, "Types: deb-src"); print }' "$src"
+    done
+    grep -hsE '^\s*deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+        sed -E 's/^\s*deb\s/deb-src /' >/etc/apt/sources.list.d/vmsandbox-conformance-src.list || true
+    [[ -s /etc/apt/sources.list.d/vmsandbox-conformance-src.list ]] || rm -f /etc/apt/sources.list.d/vmsandbox-conformance-src.list
+}
+
 ensure_deb_src() {
     local f=/etc/apt/sources.list.d/vmsandbox-conformance-src.sources
     if grep -qsE '^\s*deb-src\s.*\sbookworm\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list ||
         grep -qsE '^\s*Types:.*\bdeb-src\b' /etc/apt/sources.list.d/*.sources; then
         return 0
     fi
-    log "adding $f (deb-src for bookworm)"
-    cat >"$f" <<'EOF'
-# Added by VmSandbox (packaging/scripts/conformance.sh) for `apt-get source runc crun`.
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
+    log "adding $f (deb-src for bookworm, from this machine's own deb entries)"
+    {
+        echo "# Added by VmSandbox (packaging/scripts/conformance.sh) for \`apt-get source runc crun\`:"
+        echo "# the deb entries of this machine's sources, as deb-src."
+        deb_src_from_sources
+    } >"$f"
+    if ! grep -q '^Types: deb-src' "$f" && [[ ! -f /etc/apt/sources.list.d/vmsandbox-conformance-src.list ]]; then
+        rm -f "$f"
+        die "no deb entry in /etc/apt/sources.list{,.d} to derive a deb-src entry from (add a deb-src line for bookworm)"
+    fi
     apt-get update -qq
 }
 
@@ -96,7 +104,7 @@ fetch_sources() {
         if ! compgen -G "$cache/src/$pkg-[0-9]*/" >/dev/null; then
             log "apt-get source $pkg"
             (cd "$cache/src" && apt-get source -qq "$pkg" >/dev/null 2>&1) ||
-                die "apt-get source $pkg failed (is deb.debian.org reachable?)"
+                die "apt-get source $pkg failed (is Debian's archive reachable?)"
         fi
     done
     runc_src=$(compgen -G "$cache/src/runc-[0-9]*/" | sort -V | tail -1)
