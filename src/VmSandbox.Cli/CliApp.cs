@@ -40,21 +40,21 @@ public static class CliApp
                 "boot" => Commands.BootCommand.Run(reader, options, stdout, log),
                 "spec" => Commands.SpecCommand.Run(reader),
                 "features" => Commands.FeaturesCommand.Run(reader, stdout),
-                "create" => Commands.CreateCommand.Run(reader, Lifecycle(options, log)),
-                "start" => Commands.StartCommand.Run(reader, Lifecycle(options, log)),
-                "state" => Commands.StateCommand.Run(reader, Lifecycle(options, log), stdout),
-                "kill" => Commands.KillCommand.Run(reader, Lifecycle(options, log)),
-                "delete" => Commands.DeleteCommand.Run(reader, Lifecycle(options, log)),
-                "run" => Commands.RunCommand.Run(reader, Lifecycle(options, log)),
-                "exec" => Commands.ExecCommand.Run(reader, Lifecycle(options, log)),
-                "ps" => Commands.PsCommand.Run(reader, Lifecycle(options, log), stdout),
-                "list" => Commands.ListCommand.Run(reader, Lifecycle(options, log), stdout),
-                "pause" => Commands.PauseCommand.Run(reader, Lifecycle(options, log), pause: true),
-                "resume" => Commands.PauseCommand.Run(reader, Lifecycle(options, log), pause: false),
-                "update" => Commands.UpdateCommand.Run(reader, Lifecycle(options, log), Console.In),
-                "events" => Commands.EventsCommand.Run(reader, Lifecycle(options, log), stdout),
-                Commands.MonitorCommand.Verb => Commands.MonitorCommand.Run(reader, Lifecycle(options, log)),
-                Commands.ExecCommand.RelayVerb => Commands.ExecCommand.Relay(reader, Lifecycle(options, log)),
+                "create" => Commands.CreateCommand.Run(reader, Core(options, log)),
+                "start" => Commands.StartCommand.Run(reader, Core(options, log)),
+                "state" => Commands.StateCommand.Run(reader, Core(options, log), stdout),
+                "kill" => Commands.KillCommand.Run(reader, Core(options, log)),
+                "delete" => Commands.DeleteCommand.Run(reader, Core(options, log)),
+                "run" => Commands.RunCommand.Run(reader, Core(options, log)),
+                "exec" => Commands.ExecCommand.Run(reader, Core(options, log)),
+                "ps" => Commands.PsCommand.Run(reader, Core(options, log), stdout),
+                "list" => Commands.ListCommand.Run(reader, Core(options, log), stdout),
+                "pause" => Commands.PauseCommand.Run(reader, Core(options, log), pause: true),
+                "resume" => Commands.PauseCommand.Run(reader, Core(options, log), pause: false),
+                "update" => Commands.UpdateCommand.Run(reader, Core(options, log), Console.In),
+                "events" => Commands.EventsCommand.Run(reader, Core(options, log), stdout),
+                Runtime.Containers.MonitorProcess.Verb => Commands.HelperVerbs.Monitor(reader, Core(options, log)),
+                Runtime.Containers.ExecRelay.Verb => Commands.HelperVerbs.ExecRelay(reader, Core(options, log)),
                 "install" => Commands.InstallCommand.Run(reader, stdout),
                 "uninstall" => Commands.UninstallCommand.Run(reader, stdout),
                 "version" or "--version" or "-v" => PrintVersion(stdout),
@@ -79,7 +79,7 @@ public static class CliApp
         }
     }
 
-    private static Commands.LifecycleContext Lifecycle(GlobalOptions options, CliLog log) => Commands.LifecycleContext.From(options, log);
+    private static Runtime.Containers.ContainerRuntime Core(GlobalOptions options, CliLog log) => CliRuntime.From(options, log);
 
     private static GlobalOptions ParseGlobal(ArgReader reader)
     {

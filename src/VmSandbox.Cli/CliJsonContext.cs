@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using VmSandbox.Cli.Commands;
+using VmSandbox.Cli.Output;
 
 namespace VmSandbox.Cli;
 

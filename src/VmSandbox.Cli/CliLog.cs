@@ -8,7 +8,7 @@ namespace VmSandbox.Cli;
 /// as JSON lines {"level","msg","time"} when --log-format=json, because containerd-shim-runc-v2
 /// reports the last such error line to the user.
 /// </summary>
-public sealed class CliLog
+public sealed class CliLog : Runtime.IRuntimeLog
 {
     private readonly GlobalOptions _options;
     private readonly TextWriter _stderr;

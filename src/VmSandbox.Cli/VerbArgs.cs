@@ -85,6 +85,18 @@ public sealed class VerbArgs
     public IReadOnlyList<string> Values(string name) => _values.TryGetValue(name, out List<string>? v) ? v : [];
 
     public bool Flag(string name) => _bools.Contains(name);
+
+    /// <summary>Exactly one positional argument: the container ID.</summary>
+    public string SingleId(string verb) => Positional.Count switch
+    {
+        1 => Positional[0],
+        0 => throw new VmSandboxException(ErrorCode.InvalidArgument, $"{verb}: container id cannot be empty"),
+        _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"{verb}: expected exactly one container id, got {Positional.Count} arguments"),
+    };
+
+    /// <summary>The value of a flag the verb cannot do without.</summary>
+    public string Required(string verb, string name) =>
+        Value(name) ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"{verb}: --{name} is required");
 }
 
 /// <summary>`VERB -h` / `VERB --help`: the verb's usage goes to stdout and the exit code is 0, as with runc.</summary>

@@ -24,7 +24,8 @@ public static class SpecLoader
                 : new VmSandboxException(ErrorCode.NotFound, $"bundle {bundlePath}: no such file or directory");
         }
         string configPath = Path.Combine(bundlePath, ConfigFileName);
-        RuntimeSpec spec = Parse(OciJson.ReadFile(configPath), configPath);
+        byte[] json = OciJson.ReadFile(configPath);
+        RuntimeSpec spec = Parse(json, configPath);
         var warnings = new List<string>();
         if (SpecValidator.Validate(spec, warnings) is { } problem)
         {
@@ -36,7 +37,7 @@ public static class SpecLoader
             // runc compat: libcontainer's validator refuses a missing rootfs before creating anything.
             throw new VmSandboxException(ErrorCode.NotFound, $"{configPath}: root.path: rootfs {rootfs}: no such directory");
         }
-        return new LoadedSpec(bundlePath, configPath, rootfs, spec, warnings);
+        return new LoadedSpec(bundlePath, configPath, rootfs, spec, warnings, json);
     }
 
     /// <summary>Parses config.json text without validating it; <paramref name="source"/> names it in errors.</summary>

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Hypervisor;
-using VmSandbox.Runtime;
+using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
 using VmSandbox.Vsock.Hybrid;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using VmSandbox.Hypervisor;
-using VmSandbox.Runtime;
+using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
 using Xunit;
 

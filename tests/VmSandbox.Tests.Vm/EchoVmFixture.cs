@@ -1,5 +1,5 @@
 using VmSandbox.Hypervisor;
-using VmSandbox.Runtime;
+using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
 using Xunit;
 

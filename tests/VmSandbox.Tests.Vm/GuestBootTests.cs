@@ -1,6 +1,6 @@
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Hypervisor;
-using VmSandbox.Runtime;
+using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
 using Xunit;
 
@@ -36,7 +36,7 @@ public sealed class GuestBootTests : IDisposable
         int pid = sandbox.Vm.Pid;
         try
         {
-            AgentReadiness ready = Assert.IsType<AgentReadiness>(sandbox.Vm.Readiness);
+            AgentReadiness ready = Assert.IsType<AgentReadiness>(sandbox.Readiness);
             Assert.StartsWith("0.1.0", ready.Version, StringComparison.Ordinal);
             Assert.True(ready.Modules >= 10, $"only {ready.Modules} modules loaded");
             Assert.Contains(TestEnvironment.ProcessesMatching($"vmsandbox-{id},"), p => p == pid);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Oci.State;
+using VmSandbox.Cli.Output;
 using VmSandbox.Runtime.Containers;
 
 namespace VmSandbox.Cli.Commands;
@@ -13,23 +14,19 @@ namespace VmSandbox.Cli.Commands;
 /// </summary>
 public static class EventsCommand
 {
-    public static int Run(ArgReader reader, LifecycleContext ctx, TextWriter stdout)
+    public static int Run(ArgReader reader, ContainerRuntime rt, TextWriter stdout)
     {
         VerbArgs args = VerbArgs.Parse(reader, "events", ["interval"], ["stats"]);
-        string id = LifecycleContext.SingleId(args.Positional, "events");
+        string id = args.SingleId("events");
         TimeSpan interval = ParseInterval(args.Value("interval") ?? "5s");
         while (true)
         {
-            (ContainerRecord record, ContainerStatus status) = ctx.Get(id);
-            if (status is ContainerStatus.Stopped or ContainerStatus.Creating)
+            Container container = Container.Load(rt, id);
+            if (!args.Flag("stats") && container.Status is ContainerStatus.Stopped or ContainerStatus.Creating)
             {
-                if (args.Flag("stats"))
-                {
-                    throw new VmSandboxException(ErrorCode.FailedPrecondition, "container not running");
-                }
-                return ExitCodes.Success;
+                return ExitCodes.Success; // the stream ends with the container
             }
-            StatsResponse stats = AgentCall.Run(record, async a => await a.StatsAsync(new StatsRequest { ContainerId = id }, AgentCall.Options, CancellationToken.None));
+            StatsResponse stats = container.Stats();
             stdout.WriteLine(JsonSerializer.Serialize(StatsEvent.From(id, stats), CliJsonContext.Default.StatsEvent));
             stdout.Flush();
             if (args.Flag("stats"))

@@ -9,16 +9,15 @@ public static class ListCommand
 {
     private static readonly string[] s_header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
 
-    public static int Run(ArgReader reader, LifecycleContext ctx, TextWriter stdout)
+    public static int Run(ArgReader reader, ContainerRuntime rt, TextWriter stdout)
     {
         VerbArgs args = VerbArgs.Parse(reader, "list", ["format|f"], ["quiet|q"]);
         var states = new List<ContainerState>();
-        foreach (string id in ctx.Store.Ids())
+        foreach (string id in rt.Store.Ids())
         {
             try
             {
-                (ContainerRecord record, ContainerStatus status) = ctx.Get(id);
-                states.Add(ContainerStore.ToState(record, status));
+                states.Add(Container.Load(rt, id).State());
             }
             catch (VmSandboxException)
             {

@@ -1,3 +1,4 @@
+using VmSandbox.Common;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Containers;
 
@@ -6,11 +7,10 @@ namespace VmSandbox.Cli.Commands;
 /// <summary>`vmsandbox state ID`: the OCI state JSON, as runc prints it.</summary>
 public static class StateCommand
 {
-    public static int Run(ArgReader reader, LifecycleContext ctx, TextWriter stdout)
+    public static int Run(ArgReader reader, ContainerRuntime rt, TextWriter stdout)
     {
         VerbArgs args = VerbArgs.Parse(reader, "state", [], []);
-        (ContainerRecord record, ContainerStatus status) = ctx.Get(LifecycleContext.SingleId(args.Positional, "state"));
-        stdout.WriteLine(StateJson.FormatState(ContainerStore.ToState(record, status)));
-        return Common.ExitCodes.Success;
+        stdout.WriteLine(StateJson.FormatState(Container.Load(rt, args.SingleId("state")).State()));
+        return ExitCodes.Success;
     }
 }

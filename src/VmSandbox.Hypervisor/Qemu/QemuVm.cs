@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using VmSandbox.Common;
 using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Hypervisor.Qmp;
@@ -11,7 +10,7 @@ namespace VmSandbox.Hypervisor.Qemu;
 /// sockets in the state directory. It never outlives its owner: <see cref="DisposeAsync"/> stops
 /// the VM (gracefully if it can, then QMP quit, then SIGKILL) and removes the sockets.
 /// Collaborators: <see cref="QemuCommandLine"/> builds the arguments, <see cref="QmpClient"/>
-/// talks to QEMU, the guest agent announces itself on the console (<see cref="AgentReadiness"/>).
+/// talks to QEMU; the console log is the runtime's to read (the agent announces itself there).
 /// </summary>
 public sealed partial class QemuVm : IVm
 {
@@ -19,7 +18,6 @@ public sealed partial class QemuVm : IVm
     private readonly Stopwatch _clock;
     private readonly StderrTail _stderr = new();
     private QmpClient? _qmp;
-    private double _qmpReadyMs;
     private int _disposed;
     private int _hotplugged;
 
@@ -36,9 +34,11 @@ public sealed partial class QemuVm : IVm
 
     public bool HasExited => _process.HasExited;
 
-    public AgentReadiness? Readiness { get; private set; }
+    public TimeSpan SinceStart => _clock.Elapsed;
 
-    public BootTimings? Timings { get; private set; }
+    public TimeSpan ControlReadyAt { get; private set; }
+
+    public string ConsoleLogPath => Spec.ConsoleLogPath;
 
     /// <summary>Starts QEMU and waits until its QMP socket answers.</summary>
     public static async Task<QemuVm> StartAsync(VmSpec spec, TimeSpan qmpTimeout, CancellationToken ct)
@@ -71,7 +71,7 @@ public sealed partial class QemuVm : IVm
         try
         {
             vm._qmp = await QmpClient.ConnectAsync(spec.QmpSocketPath, DateTime.UtcNow + qmpTimeout, () => !process.HasExited, ct);
-            vm._qmpReadyMs = clock.Elapsed.TotalMilliseconds;
+            vm.ControlReadyAt = clock.Elapsed;
         }
         catch (Exception e)
         {
@@ -101,68 +101,10 @@ public sealed partial class QemuVm : IVm
         }
     }
 
-    /// <summary>How long a guest whose agent reported a fatal error gets to power itself off.</summary>
-    private static readonly TimeSpan s_fatalGrace = TimeSpan.FromSeconds(10);
-
-    /// <summary>Waits for the agent's readiness line on the console.</summary>
-    public async Task<AgentReadiness> WaitForAgentAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        DateTime deadline = DateTime.UtcNow + timeout;
-        long offset = 0;
-        var pending = new StringBuilder();
-        string lastLine = "";
-        while (true)
-        {
-            // Read the exit state before the console: QEMU flushes the console before it exits,
-            // so an exit seen here never hides the agent's last words.
-            bool exited = _process.HasExited;
-            foreach (string line in ReadNewConsoleLines(ref offset, pending))
-            {
-                if (line.Trim().Length > 0)
-                {
-                    lastLine = line;
-                }
-                if (AgentReadiness.TryParse(line) is { } ready)
-                {
-                    Readiness = ready;
-                    Timings = BootTimings.From(_qmpReadyMs, _clock.Elapsed.TotalMilliseconds, ready);
-                    return ready;
-                }
-                int fatal = line.IndexOf(AgentReadiness.FatalPrefix, StringComparison.Ordinal);
-                if (fatal >= 0)
-                {
-                    // The agent powers the VM off after its fatal line: let it, briefly, so that
-                    // its last console lines are written before the owner stops what is left.
-                    using (var grace = CancellationTokenSource.CreateLinkedTokenSource(ct))
-                    {
-                        grace.CancelAfter(s_fatalGrace);
-                        try
-                        {
-                            await _process.WaitForExitAsync(grace.Token);
-                        }
-                        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                        {
-                            // Still running: the owner's stop takes over.
-                        }
-                    }
-                    throw new VmSandboxException(ErrorCode.Vm, $"guest agent of {Spec.Id} failed: {Sanitize(line[(fatal + AgentReadiness.FatalPrefix.Length)..])}");
-                }
-            }
-            if (exited)
-            {
-                throw ExitedError(null);
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new VmSandboxException(ErrorCode.Timeout,
-                    $"guest agent of {Spec.Id} not ready after {timeout.TotalSeconds:F0}s; last console line: \"{Sanitize(lastLine)}\"");
-            }
-            await Task.Delay(15, ct);
-        }
-    }
-
     /// <summary>The last lines QEMU wrote to stderr/stdout, for error messages.</summary>
     public string StderrTailText => _stderr.Text;
+
+    public VmSandboxException ExitError() => ExitedError(null);
 
     private VmSandboxException ExitedError(Exception? inner)
     {
@@ -182,48 +124,5 @@ public sealed partial class QemuVm : IVm
         {
             throw new VmSandboxException(ErrorCode.HostMissing, $"{what} {path} not found") { Hint = fix };
         }
-    }
-
-    /// <summary>Keeps only printable characters of guest-written text: it is untrusted.</summary>
-    internal static string Sanitize(string s)
-    {
-        var sb = new StringBuilder(Math.Min(s.Length, 512));
-        s = s.Trim();
-        foreach (char c in s.AsSpan(0, Math.Min(s.Length, 512)))
-        {
-            sb.Append(char.IsControl(c) ? '?' : c);
-        }
-        return sb.ToString().Trim();
-    }
-
-    private List<string> ReadNewConsoleLines(ref long offset, StringBuilder pending)
-    {
-        var lines = new List<string>();
-        if (!File.Exists(Spec.ConsoleLogPath))
-        {
-            return lines;
-        }
-        using var fs = new FileStream(Spec.ConsoleLogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        if (fs.Length <= offset)
-        {
-            return lines;
-        }
-        fs.Position = offset;
-        byte[] buf = new byte[Math.Min(fs.Length - offset, 1 << 20)];
-        int n = fs.Read(buf, 0, buf.Length);
-        offset += n;
-        pending.Append(Encoding.UTF8.GetString(buf, 0, n));
-        string text = pending.ToString();
-        int last = text.LastIndexOf('\n');
-        if (last >= 0)
-        {
-            lines.AddRange(text[..last].Split('\n'));
-            pending.Clear().Append(text[(last + 1)..]);
-        }
-        if (pending.Length > 64 * 1024)
-        {
-            pending.Clear(); // a guest that never ends a line gets no unbounded buffer
-        }
-        return lines;
     }
 }

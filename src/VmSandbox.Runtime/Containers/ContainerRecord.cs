@@ -3,7 +3,7 @@ namespace VmSandbox.Runtime.Containers;
 /// <summary>
 /// What the runtime remembers of a container between CLI calls, in &lt;root&gt;/&lt;id&gt;/state.json.
 /// The status is never stored: it is derived from the monitor's liveness and these flags
-/// (<see cref="ContainerStore.StatusOf"/>).
+/// (<see cref="ContainerStore.StatusOf(ContainerRecord, Func{int, ulong, bool})"/>).
 /// </summary>
 public sealed record ContainerRecord
 {
@@ -25,6 +25,6 @@ public sealed record ContainerRecord
     public bool Started { get; init; }
     public bool Paused { get; init; }
     public string Owner { get; init; } = "";
-    /// <summary>The host cgroup directories the monitor joins (<see cref="HostCgroup"/>); removed by delete.</summary>
+    /// <summary>The host cgroup directories the monitor joins (<see cref="Sandbox.HostCgroup"/>); removed by delete.</summary>
     public IReadOnlyList<string>? HostCgroups { get; init; }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using VmSandbox.Common;
 using VmSandbox.Interop;
+using VmSandbox.Oci;
 using VmSandbox.Oci.State;
 
 namespace VmSandbox.Runtime.Containers;
@@ -54,6 +55,21 @@ public sealed class ContainerStore
             throw new VmSandboxException(ErrorCode.AlreadyExists, $"container with id exists: {id}");
         }
         return dir;
+    }
+
+    /// <summary>Keeps the config bytes create validated: what the monitor, later verbs and the guest read.</summary>
+    public void SaveSpec(string id, ReadOnlyMemory<byte> json)
+    {
+        using FileStream file = new(Path.Combine(DirOf(id), ConfigCopy), FileMode.CreateNew, FileAccess.Write);
+        file.Write(json.Span);
+    }
+
+    /// <summary>The config create validated, parsed (not validated again: it is the runtime's own copy).</summary>
+    public LoadedSpec LoadSpec(ContainerRecord record)
+    {
+        string path = Path.Combine(DirOf(record.Id), ConfigCopy);
+        byte[] json = File.ReadAllBytes(path);
+        return new LoadedSpec(record.Bundle, path, record.Rootfs, SpecLoader.Parse(json, path), [], json);
     }
 
     public bool Exists(string id) => File.Exists(Path.Combine(DirOf(id), RecordFile));
@@ -126,9 +142,12 @@ public sealed class ContainerStore
             ? code
             : null;
 
-    public static ContainerStatus StatusOf(ContainerRecord record)
+    public static ContainerStatus StatusOf(ContainerRecord record) => StatusOf(record, ProcessProbe.IsAlive);
+
+    /// <param name="isAlive">whether a PID is still the process that started at the given time</param>
+    public static ContainerStatus StatusOf(ContainerRecord record, Func<int, ulong, bool> isAlive)
     {
-        if (record.MonitorPid <= 0 || !ProcessProbe.IsAlive(record.MonitorPid, record.MonitorStartTime))
+        if (record.MonitorPid <= 0 || !isAlive(record.MonitorPid, record.MonitorStartTime))
         {
             return record.MonitorPid <= 0 ? ContainerStatus.Creating : ContainerStatus.Stopped;
         }

@@ -4,6 +4,7 @@ using Google.Protobuf;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
+using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Stdio;
 using VmSandbox.Ttrpc;
 

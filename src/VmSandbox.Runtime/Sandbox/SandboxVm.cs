@@ -6,7 +6,7 @@ using VmSandbox.Hypervisor.Virtiofs;
 using VmSandbox.Runtime.Vsock;
 using VmSandbox.Ttrpc;
 
-namespace VmSandbox.Runtime;
+namespace VmSandbox.Runtime.Sandbox;
 
 /// <summary>
 /// A booted sandbox: the VM, its vsock transport (our vhost-user device, or kernel vhost-vsock)
@@ -20,9 +20,11 @@ public sealed class SandboxVm : IAsyncDisposable
     private readonly IReadOnlyList<VirtiofsDaemon> _shares;
     private int _disposed;
 
-    internal SandboxVm(IVm vm, IVsockTransport vsock, TtrpcClient ttrpc, CheckResponse check, IReadOnlyList<VirtiofsDaemon> shares)
+    internal SandboxVm(IVm vm, IVsockTransport vsock, TtrpcClient ttrpc, CheckResponse check, IReadOnlyList<VirtiofsDaemon> shares, AgentReadiness readiness, BootTimings timings)
     {
         _shares = shares;
+        Readiness = readiness;
+        Timings = timings;
         Vm = vm;
         Vsock = vsock;
         _ttrpc = ttrpc;
@@ -31,6 +33,12 @@ public sealed class SandboxVm : IAsyncDisposable
     }
 
     public IVm Vm { get; }
+
+    /// <summary>The agent's readiness line, as it announced itself on the console.</summary>
+    public AgentReadiness Readiness { get; }
+
+    /// <summary>Where the boot spent its time.</summary>
+    public BootTimings Timings { get; }
 
     public AgentClient Agent { get; }
 

@@ -7,7 +7,7 @@ using VmSandbox.Runtime.Config;
 using VmSandbox.Runtime.Vsock;
 using VmSandbox.Ttrpc;
 
-namespace VmSandbox.Runtime;
+namespace VmSandbox.Runtime.Sandbox;
 
 /// <summary>
 /// Turns the runtime configuration into a <see cref="VmSpec"/> and boots a <see cref="SandboxVm"/>:
@@ -96,7 +96,7 @@ public sealed class SandboxVmFactory
                 devices.Add(daemon.Device(i));
             }
             vm = await _hypervisor.StartAsync(spec with { Devices = devices }, ct);
-            await vm.WaitForAgentAsync(_config.BootTimeout, ct);
+            (AgentReadiness ready, BootTimings timings) = await AgentReadinessWatcher.WaitAsync(vm, _config.BootTimeout, ct);
             Stream stream = await vsock.ConnectAsync(AgentApi.VsockPort, DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30), ct);
             ttrpc = new TtrpcClient(stream);
             CheckResponse check = await new AgentClient(ttrpc).CheckAsync(new CheckRequest(), new TtrpcCallOptions { Timeout = TimeSpan.FromSeconds(30) }, ct);
@@ -106,7 +106,7 @@ public sealed class SandboxVmFactory
                     $"guest agent speaks api version {check.ApiVersion}, this runtime needs {AgentApi.ApiVersion}")
                 { Hint = "make install (guest image and CLI of one build)" };
             }
-            return new SandboxVm(vm, vsock, ttrpc, check, daemons);
+            return new SandboxVm(vm, vsock, ttrpc, check, daemons, ready, timings);
         }
         catch (Exception e)
         {

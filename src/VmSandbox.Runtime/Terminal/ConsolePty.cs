@@ -28,7 +28,7 @@ public sealed class ConsolePty : IDisposable
     /// <summary>
     /// Opens the host pty's peer and makes it this process's controlling terminal (the monitor
     /// and the exec relay lead sessions of their own), so that the caller's resize of the master
-    /// arrives here as SIGWINCH (<see cref="Containers.GuestSignalRelay"/>). Without it the relay still works,
+    /// arrives here as SIGWINCH (<see cref="Sandbox.GuestSignalRelay"/>). Without it the relay still works,
     /// only without resizes, so a failure is logged, not fatal.
     /// </summary>
     public static SafeFd OpenControllingPeer(string path, Action<string> log)

@@ -1,5 +1,5 @@
 using VmSandbox.Agent.Init;
-using VmSandbox.Hypervisor;
+using VmSandbox.Runtime.Sandbox;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Agent;

@@ -1,5 +1,4 @@
 using VmSandbox.Cli;
-using VmSandbox.Cli.Commands;
 using VmSandbox.Common;
 using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;

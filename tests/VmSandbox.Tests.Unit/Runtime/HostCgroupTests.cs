@@ -1,5 +1,5 @@
 using VmSandbox.Common;
-using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Sandbox;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Runtime;

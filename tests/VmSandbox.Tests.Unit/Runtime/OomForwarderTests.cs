@@ -1,4 +1,4 @@
-using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Sandbox;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Runtime;

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using VmSandbox.Agent.Protocol;
-using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Tests.Unit.Ttrpc;
 using VmSandbox.Ttrpc;
 using Xunit;

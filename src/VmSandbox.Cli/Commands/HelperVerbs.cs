@@ -1,0 +1,24 @@
+using VmSandbox.Runtime.Containers;
+
+namespace VmSandbox.Cli.Commands;
+
+/// <summary>
+/// The hidden verbs the runtime starts itself with: the sandbox monitor
+/// (`__monitor --report S [--tty P] ID`, <see cref="MonitorProcess"/>) and the detached exec's
+/// relay (`__exec --report S --process F [--tty P] ID`, <see cref="ExecRelay"/>).
+/// </summary>
+public static class HelperVerbs
+{
+    public static int Monitor(ArgReader reader, ContainerRuntime rt)
+    {
+        VerbArgs args = VerbArgs.Parse(reader, MonitorProcess.Verb, ["report", "tty"], []);
+        return MonitorProcess.Run(rt, args.SingleId(MonitorProcess.Verb), args.Required(MonitorProcess.Verb, "report"), args.Value("tty"));
+    }
+
+    public static int ExecRelay(ArgReader reader, ContainerRuntime rt)
+    {
+        const string verb = Runtime.Containers.ExecRelay.Verb;
+        VerbArgs args = VerbArgs.Parse(reader, verb, ["report", "process", "tty"], []);
+        return Runtime.Containers.ExecRelay.Run(rt, args.SingleId(verb), args.Required(verb, "report"), args.Required(verb, "process"), args.Value("tty"));
+    }
+}

@@ -1,0 +1,158 @@
+using VmSandbox.Common;
+using VmSandbox.Oci;
+using VmSandbox.Oci.HookRunning;
+using VmSandbox.Oci.State;
+using VmSandbox.Runtime.Config;
+using VmSandbox.Runtime.Network;
+using VmSandbox.Runtime.Sandbox;
+using VmSandbox.Runtime.Terminal;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>What `create` (and `run`) take besides the ID.</summary>
+public sealed record CreateOptions
+{
+    public string Bundle { get; init; } = ".";
+    public string? ConsoleSocket { get; init; }
+    public string? PidFile { get; init; }
+    /// <summary>`run` without --detach: a terminal may then be the caller's own (no console socket).</summary>
+    public bool Foreground { get; init; }
+}
+
+public sealed partial class Container
+{
+    /// <summary>
+    /// Validates the bundle (the one parse of its config.json on the host: what the monitor, later
+    /// verbs and the guest read is the copy of exactly these bytes), claims the ID, starts the
+    /// sandbox monitor (it boots the VM and has the agent create the process, blocked before exec),
+    /// waits for its report, writes --pid-file and runs the create-time hooks. Any failure leaves
+    /// nothing: no monitor, VM, socket, cgroup or state directory.
+    /// </summary>
+    public static Container Create(ContainerRuntime rt, string id, CreateOptions options)
+    {
+        IdValidator.Validate(id);
+        LoadedSpec loaded = SpecLoader.Load(options.Bundle);
+        foreach (string warning in loaded.Warnings)
+        {
+            rt.Log.Warn(warning);
+        }
+        if (loaded.Spec.Linux?.Namespaces?.Any(n => n.Type is "user" or "time") == true)
+        {
+            // Not refused: Docker's userns-remap and rootless set-ups send one. docs/oci.md says why.
+            rt.Log.Warn("user and time namespaces are not applied: the container's root is root of its own VM, which is the isolation boundary");
+        }
+        bool terminal = loaded.Spec.Process?.Terminal ?? false;
+        ThrowIfConsoleMisused(terminal, options.ConsoleSocket, detached: !options.Foreground);
+        SeccompNotify.ThrowIfRequested(loaded.Spec.Linux?.Seccomp);
+        NetworkNamespacePolicy.ThrowIfUnsupported(loaded.Spec, NetworkNamespacePolicy.SameNamespace);
+        RequireGuestImage(rt.Config);
+        // runc's order: an ID in use is refused before the cgroup is looked at (the other
+        // container's processes would otherwise read as a non-empty cgroup first). Claim, below,
+        // is the atomic check.
+        if (Directory.Exists(rt.Store.DirOf(id)))
+        {
+            throw new VmSandboxException(ErrorCode.AlreadyExists, $"container with id exists: {id}");
+        }
+        IHostCgroups cgroups = rt.Host.Cgroups;
+        IReadOnlyList<string> hostCgroups = cgroups.Resolve(loaded.Spec.Linux?.CgroupsPath, id, rt.SystemdCgroup);
+        cgroups.ThrowIfFrozen(hostCgroups);
+        if (cgroups.CountProcesses(hostCgroups) is > 0 and int found)
+        {
+            rt.Log.Warn($"container's cgroup is not empty: {found} process(es) found");
+        }
+
+        rt.Store.Claim(id);
+        string runDir = rt.Store.RunDirOf(id);
+        IHelperProcess? monitor = null;
+        try
+        {
+            if (Directory.Exists(runDir))
+            {
+                Directory.Delete(runDir, recursive: true); // a stale sandbox of a container that was never deleted
+            }
+            Directory.CreateDirectory(runDir);
+            rt.Store.SaveSpec(id, loaded.Json);
+            var record = new ContainerRecord
+            {
+                Id = id,
+                Bundle = loaded.BundlePath,
+                Rootfs = loaded.RootfsPath,
+                Created = StateJson.FormatTime(DateTimeOffset.UtcNow),
+                Annotations = loaded.Spec.Annotations,
+                RunDir = runDir,
+                Terminal = terminal,
+                Owner = "",
+                HostCgroups = hostCgroups,
+            };
+            rt.Store.Save(record);
+
+            // Held open until the monitor has opened the pty too (it reports after that).
+            using ConsolePty? console = options.ConsoleSocket is null ? null : ConsoleSetup.SendNewPty(options.ConsoleSocket, loaded.Spec.Process?.ConsoleSize);
+            (monitor, MonitorReport outcome) = rt.Host.Launch(new HelperLaunch(MonitorProcess.Verb, [], id, console?.PeerPath,
+                Path.Combine(runDir, "create.sock"), rt.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor"));
+            record = record with { MonitorPid = monitor.Pid, MonitorStartTime = monitor.StartTime, GuestPid = outcome.GuestPid };
+            rt.Store.Save(record);
+            rt.Log.Debug($"create {id}: sandbox monitor {monitor.Pid}, container process {outcome.GuestPid} in the guest, stopped before exec");
+            if (options.PidFile is not null)
+            {
+                PidFile.Write(options.PidFile, monitor.Pid);
+            }
+            var container = new Container(rt, record, loaded.Spec) { Monitor = monitor };
+            HookPhase.Run(rt.Log, record, loaded.Spec.Hooks, HookKind.Prestart, ContainerStatus.Created);
+            HookPhase.Run(rt.Log, record, loaded.Spec.Hooks, HookKind.CreateRuntime, ContainerStatus.Created);
+            // Its path resolves in the runtime's namespace, so on the host, as createRuntime (docs/oci.md).
+            HookPhase.Run(rt.Log, record, loaded.Spec.Hooks, HookKind.CreateContainer, ContainerStatus.Created);
+            return container;
+        }
+        catch
+        {
+            if (monitor is not null)
+            {
+                if (!monitor.HasExited)
+                {
+                    rt.Host.Kill(monitor.Pid);
+                    monitor.WaitForExitAsync().Wait(TimeSpan.FromSeconds(30));
+                }
+                monitor.Dispose();
+            }
+            cgroups.Remove(hostCgroups, TimeSpan.FromSeconds(3));
+            rt.Store.Remove(id, runDir);
+            throw;
+        }
+    }
+
+    /// <summary>runc's refusals of a terminal without a console socket and the reverse, before anything is created.</summary>
+    private static void ThrowIfConsoleMisused(bool terminal, string? consoleSocket, bool detached)
+    {
+        if (terminal && consoleSocket is null && detached)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, "cannot allocate tty if runc will detach without setting console socket");
+        }
+        if (!terminal && consoleSocket is not null)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, "cannot use console socket if runc will not detach or allocate tty");
+        }
+        if (consoleSocket is not null && !File.Exists(consoleSocket))
+        {
+            throw new VmSandboxException(ErrorCode.NotFound, $"console socket {consoleSocket}: no such file or directory");
+        }
+    }
+
+    /// <summary>
+    /// The guest kernel and initramfs must exist before anything is created: without them the
+    /// sandbox cannot boot, and Docker users see this line as the reason `docker run` failed.
+    /// </summary>
+    public static void RequireGuestImage(RuntimeConfig config)
+    {
+        foreach (string path in (string[])[config.KernelPath, config.InitrdPath])
+        {
+            if (!File.Exists(path))
+            {
+                throw new VmSandboxException(ErrorCode.HostMissing, $"vmsandbox guest image is not installed: {path} not found")
+                {
+                    Hint = "run `make install` in the VmSandbox source tree, or set guest.dir in " + RuntimeConfig.DefaultPath,
+                };
+            }
+        }
+    }
+}

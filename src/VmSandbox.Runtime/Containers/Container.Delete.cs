@@ -1,0 +1,96 @@
+using System.Net.Sockets;
+using VmSandbox.Common;
+using VmSandbox.Oci.HookRunning;
+using VmSandbox.Oci.State;
+using VmSandbox.Runtime.Network;
+
+namespace VmSandbox.Runtime.Containers;
+
+public sealed partial class Container
+{
+    private static readonly TimeSpan s_monitorExit = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Removes container <paramref name="id"/>: a stopped one (a created one too, as runc: it is
+    /// killed first); a running or paused one only with <paramref name="force"/>. A directory
+    /// without state (an aborted create) is removed; with <paramref name="force"/> a missing
+    /// container is fine.
+    /// </summary>
+    public static void Delete(ContainerRuntime rt, string id, bool force)
+    {
+        IdValidator.Validate(id);
+        if (!rt.Store.Exists(id))
+        {
+            rt.Store.Remove(id, rt.Store.RunDirOf(id));
+            if (force)
+            {
+                return;
+            }
+            throw new VmSandboxException(ErrorCode.NotFound, $"container {id} does not exist");
+        }
+        Load(rt, id).Delete(force);
+    }
+
+    /// <summary>Kills a live container (SIGKILL, then the monitor takes the VM down), runs the poststop hooks, removes its state.</summary>
+    public void Delete(bool force)
+    {
+        if (ContainerRules.Check(force ? ContainerOperation.ForceDelete : ContainerOperation.Delete, Status, Id) == RuleVerdict.StopFirst)
+        {
+            StopSandbox();
+        }
+        try
+        {
+            // A namespace that outlives the container (CNI's, podman's) keeps nothing of ours,
+            // even when the monitor died before its own clean-up.
+            if (Spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path is { Length: > 0 } netns)
+            {
+                NetworkMirror.CleanUpNamespace(netns, _rt.Log.Debug);
+            }
+            HookPhase.Run(_rt.Log, Record, Spec.Hooks, HookKind.Poststop, ContainerStatus.Stopped);
+        }
+        catch (Exception e)
+        {
+            // runc compat: poststop failures are logged, the container is removed anyway.
+            _rt.Log.Warn(VmSandboxException.FormatChain(e));
+        }
+        if (!_rt.Host.Cgroups.Remove(Record.HostCgroups ?? [], TimeSpan.FromSeconds(3)))
+        {
+            _rt.Log.Warn($"delete {Id}: host cgroup {string.Join(", ", Record.HostCgroups ?? [])} is still busy; left in place");
+        }
+        _rt.Store.Remove(Id, Record.RunDir);
+    }
+
+    /// <summary>SIGKILLs the container and waits for its monitor; kills the monitor if the guest does not answer.</summary>
+    private void StopSandbox()
+    {
+        try
+        {
+            _rt.Host.Agent(Record).Signal(9, all: true);
+        }
+        catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
+        {
+            _rt.Log.Debug($"delete {Id}: kill through the agent: {e.Message}");
+        }
+        if (!WaitMonitorExit(s_monitorExit))
+        {
+            _rt.Log.Warn($"delete {Id}: sandbox monitor {Record.MonitorPid} did not exit, killing it");
+            _rt.Host.Kill(Record.MonitorPid);
+            WaitMonitorExit(s_monitorExit);
+        }
+    }
+
+    /// <summary>Waits until the monitor is gone (it need not be our child: polled).</summary>
+    private bool WaitMonitorExit(TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (_rt.Host.IsAlive(Record.MonitorPid, Record.MonitorStartTime))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+            Thread.Sleep(20);
+        }
+        return true;
+    }
+}

@@ -1,0 +1,121 @@
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Oci.HookRunning;
+using VmSandbox.Oci.Spec;
+using VmSandbox.Oci.State;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// One container and its lifecycle: create, start, kill, exec, pause, resume, update, delete,
+/// state. Every operation first asks <see cref="ContainerRules"/> whether the container's
+/// status allows it; the OS is reached only through <see cref="ContainerRuntime.Host"/>. The CLI's
+/// verbs and the containerd shim are thin callers of this type. Its sandbox (VM, devices, agent
+/// connection) is owned by the sandbox monitor process (<see cref="MonitorProcess"/>).
+/// </summary>
+public sealed partial class Container : IDisposable
+{
+    private readonly ContainerRuntime _rt;
+    private RuntimeSpec? _spec;
+
+    private Container(ContainerRuntime rt, ContainerRecord record, RuntimeSpec? spec = null)
+    {
+        _rt = rt;
+        Record = record;
+        _spec = spec;
+    }
+
+    public string Id => Record.Id;
+
+    public ContainerRecord Record { get; private set; }
+
+    /// <summary>Derived each time from the monitor's liveness and the record's flags; never stored.</summary>
+    public ContainerStatus Status => ContainerStore.StatusOf(Record, _rt.Host.IsAlive);
+
+    /// <summary>The config create validated, read from the container's own copy (parsed once per process).</summary>
+    public RuntimeSpec Spec => _spec ??= _rt.Store.LoadSpec(Record).Spec;
+
+    /// <summary>The sandbox monitor when this process created the container (`run` waits on it).</summary>
+    public IHelperProcess? Monitor { get; private set; }
+
+    public static Container Load(ContainerRuntime rt, string id) => new(rt, rt.Store.Load(id));
+
+    /// <summary>The OCI state, as `runc state` prints it.</summary>
+    public ContainerState State() => ContainerStore.ToState(Record, Status);
+
+    /// <summary>Lets the created process exec its entrypoint, then runs the poststart hooks.</summary>
+    public void Start()
+    {
+        ContainerRules.Check(ContainerOperation.Start, Status, Id);
+        IContainerAgent agent = _rt.Host.Agent(Record);
+        // Interfaces wired into the namespace after create (Docker's prestart hook) get their NIC
+        // now, before the process can see a half-configured network.
+        agent.SyncNetwork();
+        agent.Start();
+        Save(Record with { Started = true });
+        _rt.Log.Debug($"start {Id}: the container process runs its entrypoint");
+        HookPhase.Run(_rt.Log, Record, Spec.Hooks, HookKind.Poststart, ContainerStatus.Running);
+    }
+
+    /// <summary>Signals the container's init, or with <paramref name="all"/> every process of it.</summary>
+    public void Kill(int signal, bool all)
+    {
+        if (ContainerRules.Check(all ? ContainerOperation.KillAll : ContainerOperation.Kill, Status, Id) == RuleVerdict.Proceed)
+        {
+            _rt.Host.Agent(Record).Signal(signal, all);
+        }
+    }
+
+    /// <summary>Freezes every process of the container (its guest cgroup).</summary>
+    public void Pause()
+    {
+        ContainerRules.Check(ContainerOperation.Pause, Status, Id);
+        _rt.Host.Agent(Record).Pause();
+        Save(Record with { Paused = true });
+    }
+
+    public void Resume()
+    {
+        ContainerRules.Check(ContainerOperation.Resume, Status, Id);
+        _rt.Host.Agent(Record).Resume();
+        Save(Record with { Paused = false });
+    }
+
+    /// <summary>
+    /// New limits: a cpuset pins the VM through the host cgroup; the rest are the guest cgroup's
+    /// (<paramref name="json"/> is <paramref name="resources"/> as the guest reads it).
+    /// </summary>
+    public void Update(LinuxResources resources, byte[] json)
+    {
+        ContainerRules.Check(ContainerOperation.Update, Status, Id);
+        _rt.Host.Cgroups.SetCpuset(Record.HostCgroups ?? [], resources.Cpu?.Cpus, resources.Cpu?.Mems);
+        _rt.Host.Agent(Record).Update(json);
+    }
+
+    /// <summary>The guest cgroup's statistics.</summary>
+    public StatsResponse Stats()
+    {
+        ContainerRules.Check(ContainerOperation.Inspect, Status, Id);
+        return _rt.Host.Agent(Record).Stats();
+    }
+
+    /// <summary>The container's processes as the guest sees them.</summary>
+    public ListProcessesResponse GuestProcesses()
+    {
+        ContainerRules.Check(ContainerOperation.Inspect, Status, Id);
+        return _rt.Host.Agent(Record).ListProcesses();
+    }
+
+    /// <summary>
+    /// The container's host PIDs: its sandbox, the monitor and every process below it (QEMU,
+    /// virtiofsd); none once stopped (runc: not an error).
+    /// </summary>
+    public IReadOnlyList<int> HostPids() => Status == ContainerStatus.Stopped ? [] : ProcessProbe.SelfAndDescendants(Record.MonitorPid);
+
+    public void Dispose() => Monitor?.Dispose();
+
+    private void Save(ContainerRecord record)
+    {
+        _rt.Store.Save(record);
+        Record = record;
+    }
+}

@@ -1,0 +1,89 @@
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Runtime.Sandbox;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// Where the container lifecycle meets the OS: starting the runtime's helper processes, talking
+/// to a sandbox (its agent and monitor), probing and killing host processes, host cgroups.
+/// <see cref="OsSandboxHost"/> is the real one; unit tests of <see cref="Container"/>'s state
+/// rules use a fake, so they need no VM, root or /proc.
+/// </summary>
+public interface ISandboxHost
+{
+    /// <summary>
+    /// Starts a helper (the sandbox monitor, an exec relay) and waits for its one report. A
+    /// failure it reports is thrown as its error, once it has exited; a helper that neither
+    /// reports nor exits in time is killed.
+    /// </summary>
+    (IHelperProcess Helper, MonitorReport Report) Launch(HelperLaunch launch);
+
+    /// <summary>The agent and monitor of the sandbox that runs <paramref name="record"/>.</summary>
+    IContainerAgent Agent(ContainerRecord record);
+
+    /// <summary>Whether <paramref name="pid"/> is still the process that started at <paramref name="startTime"/>.</summary>
+    bool IsAlive(int pid, ulong startTime);
+
+    /// <summary>SIGKILL to a host process; one that is gone already is fine.</summary>
+    void Kill(int pid);
+
+    IHostCgroups Cgroups { get; }
+}
+
+/// <summary>A helper process the lifecycle started; disposing it does not stop it.</summary>
+public interface IHelperProcess : IDisposable
+{
+    int Pid { get; }
+
+    /// <summary>/proc/PID/stat start time, recorded so a recycled PID is never taken for it.</summary>
+    ulong StartTime { get; }
+
+    bool HasExited { get; }
+
+    int ExitCode { get; }
+
+    Task WaitForExitAsync();
+}
+
+/// <summary>
+/// <c>EXE [global flags] VERB --report SOCK ARGS… [--tty P] ID</c>: a helper to start, the socket
+/// it reports on, and how long it may take (<paramref name="What"/> names it in errors).
+/// </summary>
+public sealed record HelperLaunch(string Verb, IReadOnlyList<string> Args, string Id, string? TtyPath, string ReportSocket, TimeSpan Timeout, string What);
+
+/// <summary>One sandbox's guest agent (container operations) and monitor (what needs the VM's owner).</summary>
+public interface IContainerAgent
+{
+    /// <summary>The monitor mirrors interfaces that appeared in the network namespace since boot.</summary>
+    void SyncNetwork();
+
+    void Start();
+
+    void Signal(int signal, bool all);
+
+    void Pause();
+
+    void Resume();
+
+    /// <summary>New guest cgroup limits: an OCI LinuxResources JSON object.</summary>
+    void Update(byte[] resourcesJson);
+
+    ListProcessesResponse ListProcesses();
+
+    StatsResponse Stats();
+}
+
+/// <summary>The host cgroup that holds a sandbox's processes (<see cref="HostCgroup"/>).</summary>
+public interface IHostCgroups
+{
+    IReadOnlyList<string> Resolve(string? cgroupsPath, string id, bool systemd);
+
+    void ThrowIfFrozen(IReadOnlyList<string> dirs);
+
+    int CountProcesses(IReadOnlyList<string> dirs);
+
+    void SetCpuset(IReadOnlyList<string> dirs, string? cpus, string? mems);
+
+    /// <summary>False when a directory is still busy after <paramref name="wait"/>.</summary>
+    bool Remove(IReadOnlyList<string> dirs, TimeSpan wait);
+}

@@ -1,0 +1,87 @@
+using VmSandbox.Common;
+using VmSandbox.Oci;
+using VmSandbox.Oci.Spec;
+using VmSandbox.Runtime.Sandbox;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// The sandbox monitor's process, the runtime binary under a hidden verb that create starts:
+/// <c>__monitor --report SOCK [--tty /dev/pts/N] ID</c>. It leaves the caller's session, enters
+/// the container's network namespace (a new one, or the one named in the config, so that Docker's
+/// prestart hook finds it at /proc/PID/ns/net), and runs <see cref="SandboxMonitor"/> until the
+/// container ends; its exit status is the container's. It reads the config create validated (the
+/// container's copy) once and hands the monitor that typed launch. Its main thread only waits, in
+/// a <see cref="RootfsView"/> of the container's root.
+/// </summary>
+public static class MonitorProcess
+{
+    public const string Verb = "__monitor";
+
+    public static int Run(ContainerRuntime rt, string id, string report, string? ttyPath)
+    {
+        _ = Interop.ProcessCalls.NewSession(); // false only if already a group leader: then already detached enough
+        string logPath = Path.Combine(rt.Store.DirOf(id), "monitor.log");
+        void Log(string line)
+        {
+            try
+            {
+                File.AppendAllText(logPath, $"{DateTimeOffset.UtcNow:O} {line}\n");
+            }
+            catch (IOException)
+            {
+            }
+        }
+        MonitorLaunch launch;
+        try
+        {
+            ContainerRecord record = rt.Store.Load(id);
+            launch = new MonitorLaunch(id, record.RunDir, record.HostCgroups ?? [], rt.Store.LoadSpec(record), code => rt.Store.WriteExit(id, code));
+            // Namespaces are per thread: enter the network namespace on the main thread, before
+            // anything else runs, so /proc/<monitor pid>/ns/net is the container's.
+            EnterNetworkNamespace(launch.Spec.Spec);
+        }
+        catch (Exception e)
+        {
+            Log(VmSandboxException.FormatChain(e));
+            return SandboxMonitor.ReportFailureAsync(report, e, Log).GetAwaiter().GetResult();
+        }
+        var monitor = new SandboxMonitor(launch, rt.Config, report, ttyPath, Log);
+        // The work runs on the thread pool; the main thread, which stands for the container in
+        // /proc/PID/ns/mnt and /proc/PID/root, shows its rootfs (podman cp) and only waits.
+        Task<int> running = Task.Run(() => monitor.RunAsync(CancellationToken.None));
+        using RootfsView? view = EnterRootfsView(launch.Spec, Log);
+        return running.GetAwaiter().GetResult();
+    }
+
+    private static RootfsView? EnterRootfsView(LoadedSpec loaded, Action<string> log)
+    {
+        try
+        {
+            return RootfsView.Enter(loaded.RootfsPath, loaded.Spec.Root?.Readonly ?? false);
+        }
+        catch (Exception e) when (e is VmSandboxException or IOException)
+        {
+            // The container still runs; `podman cp` into it then writes the host's files.
+            log($"rootfs view for /proc/{Environment.ProcessId}/root: {VmSandboxException.FormatChain(e)}");
+            return null;
+        }
+    }
+
+    private static void EnterNetworkNamespace(RuntimeSpec spec)
+    {
+        LinuxNamespace? net = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network");
+        if (net is null)
+        {
+            return; // runc compat: no network namespace in the spec means the host's.
+        }
+        if (string.IsNullOrEmpty(net.Path))
+        {
+            Interop.Namespace.Unshare(Interop.Namespace.CLONE_NEWNET);
+        }
+        else
+        {
+            Interop.Namespace.Join(net.Path, Interop.Namespace.CLONE_NEWNET);
+        }
+    }
+}

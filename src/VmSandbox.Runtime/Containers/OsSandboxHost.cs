@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Runtime.Sandbox;
+using VmSandbox.Ttrpc;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// The real <see cref="ISandboxHost"/>: helpers are <paramref name="executable"/> (the runtime's
+/// own binary) under a hidden verb with <paramref name="globalArgs"/> (--root, --log, …); the agent
+/// is reached through the sandbox's hybrid vsock socket, the monitor through its control socket.
+/// </summary>
+public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globalArgs) : ISandboxHost
+{
+    private static readonly TimeSpan s_failedHelperExit = TimeSpan.FromSeconds(30);
+
+    public IHostCgroups Cgroups { get; } = new OsHostCgroups();
+
+    public (IHelperProcess Helper, MonitorReport Report) Launch(HelperLaunch launch)
+    {
+        using var report = new ReportChannel(launch.ReportSocket);
+        Process process = HelperProcess.Start(executable, globalArgs, [launch.Verb, "--report", report.Path, .. launch.Args], launch.Id, launch.TtyPath);
+        try
+        {
+            MonitorReport outcome = report.Await(process, launch.Timeout, launch.What);
+            if (outcome.Error is not null)
+            {
+                process.WaitForExit(s_failedHelperExit);
+                outcome.ThrowIfFailed();
+            }
+            return (new OsHelper(process), outcome);
+        }
+        catch
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+                process.WaitForExit(s_failedHelperExit);
+            }
+            process.Dispose();
+            throw;
+        }
+    }
+
+    public IContainerAgent Agent(ContainerRecord record) => new OsContainerAgent(record);
+
+    public bool IsAlive(int pid, ulong startTime) => ProcessProbe.IsAlive(pid, startTime);
+
+    public void Kill(int pid)
+    {
+        try
+        {
+            using Process p = Process.GetProcessById(pid);
+            p.Kill();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // gone already
+        }
+    }
+
+    private sealed class OsHelper(Process process) : IHelperProcess
+    {
+        public int Pid => process.Id;
+
+        public ulong StartTime { get; } = ProcessProbe.StartTime(process.Id) ?? 0;
+
+        public bool HasExited => process.HasExited;
+
+        public int ExitCode => process.ExitCode;
+
+        public Task WaitForExitAsync() => process.WaitForExitAsync();
+
+        public void Dispose() => process.Dispose();
+    }
+
+    /// <summary>One short call per operation, each on its own connection to the agent.</summary>
+    private sealed class OsContainerAgent(ContainerRecord record) : IContainerAgent
+    {
+        private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+        private string Id => record.Id;
+
+        public void SyncNetwork() => MonitorControl.Request(record.RunDir, MonitorControl.SyncNetwork, TimeSpan.FromSeconds(60));
+
+        public void Start() => Call(a => a.StartContainerAsync(new StartContainerRequest { ContainerId = Id }, s_call, CancellationToken.None));
+
+        public void Signal(int signal, bool all) =>
+            Call(a => a.SignalProcessAsync(new SignalProcessRequest { ContainerId = Id, Signal = (uint)signal, All = all }, s_call, CancellationToken.None));
+
+        public void Pause() => Call(a => a.PauseContainerAsync(new PauseContainerRequest { ContainerId = Id }, s_call, CancellationToken.None));
+
+        public void Resume() => Call(a => a.ResumeContainerAsync(new ResumeContainerRequest { ContainerId = Id }, s_call, CancellationToken.None));
+
+        public void Update(byte[] resourcesJson) => Call(a => a.UpdateContainerAsync(
+            new UpdateContainerRequest { ContainerId = Id, Resources = Google.Protobuf.ByteString.CopyFrom(resourcesJson) }, s_call, CancellationToken.None));
+
+        public ListProcessesResponse ListProcesses() => Call(a => a.ListProcessesAsync(new ListProcessesRequest { ContainerId = Id }, s_call, CancellationToken.None));
+
+        public StatsResponse Stats() => Call(a => a.StatsAsync(new StatsRequest { ContainerId = Id }, s_call, CancellationToken.None));
+
+        private T Call<T>(Func<AgentClient, Task<T>> call) => CallAsync(call).GetAwaiter().GetResult();
+
+        private async Task<T> CallAsync<T>(Func<AgentClient, Task<T>> call)
+        {
+            await using AgentConnection conn = await AgentConnection.ConnectAsync(record.RunDir, CancellationToken.None);
+            return await call(conn.Agent);
+        }
+    }
+
+    private sealed class OsHostCgroups : IHostCgroups
+    {
+        public IReadOnlyList<string> Resolve(string? cgroupsPath, string id, bool systemd) =>
+            HostCgroup.Resolve(cgroupsPath, id, systemd, File.ReadLines("/proc/self/mountinfo"), File.ReadLines("/proc/self/cgroup"));
+
+        public void ThrowIfFrozen(IReadOnlyList<string> dirs) => HostCgroup.ThrowIfFrozen(dirs);
+
+        public int CountProcesses(IReadOnlyList<string> dirs) => HostCgroup.CountProcesses(dirs);
+
+        public void SetCpuset(IReadOnlyList<string> dirs, string? cpus, string? mems) => HostCgroup.SetCpuset(dirs, cpus, mems);
+
+        public bool Remove(IReadOnlyList<string> dirs, TimeSpan wait) => HostCgroup.Remove(dirs, wait);
+    }
+}

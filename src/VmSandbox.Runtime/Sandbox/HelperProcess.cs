@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using VmSandbox.Common;
+
+namespace VmSandbox.Runtime.Sandbox;
+
+/// <summary>
+/// The runtime's own long-lived helpers, the runtime binary under a hidden verb: the sandbox
+/// monitor (started by create) and the exec relay (started by exec --detach).
+/// </summary>
+public static class HelperProcess
+{
+    /// <summary>
+    /// Starts <c>EXE GLOBALARGS… VERB ARGS… [--tty P] ID</c> as our child. With a tty the helper
+    /// uses the pty: it must not hold the caller's stdout/stderr (go-runc reads them to EOF when
+    /// creating a tty container).
+    /// </summary>
+    public static Process Start(string executable, IReadOnlyList<string> globalArgs, IReadOnlyList<string> verbArgs, string id, string? ttyPath)
+    {
+        var psi = new ProcessStartInfo(executable)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = ttyPath is not null,
+            RedirectStandardOutput = ttyPath is not null,
+            RedirectStandardError = ttyPath is not null,
+        };
+        foreach (string a in (IEnumerable<string>)[.. globalArgs, .. verbArgs])
+        {
+            psi.ArgumentList.Add(a);
+        }
+        if (ttyPath is not null)
+        {
+            psi.ArgumentList.Add("--tty");
+            psi.ArgumentList.Add(ttyPath);
+        }
+        psi.ArgumentList.Add(id);
+        Process p = Process.Start(psi) ?? throw new VmSandboxException(ErrorCode.Internal, $"start {verbArgs[0]}");
+        if (ttyPath is not null)
+        {
+            p.StandardInput.Close();
+            p.StandardOutput.Close();
+            p.StandardError.Close();
+        }
+        return p;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text.Json;
+using VmSandbox.Common;
+
+namespace VmSandbox.Runtime.Sandbox;
+
+/// <summary>
+/// A one-shot Unix socket on which a helper process we started (the sandbox monitor, an exec
+/// relay) reports one <see cref="MonitorReport"/> line: ready, or why not.
+/// </summary>
+public sealed class ReportChannel : IDisposable
+{
+    private readonly Socket _listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+
+    public ReportChannel(string path)
+    {
+        Path = path;
+        File.Delete(path);
+        _listener.Bind(new UnixDomainSocketEndPoint(path));
+        _listener.Listen(1);
+    }
+
+    public string Path { get; }
+
+    public MonitorReport Await(Process monitor, TimeSpan timeout, string what)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        Task<Socket> accept = _listener.AcceptAsync(cts.Token).AsTask();
+        Task exited = monitor.WaitForExitAsync(cts.Token);
+        Task.WaitAny([accept, exited], CancellationToken.None);
+        if (!accept.IsCompleted && monitor.HasExited)
+        {
+            // A helper that fails fast reports and exits at once: its connection may still be
+            // waiting in the backlog when its exit is seen first.
+            Task.WaitAny([accept], TimeSpan.FromSeconds(2));
+        }
+        if (!accept.IsCompletedSuccessfully)
+        {
+            cts.Cancel();
+            if (monitor.HasExited)
+            {
+                throw new VmSandboxException(ErrorCode.Vm, $"{what} exited with code {monitor.ExitCode} before the container was created");
+            }
+            throw new VmSandboxException(ErrorCode.Timeout, $"{what} did not report within {timeout.TotalSeconds:F0}s");
+        }
+        using Socket conn = accept.Result;
+        using var stream = new NetworkStream(conn);
+        using var text = new StreamReader(stream);
+        Task<string> line = text.ReadToEndAsync(cts.Token); // the sender closes after its one message
+        try
+        {
+            line.Wait(CancellationToken.None);
+        }
+        catch (AggregateException)
+        {
+        }
+        if (!line.IsCompletedSuccessfully || line.Result.Length == 0)
+        {
+            throw new VmSandboxException(ErrorCode.Vm, $"{what} ended without reporting");
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(line.Result, RuntimeJsonContext.Default.MonitorReport)
+                ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new VmSandboxException(ErrorCode.Protocol, $"{what} sent a malformed report", e);
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener.Dispose();
+        File.Delete(Path);
+    }
+}
