@@ -34,10 +34,7 @@ public sealed partial class ContainerManager
     public CreateContainerResponse Create(CreateContainerRequest request)
     {
         string id = request.ContainerId;
-        if (!IsValidId(id))
-        {
-            throw new VmSandboxException(ErrorCode.InvalidArgument, $"create container \"{id}\": invalid id");
-        }
+        ContainerIdValidator.Validate(id);
         lock (_lock)
         {
             if (_containers.ContainsKey(id) || !_creating.Add(id))
@@ -253,8 +250,4 @@ public sealed partial class ContainerManager
                 : throw new VmSandboxException(ErrorCode.NotFound, $"exec {execId} in container {container.Id}: not found");
         }
     }
-
-    /// <summary>Container ids as runc accepts them.</summary>
-    public static bool IsValidId(string id) =>
-        id.Length is > 0 and <= 1024 && id != "." && id != ".." && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '+');
 }

@@ -55,7 +55,7 @@ public static class BootCommand
         {
             config = config with { StateRoot = Path.GetFullPath(options.Root) };
         }
-        IdValidator.Validate(id);
+        Oci.ContainerIdValidator.Validate(id);
         using var cts = new CancellationTokenSource();
         using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); });

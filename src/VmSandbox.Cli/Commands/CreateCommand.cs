@@ -33,7 +33,7 @@ public static class CreateCommand
     /// <param name="foreground">`run` without --detach: a terminal may then be the caller's own (no console socket).</param>
     public static Process Create(LifecycleContext ctx, string id, VerbArgs args, bool foreground = false)
     {
-        Runtime.IdValidator.Validate(id);
+        ContainerIdValidator.Validate(id);
         LoadedSpec loaded = SpecLoader.Load(args.Value("bundle") ?? ".");
         foreach (string warning in loaded.Warnings)
         {

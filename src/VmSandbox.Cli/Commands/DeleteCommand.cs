@@ -26,7 +26,7 @@ public static class DeleteCommand
 
     public static void Delete(LifecycleContext ctx, string id, bool force)
     {
-        Runtime.IdValidator.Validate(id);
+        ContainerIdValidator.Validate(id);
         if (!ctx.Store.Exists(id))
         {
             // runc compat: a directory without state (an aborted create) is removed; --force makes a missing container fine.
