@@ -1,4 +1,3 @@
-using System.Text.Json;
 using VmSandbox.Agent.Containers;
 using VmSandbox.Common;
 using VmSandbox.Interop;
@@ -43,7 +42,7 @@ public static class InitProcess
                 process = spec.Process ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "config.json: no process");
                 SetUpContainer(spec, config);
             }
-            var setup = new ProcessSetup(process, SeccompJson(config.Spec), config.Terminal);
+            var setup = new ProcessSetup(process, spec.Linux?.Seccomp, config.Terminal);
             if (config.Mode != InitMessage.ExecMode)
             {
                 setup.WithStartHooks(spec.Hooks?.StartContainer, new HookState
@@ -124,34 +123,5 @@ public static class InitProcess
         FileSystemCalls.ChangeDirectory(root, $"{proc}/root");
         Interop.Mount.ChangeRoot(".");
         FileSystemCalls.ChangeDirectory("/");
-    }
-
-    /// <summary>The raw JSON of config.json's linux.seccomp, or null (names matched case-insensitively, like Go).</summary>
-    public static string? SeccompJson(string? specJson)
-    {
-        if (string.IsNullOrEmpty(specJson))
-        {
-            return null;
-        }
-        using var doc = JsonDocument.Parse(specJson, new JsonDocumentOptions { MaxDepth = 64 });
-        return Property(doc.RootElement, "linux") is { } linux && Property(linux, "seccomp") is { ValueKind: JsonValueKind.Object } seccomp
-            ? seccomp.GetRawText()
-            : null;
-    }
-
-    private static JsonElement? Property(JsonElement element, string name)
-    {
-        if (element.ValueKind != JsonValueKind.Object)
-        {
-            return null;
-        }
-        foreach (JsonProperty p in element.EnumerateObject())
-        {
-            if (p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-            {
-                return p.Value;
-            }
-        }
-        return null;
     }
 }
