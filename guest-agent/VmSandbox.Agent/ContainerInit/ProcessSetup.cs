@@ -1,6 +1,6 @@
 using System.Globalization;
 using Tmds.Linux;
-using VmSandbox.Agent.Containers;
+using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
 using VmSandbox.Oci;

@@ -1,4 +1,5 @@
 using VmSandbox.Agent.Cgroups;
+using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
@@ -45,9 +46,13 @@ public sealed partial class ContainerManager
         Container? container = null;
         try
         {
-            string specJson = request.OciSpec.ToStringUtf8();
+            // The guest's one parse of config.json: the container init gets the typed result.
             RuntimeSpec spec = SpecLoader.ParseAndValidate(request.OciSpec.Span, new List<string>(), "config.json");
-            container = new Container(id, spec, specJson, Cgroup.Create(id));
+            if (spec.Process is null)
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, "config.json: no process");
+            }
+            container = new Container(id, spec, Cgroup.Create(id));
             container.Cgroup.Apply(spec.Linux?.Resources);
             container.Cgroup.ApplyDevices(spec.Linux?.Resources?.Devices);
             RootfsMount rootfs = request.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"create container {id}: no rootfs");
@@ -64,7 +69,7 @@ public sealed partial class ContainerManager
                 Type = InitMessage.ConfigType,
                 Mode = InitMessage.InitMode,
                 ContainerId = id,
-                Spec = specJson,
+                Spec = spec,
                 Rootfs = rootPath,
                 Bundle = request.Bundle,
                 Binds = binds,
@@ -134,15 +139,16 @@ public sealed partial class ContainerManager
                 throw new VmSandboxException(ErrorCode.AlreadyExists, $"exec {execId} in container {container.Id}: already exists");
             }
         }
-        // Validate here so that a bad process is the caller's error, not the init's.
+        // The guest's one parse of the process: a bad one is the caller's error, and the init
+        // gets the typed result.
         ProcessSpec process = ProcessLoader.Parse(request.Process.Span, new List<string>(), "process");
         var config = new InitMessage
         {
             Type = InitMessage.ConfigType,
             Mode = InitMessage.ExecMode,
             ContainerId = container.Id,
-            Spec = container.SpecJson,
-            Process = request.Process.ToStringUtf8(),
+            Process = process,
+            Seccomp = container.Spec.Linux?.Seccomp,
             Terminal = request.Terminal || process.Terminal,
             JoinPid = init.Pid,
         };
