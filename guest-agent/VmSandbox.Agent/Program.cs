@@ -1,7 +1,7 @@
 using VmSandbox.Agent.Api;
 using VmSandbox.Agent.ContainerInit;
 using VmSandbox.Agent.Containers;
-using VmSandbox.Agent.Init;
+using VmSandbox.Agent.Vm;
 
 namespace VmSandbox.Agent;
 
@@ -19,7 +19,7 @@ public static class Program
         {
             return InitProcess.Run();
         }
-        var sys = new SystemInit();
+        var sys = new Pid1System();
         var children = new ChildRegistry();
         return new Pid1(sys, pid1 =>
         {

@@ -26,13 +26,10 @@ public static unsafe class EventFd
         try
         {
             ulong one = 1;
-            long n;
-            do
-            {
-                // SAFETY: writes 8 bytes from a stack local to an fd kept alive by the AddRef.
-                n = LibC.write((int)fd.DangerousGetHandle().ToInt64(), &one, (size_t)8);
-            }
-            while (n < 0 && LibC.errno == LibC.EINTR);
+            ulong* value = &one;
+            int handle = (int)fd.DangerousGetHandle().ToInt64();
+            // SAFETY: writes 8 bytes from a stack local to an fd kept alive by the AddRef.
+            _ = Eintr.Retry(() => LibC.write(handle, value, (size_t)8));
         }
         finally
         {
@@ -51,14 +48,10 @@ public static unsafe class EventFd
         try
         {
             ulong value = 0;
-            long n;
-            do
-            {
-                // SAFETY: reads 8 bytes into a stack local from an fd kept alive by the AddRef.
-                n = LibC.read((int)fd.DangerousGetHandle().ToInt64(), &value, (size_t)8);
-            }
-            while (n < 0 && LibC.errno == LibC.EINTR);
-            return n == 8;
+            ulong* counter = &value;
+            int handle = (int)fd.DangerousGetHandle().ToInt64();
+            // SAFETY: reads 8 bytes into a stack local from an fd kept alive by the AddRef.
+            return Eintr.Retry(() => LibC.read(handle, counter, (size_t)8)) == 8;
         }
         finally
         {

@@ -69,14 +69,12 @@ public static unsafe class NetlinkSocket
         var kernel = new sockaddr_nl { nl_family = (ushort)LibC.AF_NETLINK };
         fixed (byte* p = message)
         {
-            long n;
-            do
-            {
-                // SAFETY: p points at message.Length pinned bytes and &kernel at a local
-                // sockaddr_nl; both outlive the call. The SafeFd keeps the fd number valid.
-                n = LibC.sendto(socket.Fd, p, (size_t)message.Length, 0, (sockaddr*)&kernel, (socklen_t)sizeof(sockaddr_nl));
-            }
-            while (n < 0 && LibC.errno == LibC.EINTR);
+            byte* data = p;
+            size_t length = (size_t)message.Length;
+            sockaddr* to = (sockaddr*)&kernel;
+            // SAFETY: data points at message.Length pinned bytes and to at a local sockaddr_nl;
+            // both outlive the call. The SafeFd keeps the fd number valid.
+            long n = Eintr.Retry(() => LibC.sendto(socket.Fd, data, length, 0, to, (socklen_t)sizeof(sockaddr_nl)));
             SyscallError.ThrowIfNegative(n, "sendto", "AF_NETLINK");
         }
     }
@@ -92,14 +90,13 @@ public static unsafe class NetlinkSocket
         socklen_t fromLen = (socklen_t)sizeof(sockaddr_nl);
         fixed (byte* p = buffer)
         {
-            long n;
-            do
-            {
-                // SAFETY: p points at buffer.Length pinned bytes, the kernel writes at most that
-                // many; &from/&fromLen point at locals sized by fromLen.
-                n = LibC.recvfrom(socket.Fd, p, (size_t)buffer.Length, LibC.MSG_TRUNC, (sockaddr*)&from, &fromLen);
-            }
-            while (n < 0 && LibC.errno == LibC.EINTR);
+            byte* data = p;
+            size_t length = (size_t)buffer.Length;
+            sockaddr* sender = (sockaddr*)&from;
+            socklen_t* senderLength = &fromLen;
+            // SAFETY: data points at buffer.Length pinned bytes, the kernel writes at most that
+            // many; sender/senderLength point at locals sized by fromLen.
+            long n = Eintr.Retry(() => LibC.recvfrom(socket.Fd, data, length, LibC.MSG_TRUNC, sender, senderLength));
             SyscallError.ThrowIfNegative(n, "recvfrom", "AF_NETLINK");
             senderPort = from.nl_pid;
             return (int)n;

@@ -74,19 +74,15 @@ public static unsafe partial class PidFd
         try
         {
             byte* info = stackalloc byte[SiginfoSize];
-            while (true)
+            // SAFETY: info points at a 128-byte siginfo_t on the stack, zeroed before each try.
+            int rc = Eintr.Retry(() =>
             {
                 new Span<byte>(info, SiginfoSize).Clear();
-                // SAFETY: info points at a zeroed 128-byte siginfo_t on the stack.
-                if (waitid(P_PIDFD, pidfd.Fd, info, WEXITED | (block ? 0 : WNOHANG)) == 0)
-                {
-                    break;
-                }
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != LibC.EINTR)
-                {
-                    throw SyscallError.Create("waitid", null, errno);
-                }
+                return waitid(P_PIDFD, pidfd.Fd, info, WEXITED | (block ? 0 : WNOHANG));
+            });
+            if (rc != 0)
+            {
+                throw SyscallError.Create("waitid", null, Marshal.GetLastPInvokeError());
             }
             // siginfo_t for SIGCHLD: si_code at 8, si_pid at 16, si_status at 24. si_pid stays 0
             // when WNOHANG found nothing.

@@ -47,28 +47,20 @@ public static unsafe class Pipe
         fd.DangerousAddRef(ref added);
         try
         {
-            while (true)
+            long n;
+            fixed (byte* p = buffer)
             {
-                long n;
-                fixed (byte* p = buffer)
-                {
-                    // SAFETY: p points at buffer.Length pinned bytes; the fd is kept alive by the AddRef.
-                    n = LibC.read(fd.Fd, p, (size_t)buffer.Length);
-                }
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-                int errno = LibC.errno;
-                if (errno == LibC.EAGAIN)
-                {
-                    return -1;
-                }
-                if (errno != LibC.EINTR)
-                {
-                    throw SyscallError.Create("read", null, errno);
-                }
+                byte* data = p;
+                size_t length = (size_t)buffer.Length;
+                // SAFETY: data points at buffer.Length pinned bytes; the fd is kept alive by the AddRef.
+                n = Eintr.Retry(() => LibC.read(fd.Fd, data, length));
             }
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+            int errno = LibC.errno;
+            return errno == LibC.EAGAIN ? -1 : throw SyscallError.Create("read", null, errno);
         }
         finally
         {
@@ -90,28 +82,20 @@ public static unsafe class Pipe
         fd.DangerousAddRef(ref added);
         try
         {
-            while (true)
+            long n;
+            fixed (byte* p = data)
             {
-                long n;
-                fixed (byte* p = data)
-                {
-                    // SAFETY: p points at data.Length pinned bytes; the fd is kept alive by the AddRef.
-                    n = LibC.write(fd.Fd, p, (size_t)data.Length);
-                }
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-                int errno = LibC.errno;
-                if (errno == LibC.EAGAIN)
-                {
-                    return 0;
-                }
-                if (errno != LibC.EINTR)
-                {
-                    throw SyscallError.Create("write", null, errno);
-                }
+                byte* bytes = p;
+                size_t length = (size_t)data.Length;
+                // SAFETY: bytes points at data.Length pinned bytes; the fd is kept alive by the AddRef.
+                n = Eintr.Retry(() => LibC.write(fd.Fd, bytes, length));
             }
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+            int errno = LibC.errno;
+            return errno == LibC.EAGAIN ? 0 : throw SyscallError.Create("write", null, errno);
         }
         finally
         {

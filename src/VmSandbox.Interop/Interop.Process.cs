@@ -11,7 +11,6 @@ public static unsafe partial class ProcessCalls
 
     public const int WNOHANG = 1;
     private const int ECHILD = 10;
-    private const int EINTR = 4;
 
     /// <summary>
     /// waitpid(-1): the pid of an exited child and its wait status; 0 when no child exists (or,
@@ -20,23 +19,17 @@ public static unsafe partial class ProcessCalls
     public static int WaitAnyChild(int options, out int status)
     {
         int st = 0;
-        while (true)
+        int* result = &st;
+        // SAFETY: result points to a local int of this frame, alive for the call.
+        int pid = Eintr.Retry(() => waitpid(-1, result, options));
+        if (pid >= 0)
         {
-            // SAFETY: &st is a pointer to a local int.
-            int pid = waitpid(-1, &st, options);
-            if (pid >= 0)
-            {
-                status = st;
-                return pid;
-            }
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno == EINTR)
-            {
-                continue;
-            }
-            status = 0;
-            return errno == ECHILD ? 0 : throw SyscallError.Create("waitpid", null, errno);
+            status = st;
+            return pid;
         }
+        int errno = Marshal.GetLastPInvokeError();
+        status = 0;
+        return errno == ECHILD ? 0 : throw SyscallError.Create("waitpid", null, errno);
     }
 
     public static void Dup2(int oldFd, int newFd) =>

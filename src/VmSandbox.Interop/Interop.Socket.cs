@@ -46,14 +46,10 @@ public static unsafe class UnixSocket
                 msg.msg_iovlen = 1;
                 msg.msg_control = control;
                 msg.msg_controllen = (socklen_t)controlLen;
-                long n;
-                do
-                {
-                    // SAFETY: msg points at stack locals (iov, control) and the pinned buffer, all
-                    // alive for the call; the kernel writes at most msg_controllen/iov_len bytes.
-                    n = LibC.recvmsg(fd, &msg, LibC.MSG_CMSG_CLOEXEC);
-                }
-                while (n < 0 && LibC.errno == LibC.EINTR);
+                msghdr* message = &msg;
+                // SAFETY: message points at stack locals (msg, iov, control) and the pinned buffer,
+                // all alive for the call; the kernel writes at most msg_controllen/iov_len bytes.
+                long n = Eintr.Retry(() => LibC.recvmsg(fd, message, LibC.MSG_CMSG_CLOEXEC));
                 if (n < 0)
                 {
                     throw SyscallError.Create("recvmsg", null, LibC.errno);
@@ -147,16 +143,12 @@ public static unsafe class UnixSocket
                         *(int*)(control + 12) = LibC.SCM_RIGHTS;
                         fds.CopyTo(new Span<int>(control + CmsgHeaderSize, fds.Length));
                     }
-                    // SAFETY: msg points at stack locals and the pinned data, alive for the call.
-                    long n = LibC.sendmsg(fd, &msg, LibC.MSG_NOSIGNAL);
+                    msghdr* message = &msg;
+                    // SAFETY: message points at stack locals and the pinned data, alive for the call.
+                    long n = Eintr.Retry(() => LibC.sendmsg(fd, message, LibC.MSG_NOSIGNAL));
                     if (n < 0)
                     {
-                        int errno = LibC.errno;
-                        if (errno == LibC.EINTR)
-                        {
-                            continue;
-                        }
-                        throw SyscallError.Create("sendmsg", null, errno);
+                        throw SyscallError.Create("sendmsg", null, LibC.errno);
                     }
                     sent += (int)n;
                     if (data.Length == 0)

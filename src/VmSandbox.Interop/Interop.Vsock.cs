@@ -13,7 +13,6 @@ public static unsafe partial class Vsock
     public const uint VMADDR_CID_HOST = 2;
     private const int SOCK_STREAM = 1;
     private const int SOCK_CLOEXEC = 0x80000;
-    private const int EINTR = 4;
 
     /// <summary>linux/vm_sockets.h struct sockaddr_vm (16 bytes).</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -63,24 +62,22 @@ public static unsafe partial class Vsock
         {
             var peer = default(sockaddr_vm);
             uint len = (uint)sizeof(sockaddr_vm);
-            // SAFETY: &peer and &len point to locals; the kernel writes at most len bytes of address.
-            int fd = accept4(listener.Fd, &peer, &len, SOCK_CLOEXEC);
-            if (fd >= 0)
+            sockaddr_vm* peerAddress = &peer;
+            uint* peerLength = &len;
+            // SAFETY: peerAddress and peerLength point to locals of this frame, alive for the call;
+            // the kernel writes at most len bytes of address.
+            int fd = Eintr.Retry(() => accept4(listener.Fd, peerAddress, peerLength, SOCK_CLOEXEC));
+            if (fd < 0)
             {
-                var conn = new RawFdStream.Handle(fd);
-                if (peer.svm_cid == VMADDR_CID_HOST)
-                {
-                    return conn;
-                }
-                conn.Dispose();
-                refused?.Invoke(peer.svm_cid);
-                continue;
+                throw SyscallError.Create("accept4(AF_VSOCK)", null, Marshal.GetLastPInvokeError());
             }
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno != EINTR)
+            var conn = new RawFdStream.Handle(fd);
+            if (peer.svm_cid == VMADDR_CID_HOST)
             {
-                throw SyscallError.Create("accept4(AF_VSOCK)", null, errno);
+                return conn;
             }
+            conn.Dispose();
+            refused?.Invoke(peer.svm_cid);
         }
     }
 

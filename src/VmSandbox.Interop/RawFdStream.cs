@@ -9,7 +9,6 @@ namespace VmSandbox.Interop;
 /// </summary>
 public sealed unsafe partial class RawFdStream : Stream
 {
-    private const int EINTR = 4;
     private const int EAGAIN = 11;
     private const int SHUT_RDWR = 2;
     private readonly Handle _fd;
@@ -80,25 +79,24 @@ public sealed unsafe partial class RawFdStream : Stream
     {
         while (true)
         {
-            nint n;
+            long n;
             fixed (byte* p = buffer)
             {
-                // SAFETY: p points to buffer.Length pinned bytes.
-                n = read(_fd.Fd, p, buffer.Length);
+                byte* data = p;
+                nint length = buffer.Length;
+                // SAFETY: data points to buffer.Length pinned bytes.
+                n = Eintr.Retry(() => (long)read(_fd.Fd, data, length));
             }
             if (n >= 0)
             {
                 return (int)n;
             }
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == EAGAIN)
-            {
-                WaitReady(Poll.In); // a descriptor someone made non-blocking
-            }
-            else if (errno != EINTR)
+            if (errno != EAGAIN)
             {
                 throw new IOException(SyscallError.Create("read", null, errno).Message);
             }
+            WaitReady(Poll.In); // a descriptor someone made non-blocking
         }
     }
 
@@ -106,19 +104,17 @@ public sealed unsafe partial class RawFdStream : Stream
     {
         while (!buffer.IsEmpty)
         {
-            nint n;
+            long n;
             fixed (byte* p = buffer)
             {
-                // SAFETY: p points to buffer.Length pinned bytes.
-                n = write(_fd.Fd, p, buffer.Length);
+                byte* data = p;
+                nint length = buffer.Length;
+                // SAFETY: data points to buffer.Length pinned bytes.
+                n = Eintr.Retry(() => (long)write(_fd.Fd, data, length));
             }
             if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno == EINTR)
-                {
-                    continue;
-                }
                 if (errno == EAGAIN)
                 {
                     WaitReady(Poll.Out);

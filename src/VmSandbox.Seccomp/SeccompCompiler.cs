@@ -1,4 +1,5 @@
 using VmSandbox.Interop;
+using VmSandbox.Oci.Spec;
 
 namespace VmSandbox.Seccomp;
 
@@ -30,20 +31,22 @@ public static partial class SeccompCompiler
     };
 
     /// <summary>
-    /// Compiles <paramref name="profile"/>. Throws <see cref="VmSandbox.Common.VmSandboxException"/>
+    /// Compiles <paramref name="profile"/>, the OCI spec's linux.seccomp as the OCI JSON reads it
+    /// (absent lists are empty). Throws <see cref="VmSandbox.Common.VmSandboxException"/>
     /// (InvalidArgument) for unknown actions, operators, arches or flags, bad rules, or a program
     /// longer than BPF_MAXINSNS.
     /// </summary>
-    public static SockFilter[] Compile(SeccompProfile profile)
+    public static SockFilter[] Compile(LinuxSeccomp profile)
     {
         uint defaultAction = SeccompActions.Resolve(profile.DefaultAction, profile.DefaultErrnoRet, "default action");
-        (bool x86, bool x32) = ParseArches(profile.Architectures);
+        (bool x86, bool x32) = ParseArches(profile.Architectures ?? []);
         _ = ParseFlags(profile.Flags);
 
-        var compiled = new CompiledRule[profile.Syscalls.Count][];
+        IReadOnlyList<LinuxSeccomp.Syscall> rules = profile.Syscalls ?? [];
+        var compiled = new CompiledRule[rules.Count][];
         for (int i = 0; i < compiled.Length; i++)
         {
-            compiled[i] = CompileRule(profile.Syscalls[i], $"syscall rule {i}");
+            compiled[i] = CompileRule(rules[i], $"syscall rule {i}");
         }
 
         // For each arch, the rules (by index, in profile order) that apply to each number. Names
@@ -53,7 +56,7 @@ public static partial class SeccompCompiler
         var i386Calls = new SortedDictionary<uint, SortedSet<int>>();
         for (int i = 0; i < compiled.Length; i++)
         {
-            foreach (string name in profile.Syscalls[i].Names)
+            foreach (string name in rules[i].Names!)
             {
                 if (SyscallTable.TryGetNative(name, out int nr))
                 {
@@ -138,11 +141,11 @@ public static partial class SeccompCompiler
         return entries;
     }
 
-    /// <summary>The seccomp(2) flags <paramref name="flags"/> names.</summary>
-    public static SeccompFilterFlags ParseFlags(IReadOnlyList<string> flags)
+    /// <summary>The seccomp(2) flags <paramref name="flags"/> (linux.seccomp.flags) names.</summary>
+    public static SeccompFilterFlags ParseFlags(IReadOnlyList<string>? flags)
     {
         var result = SeccompFilterFlags.None;
-        foreach (string flag in flags)
+        foreach (string flag in flags ?? [])
         {
             result |= flag switch
             {
@@ -188,17 +191,18 @@ public static partial class SeccompCompiler
     /// One profile rule as the rules it stands for: itself, or, when it tests one argument more
     /// than once, one rule per condition (runc compat, below).
     /// </summary>
-    private static CompiledRule[] CompileRule(SeccompSyscall rule, string context)
+    private static CompiledRule[] CompileRule(LinuxSeccomp.Syscall rule, string context)
     {
-        if (rule.Names.Count == 0 || rule.Names.Any(string.IsNullOrEmpty))
+        if (rule.Names is not { Count: > 0 } || rule.Names.Any(string.IsNullOrEmpty))
         {
             throw SeccompActions.Invalid($"{context}: no syscall names");
         }
         uint action = SeccompActions.Resolve(rule.Action, rule.ErrnoRet, context);
-        var checks = new ArgCheck[rule.Args.Count];
+        IReadOnlyList<LinuxSeccomp.Arg> args = rule.Args ?? [];
+        var checks = new ArgCheck[args.Count];
         for (int i = 0; i < checks.Length; i++)
         {
-            SeccompArg arg = rule.Args[i];
+            LinuxSeccomp.Arg arg = args[i];
             if (arg.Index > 5)
             {
                 throw SeccompActions.Invalid($"{context}: argument index {arg.Index} out of range 0-5");

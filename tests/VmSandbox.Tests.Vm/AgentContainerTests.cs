@@ -253,6 +253,31 @@ public sealed class AgentContainerTests : IClassFixture<ContainerVmFixture>
     }
 
     [Fact]
+    public async Task An_exec_gets_the_containers_seccomp_filter()
+    {
+        // runc compat: an exec'd process runs under the container's linux.seccomp, which the
+        // agent hands the exec's container init typed, from its one parse of config.json.
+        JsonObject spec = ContainerSpecs.Spec(ContainerSpecs.Process("/bin/sh", "-c", "while true; do sleep 0.1; done"));
+        spec["linux"]!["seccomp"] = ContainerSpecs.DenyMkdir();
+        Running c = await CreateAsync(spec);
+        await Agent.StartContainerAsync(new StartContainerRequest { ContainerId = c.Id }, null, Ct);
+        var (stdio, stdout, _, _) = NewStdio(stdin: false);
+        await Agent.ExecProcessAsync(new ExecProcessRequest
+        {
+            ContainerId = c.Id,
+            ExecId = "e1",
+            Process = ByteString.CopyFromUtf8(ContainerSpecs.Process("/bin/sh", "-c", "mkdir /tmp/e && echo mkdir-ok; grep Seccomp: /proc/self/status; exit 0").ToJsonString()),
+            Stdio = stdio,
+        }, null, Ct);
+        WaitProcessResponse exit = await Agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = c.Id, ExecId = "e1" }, null, Ct);
+        string seen = await stdout.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        await Agent.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = c.Id, TimeoutMs = 1000 }, null, Ct);
+        Assert.Equal(0, exit.ExitCode);
+        Assert.DoesNotContain("mkdir-ok", seen, StringComparison.Ordinal);
+        Assert.Contains("Seccomp:\t2", seen, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Exec_joins_the_namespaces_with_and_without_tty_and_ps_pause_stats_work()
     {
         Running c = await CreateAsync(ContainerSpecs.Spec(ContainerSpecs.Process("/bin/sh", "-c", "echo marker > /dev/shm/m; i=0; while true; do i=$((i+1)); echo $i > /dev/shm/count; sleep 0.05; done")));

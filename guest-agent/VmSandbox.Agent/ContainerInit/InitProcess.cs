@@ -1,8 +1,6 @@
-using System.Text.Json;
-using VmSandbox.Agent.Containers;
+using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
-using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 
@@ -31,20 +29,25 @@ public static class InitProcess
             {
                 throw new VmSandboxException(ErrorCode.Protocol, $"init: expected config, got {config.Type}");
             }
-            RuntimeSpec spec = SpecLoader.Parse(System.Text.Encoding.UTF8.GetBytes(config.Spec ?? "{}"), "config.json");
+            // The agent parsed and validated the spec and process: use them as they came.
+            RuntimeSpec? spec = null;
             ProcessSpec process;
+            LinuxSeccomp? seccomp;
             if (config.Mode == InitMessage.ExecMode)
             {
-                process = ProcessLoader.Parse(System.Text.Encoding.UTF8.GetBytes(config.Process ?? ""), [], "process");
+                process = config.Process ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no process");
+                seccomp = config.Seccomp;
                 JoinContainer(config.JoinPid);
             }
             else
             {
-                process = spec.Process ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "config.json: no process");
+                spec = config.Spec ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no spec");
+                process = spec.Process ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no process");
+                seccomp = spec.Linux?.Seccomp;
                 SetUpContainer(spec, config);
             }
-            var setup = new ProcessSetup(process, SeccompJson(config.Spec), config.Terminal);
-            if (config.Mode != InitMessage.ExecMode)
+            var setup = new ProcessSetup(process, seccomp, config.Terminal);
+            if (spec is not null)
             {
                 setup.WithStartHooks(spec.Hooks?.StartContainer, new HookState
                 {
@@ -124,34 +127,5 @@ public static class InitProcess
         FileSystemCalls.ChangeDirectory(root, $"{proc}/root");
         Interop.Mount.ChangeRoot(".");
         FileSystemCalls.ChangeDirectory("/");
-    }
-
-    /// <summary>The raw JSON of config.json's linux.seccomp, or null (names matched case-insensitively, like Go).</summary>
-    public static string? SeccompJson(string? specJson)
-    {
-        if (string.IsNullOrEmpty(specJson))
-        {
-            return null;
-        }
-        using var doc = JsonDocument.Parse(specJson, new JsonDocumentOptions { MaxDepth = 64 });
-        return Property(doc.RootElement, "linux") is { } linux && Property(linux, "seccomp") is { ValueKind: JsonValueKind.Object } seccomp
-            ? seccomp.GetRawText()
-            : null;
-    }
-
-    private static JsonElement? Property(JsonElement element, string name)
-    {
-        if (element.ValueKind != JsonValueKind.Object)
-        {
-            return null;
-        }
-        foreach (JsonProperty p in element.EnumerateObject())
-        {
-            if (p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-            {
-                return p.Value;
-            }
-        }
-        return null;
     }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Tmds.Linux;
-using VmSandbox.Agent.Containers;
+using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
 using VmSandbox.Oci;
@@ -23,15 +23,15 @@ namespace VmSandbox.Agent.ContainerInit;
 public sealed class ProcessSetup
 {
     private readonly ProcessSpec _process;
-    private readonly string? _seccompJson;
+    private readonly LinuxSeccomp? _seccomp;
     private readonly bool _terminal;
     private IReadOnlyList<Hook>? _startHooks;
     private HookState? _startState;
 
-    public ProcessSetup(ProcessSpec process, string? seccompJson, bool terminal)
+    public ProcessSetup(ProcessSpec process, LinuxSeccomp? seccomp, bool terminal)
     {
         _process = process;
-        _seccompJson = seccompJson;
+        _seccomp = seccomp;
         _terminal = terminal;
     }
 
@@ -76,9 +76,8 @@ public sealed class ProcessSetup
                 }
             }
         }
-        SeccompProfile? profile = _seccompJson is null ? null : SeccompProfileJson.Parse(_seccompJson);
-        SockFilter[]? filter = profile is null ? null : SeccompCompiler.Compile(profile);
-        SeccompFilterFlags filterFlags = profile is null ? default : SeccompCompiler.ParseFlags(profile.Flags);
+        SockFilter[]? filter = _seccomp is null ? null : SeccompCompiler.Compile(_seccomp);
+        SeccompFilterFlags filterFlags = _seccomp is null ? default : SeccompCompiler.ParseFlags(_seccomp.Flags);
         if (filter is not null && !_process.NoNewPrivileges)
         {
             // runc compat: without no_new_privs installing a filter needs CAP_SYS_ADMIN, so before the caps drop.

@@ -1,4 +1,4 @@
-using VmSandbox.Agent.Containers;
+using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
 using VmSandbox.Oci.Spec;

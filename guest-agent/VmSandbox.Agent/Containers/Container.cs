@@ -6,19 +6,17 @@ namespace VmSandbox.Agent.Containers;
 /// <summary>One container in the guest: its spec, cgroup, shares in use, init and exec'd processes.</summary>
 public sealed class Container
 {
-    public Container(string id, RuntimeSpec spec, string specJson, Cgroup cgroup)
+    public Container(string id, RuntimeSpec spec, Cgroup cgroup)
     {
         Id = id;
         Spec = spec;
-        SpecJson = specJson;
         Cgroup = cgroup;
     }
 
     public string Id { get; }
 
+    /// <summary>config.json as <see cref="ContainerManager.Create"/> parsed and validated it: the guest's one parse.</summary>
     public RuntimeSpec Spec { get; }
-
-    public string SpecJson { get; }
 
     public Cgroup Cgroup { get; }
 

@@ -1,4 +1,5 @@
 using VmSandbox.Agent.Cgroups;
+using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
@@ -34,10 +35,7 @@ public sealed partial class ContainerManager
     public CreateContainerResponse Create(CreateContainerRequest request)
     {
         string id = request.ContainerId;
-        if (!IsValidId(id))
-        {
-            throw new VmSandboxException(ErrorCode.InvalidArgument, $"create container \"{id}\": invalid id");
-        }
+        ContainerIdValidator.Validate(id);
         lock (_lock)
         {
             if (_containers.ContainsKey(id) || !_creating.Add(id))
@@ -48,9 +46,13 @@ public sealed partial class ContainerManager
         Container? container = null;
         try
         {
-            string specJson = request.OciSpec.ToStringUtf8();
+            // The guest's one parse of config.json: the container init gets the typed result.
             RuntimeSpec spec = SpecLoader.ParseAndValidate(request.OciSpec.Span, new List<string>(), "config.json");
-            container = new Container(id, spec, specJson, Cgroup.Create(id));
+            if (spec.Process is null)
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, "config.json: no process");
+            }
+            container = new Container(id, spec, Cgroup.Create(id));
             container.Cgroup.Apply(spec.Linux?.Resources);
             container.Cgroup.ApplyDevices(spec.Linux?.Resources?.Devices);
             RootfsMount rootfs = request.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"create container {id}: no rootfs");
@@ -67,7 +69,7 @@ public sealed partial class ContainerManager
                 Type = InitMessage.ConfigType,
                 Mode = InitMessage.InitMode,
                 ContainerId = id,
-                Spec = specJson,
+                Spec = spec,
                 Rootfs = rootPath,
                 Bundle = request.Bundle,
                 Binds = binds,
@@ -137,15 +139,16 @@ public sealed partial class ContainerManager
                 throw new VmSandboxException(ErrorCode.AlreadyExists, $"exec {execId} in container {container.Id}: already exists");
             }
         }
-        // Validate here so that a bad process is the caller's error, not the init's.
+        // The guest's one parse of the process: a bad one is the caller's error, and the init
+        // gets the typed result.
         ProcessSpec process = ProcessLoader.Parse(request.Process.Span, new List<string>(), "process");
         var config = new InitMessage
         {
             Type = InitMessage.ConfigType,
             Mode = InitMessage.ExecMode,
             ContainerId = container.Id,
-            Spec = container.SpecJson,
-            Process = request.Process.ToStringUtf8(),
+            Process = process,
+            Seccomp = container.Spec.Linux?.Seccomp,
             Terminal = request.Terminal || process.Terminal,
             JoinPid = init.Pid,
         };
@@ -253,8 +256,4 @@ public sealed partial class ContainerManager
                 : throw new VmSandboxException(ErrorCode.NotFound, $"exec {execId} in container {container.Id}: not found");
         }
     }
-
-    /// <summary>Container ids as runc accepts them.</summary>
-    public static bool IsValidId(string id) =>
-        id.Length is > 0 and <= 1024 && id != "." && id != ".." && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '+');
 }

@@ -1,5 +1,6 @@
-using VmSandbox.Agent.Init;
+using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Agent.Protocol;
+using VmSandbox.Agent.Vm;
 
 namespace VmSandbox.Agent.Containers;
 

@@ -1,6 +1,6 @@
 using System.Runtime.ExceptionServices;
 using VmSandbox.Agent.ContainerInit;
-using VmSandbox.Agent.Init;
+using VmSandbox.Agent.Vm;
 using VmSandbox.Interop;
 
 namespace VmSandbox.Agent.Containers;

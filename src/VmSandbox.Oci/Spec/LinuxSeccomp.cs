@@ -2,7 +2,11 @@ using System.Text.Json.Serialization;
 
 namespace VmSandbox.Oci.Spec;
 
-/// <summary>The seccomp filter, in libseccomp's vocabulary (SCMP_ACT_*, SCMP_ARCH_*, SCMP_CMP_*).</summary>
+/// <summary>
+/// The seccomp filter (linux.seccomp), in libseccomp's vocabulary (SCMP_ACT_*, SCMP_ARCH_*,
+/// SCMP_CMP_*), kept as strings so that the validator and VmSandbox.Seccomp's compiler can name
+/// an unknown one. The one seccomp model: the OCI JSON reads into it and the compiler takes it.
+/// </summary>
 public sealed record LinuxSeccomp
 {
     public static readonly IReadOnlyList<string> KnownActions =
@@ -25,12 +29,16 @@ public sealed record LinuxSeccomp
         "SCMP_ARCH_X86", "SCMP_ARCH_X86_64",
     ];
 
+    /// <summary>SCMP_ACT_* taken for syscalls no rule matches.</summary>
     public string DefaultAction { get; set; } = "";
 
+    /// <summary>errno for an SCMP_ACT_ERRNO default action; EPERM (1) when absent, as runc does.</summary>
     public uint? DefaultErrnoRet { get; init; }
 
+    /// <summary>SCMP_ARCH_* names. x86_64 is always allowed (it is the native arch).</summary>
     public IReadOnlyList<string>? Architectures { get; init; }
 
+    /// <summary>SECCOMP_FILTER_FLAG_* names passed to seccomp(2).</summary>
     public IReadOnlyList<string>? Flags { get; init; }
 
     public string? ListenerPath { get; init; }
@@ -44,14 +52,23 @@ public sealed record LinuxSeccomp
     {
         public IReadOnlyList<string>? Names { get; init; }
 
+        /// <summary>SCMP_ACT_*.</summary>
         public string Action { get; set; } = "";
 
+        /// <summary>errno for SCMP_ACT_ERRNO, message for SCMP_ACT_TRACE; EPERM (1) when absent.</summary>
         public uint? ErrnoRet { get; init; }
 
+        /// <summary>
+        /// Argument conditions, all of which must hold (AND); when one argument is tested more than
+        /// once, any one of them (OR), as runc does.
+        /// </summary>
         public IReadOnlyList<Arg>? Args { get; init; }
     }
 
-    /// <summary>A comparison of syscall argument <c>index</c> with <c>value</c> (and <c>valueTwo</c> for masked ops).</summary>
+    /// <summary>
+    /// A comparison of syscall argument <c>index</c> with <c>value</c>, as unsigned 64-bit numbers;
+    /// for SCMP_CMP_MASKED_EQ, (arg &amp; value) == valueTwo.
+    /// </summary>
     public sealed record Arg
     {
         public uint Index { get; init; }

@@ -30,7 +30,7 @@ public sealed partial class Container
     /// </summary>
     public static Container Create(ContainerRuntime rt, string id, CreateOptions options)
     {
-        IdValidator.Validate(id);
+        ContainerIdValidator.Validate(id);
         LoadedSpec loaded = SpecLoader.Load(options.Bundle);
         foreach (string warning in loaded.Warnings)
         {

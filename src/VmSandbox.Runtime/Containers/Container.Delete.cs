@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using VmSandbox.Common;
+using VmSandbox.Oci;
 using VmSandbox.Oci.HookRunning;
 using VmSandbox.Oci.State;
 using VmSandbox.Runtime.Network;
@@ -18,7 +19,7 @@ public sealed partial class Container
     /// </summary>
     public static void Delete(ContainerRuntime rt, string id, bool force)
     {
-        IdValidator.Validate(id);
+        ContainerIdValidator.Validate(id);
         if (!rt.Store.Exists(id))
         {
             rt.Store.Remove(id, rt.Store.RunDirOf(id));

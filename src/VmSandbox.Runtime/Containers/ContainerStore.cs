@@ -46,7 +46,7 @@ public sealed class ContainerStore
     /// </summary>
     public string Claim(string id)
     {
-        IdValidator.Validate(id);
+        ContainerIdValidator.Validate(id);
         Directory.CreateDirectory(Root);
         string dir = DirOf(id);
         // 0777 less the umask, as Directory.CreateDirectory made it before.
@@ -76,7 +76,7 @@ public sealed class ContainerStore
 
     public ContainerRecord Load(string id)
     {
-        IdValidator.Validate(id);
+        ContainerIdValidator.Validate(id);
         string path = Path.Combine(DirOf(id), RecordFile);
         byte[] json;
         try

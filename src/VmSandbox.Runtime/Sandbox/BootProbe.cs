@@ -1,5 +1,6 @@
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
+using VmSandbox.Oci;
 using VmSandbox.Hypervisor;
 using VmSandbox.Runtime.Config;
 
@@ -18,7 +19,7 @@ public static class BootProbe
     /// <param name="running">Called once the agent answered; the VM stays up until the task it returns ends (or the guest goes).</param>
     public static async Task<BootReport> RunAsync(RuntimeConfig config, string id, Func<SandboxVm, CancellationToken, Task>? running, Action<string> log, CancellationToken ct)
     {
-        IdValidator.Validate(id);
+        ContainerIdValidator.Validate(id);
         string stateDir = Path.Combine(config.StateRoot, "vm-" + id);
         if (Directory.Exists(stateDir))
         {

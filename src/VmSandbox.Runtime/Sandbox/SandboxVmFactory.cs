@@ -34,7 +34,7 @@ public sealed class SandboxVmFactory
 
     public VmSpec CreateSpec(string id, string stateDir)
     {
-        IdValidator.Validate(id);
+        Oci.ContainerIdValidator.Validate(id);
         // The longest socket we create is "<uds>_<port>" for guest → host connections.
         string longest = Path.Combine(stateDir, "vsock.sock_4294967295");
         if (longest.Length > MaxSocketPath)

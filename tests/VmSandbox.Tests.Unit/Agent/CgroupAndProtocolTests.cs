@@ -2,12 +2,14 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using VmSandbox.Agent.Cgroups;
+using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Agent.Containers;
-using VmSandbox.Agent.Init;
+using VmSandbox.Agent.Vm;
 using VmSandbox.Common;
 using VmSandbox.Interop;
 using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
+using VmSandbox.Seccomp;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Agent;
@@ -102,8 +104,6 @@ public sealed class CgroupAndProtocolTests
             Type = InitMessage.ConfigType,
             Mode = InitMessage.ExecMode,
             ContainerId = "c1",
-            Spec = "{\"ociVersion\":\"1.0.2\"}",
-            Process = "{\"args\":[\"sh\"]}",
             Rootfs = "/run/vmsandbox/shares/t/rootfs",
             Binds = [new InitMessage.BindSource("/data", "/run/vmsandbox/shares/t/data")],
             Terminal = true,
@@ -118,6 +118,61 @@ public sealed class CgroupAndProtocolTests
         byte[] error = InitFrame.Encode(new InitMessage { Type = InitMessage.ErrorType, Message = "exec: \"x\": permission denied", Code = "InvalidArgument" });
         Assert.True(InitFrame.TryDecode(error, out InitMessage? e, out _));
         Assert.Equal("InvalidArgument", e!.Code);
+    }
+
+    /// <summary>A spec whose every part the container init reads, with values that differ from the defaults.</summary>
+    private static RuntimeSpec RichSpec()
+    {
+        RuntimeSpec spec = DefaultSpec.Create();
+        return spec with
+        {
+            Hostname = "h",
+            Domainname = "example.org",
+            Annotations = new Dictionary<string, string> { ["a"] = "b" },
+            Process = spec.Process! with { Terminal = false, NoNewPrivileges = false, OomScoreAdj = 0, User = new User { Uid = 1000, Gid = 0, Umask = 0, AdditionalGids = [5] } },
+            Hooks = new Hooks { StartContainer = [new Hook { Path = "/bin/true", Args = ["true"], Timeout = 5 }] },
+            Linux = spec.Linux! with
+            {
+                Sysctl = new Dictionary<string, string> { ["net.ipv4.ip_forward"] = "1" },
+                RootfsPropagation = "rslave",
+                Devices = [new LinuxDevice { Path = "/dev/fuse", Type = "c", Major = 10, Minor = 229, FileMode = 438, Uid = 0, Gid = 0 }],
+                Seccomp = Seccomp.DockerProfileTests.Load(),
+            },
+        };
+    }
+
+    [Fact]
+    public void Init_config_carries_the_typed_spec_unchanged()
+    {
+        RuntimeSpec spec = RichSpec();
+        byte[] frame = InitFrame.Encode(new InitMessage { Type = InitMessage.ConfigType, Mode = InitMessage.InitMode, ContainerId = "c1", Spec = spec });
+        Assert.True(InitFrame.TryDecode(frame, out InitMessage? decoded, out _));
+        // What the OCI writer makes of it is the same, and so is what the seccomp compiler makes of its profile.
+        Assert.Equal(SpecLoader.Serialize(spec), SpecLoader.Serialize(decoded!.Spec!));
+        Assert.Equal(SeccompCompiler.Compile(spec.Linux!.Seccomp!), SeccompCompiler.Compile(decoded.Spec!.Linux!.Seccomp!));
+        Assert.False(decoded.Spec.Process!.NoNewPrivileges);
+        Assert.Equal(0, decoded.Spec.Process.OomScoreAdj);
+        Assert.Null(decoded.Process);
+        Assert.Null(decoded.Seccomp);
+    }
+
+    [Fact]
+    public void Exec_config_carries_the_typed_process_and_the_containers_seccomp()
+    {
+        RuntimeSpec spec = RichSpec();
+        var message = new InitMessage
+        {
+            Type = InitMessage.ConfigType,
+            Mode = InitMessage.ExecMode,
+            ContainerId = "c1",
+            Process = spec.Process! with { Args = ["sh", "-c", "echo ok"], Cwd = "/tmp", Terminal = true },
+            Seccomp = spec.Linux!.Seccomp,
+            JoinPid = 42,
+        };
+        Assert.True(InitFrame.TryDecode(InitFrame.Encode(message), out InitMessage? decoded, out _));
+        Assert.Equal(ProcessLoader.Serialize(message.Process), ProcessLoader.Serialize(decoded!.Process!));
+        Assert.Equal(SeccompCompiler.Compile(message.Seccomp!), SeccompCompiler.Compile(decoded.Seccomp!));
+        Assert.Null(decoded.Spec);
     }
 
     [Theory]

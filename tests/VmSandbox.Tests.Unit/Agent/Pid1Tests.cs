@@ -1,4 +1,4 @@
-using VmSandbox.Agent.Init;
+using VmSandbox.Agent.Vm;
 using VmSandbox.Runtime.Sandbox;
 using Xunit;
 
@@ -9,7 +9,7 @@ public sealed class Pid1Tests
     [Fact]
     public void Mounts_devtmpfs_first_then_wires_the_console_then_the_rest()
     {
-        var sys = new FakeSystemInit();
+        var sys = new FakePid1System();
         new Pid1(sys).Initialize();
         var mounts = sys.Calls.Where(c => c.StartsWith("mount", StringComparison.Ordinal) || c.StartsWith("stdio", StringComparison.Ordinal)).ToList();
         Assert.Equal(
@@ -22,7 +22,7 @@ public sealed class Pid1Tests
     [Fact]
     public void Loads_modules_in_the_listed_order_skipping_comments_and_counts_new_ones()
     {
-        var sys = new FakeSystemInit();
+        var sys = new FakePid1System();
         sys.Files[Pid1.ModuleListPath] = ["# order matters", "/lib/modules/virtio_ring.ko", "", "  /lib/modules/virtio.ko  ", "/lib/modules/vsock.ko"];
         sys.LoadedAlready.Add("/lib/modules/vsock.ko");
         var pid1 = new Pid1(sys);
@@ -35,7 +35,7 @@ public sealed class Pid1Tests
     [Fact]
     public void Readiness_line_is_what_the_host_parses()
     {
-        var sys = new FakeSystemInit();
+        var sys = new FakePid1System();
         sys.Files[Pid1.ModuleListPath] = ["/lib/modules/a.ko"];
         new Pid1(sys).Initialize();
         AgentReadiness? r = AgentReadiness.TryParse(Assert.Single(sys.Console));
@@ -48,7 +48,7 @@ public sealed class Pid1Tests
     [Fact]
     public void Loopback_is_up_before_the_agent_serves_after_the_modules()
     {
-        var sys = new FakeSystemInit();
+        var sys = new FakePid1System();
         sys.Files[Pid1.ModuleListPath] = ["/lib/modules/virtio_net.ko"];
         new Pid1(sys).Initialize();
         int lo = sys.Calls.IndexOf("lo up");
@@ -58,7 +58,7 @@ public sealed class Pid1Tests
     [Fact]
     public void A_failing_mount_powers_the_vm_off_with_a_fatal_line()
     {
-        var sys = new FakeSystemInit { FailMountOf = "/sys" };
+        var sys = new FakePid1System { FailMountOf = "/sys" };
         int rc = new Pid1(sys).Run();
         Assert.Equal(1, rc);
         Assert.Equal(1, sys.PowerOffs);
@@ -69,14 +69,14 @@ public sealed class Pid1Tests
     [Fact]
     public void Services_start_before_readiness_and_their_failure_is_not_fatal()
     {
-        var sys = new FakeSystemInit();
+        var sys = new FakePid1System();
         new Pid1(sys, _ => throw new Common.VmSandboxException(Common.ErrorCode.System, "socket(AF_VSOCK) port 1024: address family not supported (errno 97)")).Initialize();
         Assert.Equal("vmsandbox-agent: api unavailable: socket(AF_VSOCK) port 1024: address family not supported (errno 97)", sys.Console[0]);
         Assert.EndsWith(" api=none", sys.Console[1], StringComparison.Ordinal);
         Assert.NotNull(AgentReadiness.TryParse(sys.Console[1]));
         Assert.Equal(0, sys.PowerOffs);
 
-        var ok = new FakeSystemInit();
+        var ok = new FakePid1System();
         new Pid1(ok, _ => "vsock:1024").Initialize();
         Assert.EndsWith(" api=vsock:1024", Assert.Single(ok.Console), StringComparison.Ordinal);
     }
@@ -84,7 +84,7 @@ public sealed class Pid1Tests
     [Fact]
     public async Task Shutdown_request_keeps_the_first_reason()
     {
-        var pid1 = new Pid1(new FakeSystemInit());
+        var pid1 = new Pid1(new FakePid1System());
         pid1.RequestShutdown("SIGTERM");
         pid1.RequestShutdown("ctrl-alt-del");
         Assert.Equal("SIGTERM", await pid1.ShutdownRequested);

@@ -62,6 +62,24 @@ public sealed class DependencyDirectionTests
         }
     }
 
+    /// <summary>
+    /// Inside the agent, the container init (ContainerInit/, which runs in the container's
+    /// process) depends on neither the container management that spawns it (Containers/) nor
+    /// the agent's PID 1 and API; they may use it and its protocol (ContainerInit/Protocol/).
+    /// </summary>
+    [Fact]
+    public void Agent_container_init_does_not_reach_back_into_the_agent()
+    {
+        string dir = Path.Combine(RepoRoot(), "guest-agent", "VmSandbox.Agent", "ContainerInit");
+        string[] forbidden = ["VmSandbox.Agent.Containers", "VmSandbox.Agent.Vm", "VmSandbox.Agent.Api", "Containers."];
+        var offenders = Directory.GetFiles(dir, "*.cs", SearchOption.AllDirectories)
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (File: f, Line: i + 1, Text: line.Trim())))
+            .Where(l => !l.Text.StartsWith("//", StringComparison.Ordinal) && forbidden.Any(n => l.Text.Contains(n, StringComparison.Ordinal)))
+            .Select(l => $"{Path.GetRelativePath(dir, l.File)}:{l.Line}: {l.Text}")
+            .ToList();
+        Assert.Empty(offenders);
+    }
+
     [Fact]
     public void Only_the_interop_project_declares_native_imports()
     {

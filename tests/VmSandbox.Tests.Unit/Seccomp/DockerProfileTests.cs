@@ -1,12 +1,15 @@
 using VmSandbox.Interop;
+using VmSandbox.Oci.Spec;
 using VmSandbox.Seccomp;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Seccomp;
 
 /// <summary>
-/// Docker's default profile (docker-default.json: the rules Docker sends for a container with
-/// the default capabilities on x86_64) compiled and run through <see cref="BpfInterpreter"/>.
+/// Docker's default profile (docker-default.json: the linux.seccomp Docker sends for a container
+/// with the default capabilities on x86_64, its archMap entry for x86_64 turned into
+/// "architectures" as Docker does) read with the OCI reader, compiled and run through
+/// <see cref="BpfInterpreter"/>.
 /// </summary>
 public sealed class DockerProfileTests
 {
@@ -17,21 +20,19 @@ public sealed class DockerProfileTests
 
     private static readonly Lazy<SockFilter[]> s_program = new(() => SeccompCompiler.Compile(Load()));
 
-    internal static SeccompProfile Load() =>
-        SeccompProfileJson.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Seccomp", "docker-default.json")));
+    internal static LinuxSeccomp Load() =>
+        SeccompJson.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Seccomp", "docker-default.json")));
 
     private static uint Run(uint nr, params ulong[] args) => BpfInterpreter.Run(s_program.Value, SeccompData.X86_64(nr, args));
 
     [Fact]
-    public void Profile_parses_with_arches_from_the_arch_map()
+    public void Profile_parses_with_the_x86_arches()
     {
-        SeccompProfile p = Load();
+        LinuxSeccomp p = Load();
         Assert.Equal("SCMP_ACT_ERRNO", p.DefaultAction);
         Assert.Equal(1u, p.DefaultErrnoRet);
-        Assert.Contains("SCMP_ARCH_X86_64", p.Architectures);
-        Assert.Contains("SCMP_ARCH_X86", p.Architectures);
-        Assert.Contains("SCMP_ARCH_X32", p.Architectures);
-        Assert.True(p.Syscalls[0].Names.Count > 300);
+        Assert.Equal(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], p.Architectures);
+        Assert.True(p.Syscalls![0].Names!.Count > 300);
     }
 
     [Fact]
@@ -187,9 +188,9 @@ public sealed class DockerProfileTests
     [Fact]
     public void Every_allowed_name_known_on_x86_64_is_allowed()
     {
-        SeccompProfile p = Load();
+        LinuxSeccomp p = Load();
         int known = 0;
-        foreach (string name in p.Syscalls[0].Names)
+        foreach (string name in p.Syscalls![0].Names!)
         {
             if (SyscallTable.TryGetNative(name, out int nr))
             {

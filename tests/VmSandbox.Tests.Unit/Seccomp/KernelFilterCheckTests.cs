@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using VmSandbox.Interop;
+using VmSandbox.Oci.Spec;
 using VmSandbox.Seccomp;
 using Xunit;
 
@@ -49,13 +50,13 @@ public sealed class KernelFilterCheckTests
     [Fact]
     public void Kernel_accepts_a_program_with_long_jumps()
     {
-        var rules = Enumerable.Range(0, 450).Select(i => new SeccompSyscall
+        var rules = Enumerable.Range(0, 450).Select(i => new LinuxSeccomp.Syscall
         {
             Names = [SyscallTable.Entries[i % 200].Name],
             Action = i % 2 == 0 ? "SCMP_ACT_ALLOW" : "SCMP_ACT_LOG",
-            Args = [new SeccompArg { Index = (uint)(i % 6), Op = "SCMP_CMP_GT", Value = (ulong)i << 33 }],
+            Args = [new LinuxSeccomp.Arg { Index = (uint)(i % 6), Op = "SCMP_CMP_GT", Value = (ulong)i << 33 }],
         }).ToArray();
-        SockFilter[] program = SeccompCompiler.Compile(new SeccompProfile
+        SockFilter[] program = SeccompCompiler.Compile(new LinuxSeccomp
         {
             DefaultAction = "SCMP_ACT_ERRNO",
             Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],

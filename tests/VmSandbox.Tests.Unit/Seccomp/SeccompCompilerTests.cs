@@ -1,5 +1,6 @@
 using VmSandbox.Common;
 using VmSandbox.Interop;
+using VmSandbox.Oci.Spec;
 using VmSandbox.Seccomp;
 using Xunit;
 
@@ -8,10 +9,10 @@ namespace VmSandbox.Tests.Unit.Seccomp;
 /// <summary>Actions, flags, bad input, program size and the syscall table.</summary>
 public sealed class SeccompCompilerTests
 {
-    private static SeccompProfile Profile(string defaultAction, params SeccompSyscall[] rules) =>
+    private static LinuxSeccomp Profile(string defaultAction, params LinuxSeccomp.Syscall[] rules) =>
         new() { DefaultAction = defaultAction, Syscalls = rules };
 
-    private static SeccompSyscall Rule(string action, uint? errnoRet = null, params string[] names) =>
+    private static LinuxSeccomp.Syscall Rule(string action, uint? errnoRet = null, params string[] names) =>
         new() { Names = names.Length == 0 ? ["getpid"] : names, Action = action, ErrnoRet = errnoRet };
 
     [Theory]
@@ -30,11 +31,11 @@ public sealed class SeccompCompilerTests
     {
         SockFilter[] asRule = SeccompCompiler.Compile(Profile("SCMP_ACT_ALLOW", Rule(action, errnoRet)));
         Assert.Equal(expected, BpfInterpreter.Run(asRule, SeccompData.X86_64(39)));
-        SockFilter[] asDefault = SeccompCompiler.Compile(new SeccompProfile { DefaultAction = action, DefaultErrnoRet = errnoRet });
+        SockFilter[] asDefault = SeccompCompiler.Compile(new LinuxSeccomp { DefaultAction = action, DefaultErrnoRet = errnoRet });
         Assert.Equal(expected, BpfInterpreter.Run(asDefault, SeccompData.X86_64(39)));
     }
 
-    private static void AssertInvalid(SeccompProfile profile, string message)
+    private static void AssertInvalid(LinuxSeccomp profile, string message)
     {
         VmSandboxException e = Assert.Throws<VmSandboxException>(() => SeccompCompiler.Compile(profile));
         Assert.Equal(ErrorCode.InvalidArgument, e.Code);
@@ -61,12 +62,12 @@ public sealed class SeccompCompilerTests
 
     [Fact]
     public void Rejects_unknown_operators() => AssertInvalid(
-        Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW") with { Args = [new SeccompArg { Index = 0, Op = "SCMP_CMP_XX" }] }),
+        Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW") with { Args = [new LinuxSeccomp.Arg { Index = 0, Op = "SCMP_CMP_XX" }] }),
         "compile seccomp profile: syscall rule 0: unknown operator \"SCMP_CMP_XX\"");
 
     [Fact]
     public void Rejects_arg_index_past_5() => AssertInvalid(
-        Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW") with { Args = [new SeccompArg { Index = 6, Op = "SCMP_CMP_EQ" }] }),
+        Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW") with { Args = [new LinuxSeccomp.Arg { Index = 6, Op = "SCMP_CMP_EQ" }] }),
         "compile seccomp profile: syscall rule 0: argument index 6 out of range 0-5");
 
     [Fact]
@@ -77,11 +78,11 @@ public sealed class SeccompCompilerTests
     [Fact]
     public void Rejects_unknown_arches_and_flags()
     {
-        AssertInvalid(new SeccompProfile { DefaultAction = "SCMP_ACT_ALLOW", Architectures = ["SCMP_ARCH_VAX"] },
+        AssertInvalid(new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW", Architectures = ["SCMP_ARCH_VAX"] },
             "compile seccomp profile: unknown architecture \"SCMP_ARCH_VAX\"");
-        AssertInvalid(new SeccompProfile { DefaultAction = "SCMP_ACT_ALLOW", Flags = ["SECCOMP_FILTER_FLAG_NEW_LISTENER"] },
+        AssertInvalid(new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW", Flags = ["SECCOMP_FILTER_FLAG_NEW_LISTENER"] },
             "compile seccomp profile: flag SECCOMP_FILTER_FLAG_NEW_LISTENER is not supported");
-        AssertInvalid(new SeccompProfile { DefaultAction = "SCMP_ACT_ALLOW", Flags = ["TSYNC"] },
+        AssertInvalid(new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW", Flags = ["TSYNC"] },
             "compile seccomp profile: unknown flag \"TSYNC\"");
     }
 
@@ -104,7 +105,7 @@ public sealed class SeccompCompilerTests
     [Fact]
     public void Empty_profile_is_arch_check_and_default()
     {
-        SockFilter[] program = SeccompCompiler.Compile(new SeccompProfile { DefaultAction = "SCMP_ACT_ALLOW" });
+        SockFilter[] program = SeccompCompiler.Compile(new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW" });
         BpfInterpreter.Validate(program);
         Assert.True(program.Length <= 8, $"{program.Length} instructions");
         Assert.Equal(SeccompCalls.SECCOMP_RET_ALLOW, BpfInterpreter.Run(program, SeccompData.X86_64(1)));
@@ -115,19 +116,19 @@ public sealed class SeccompCompilerTests
     {
         // 600 rules on 300 syscalls, each 64-bit EQ (6 insns): blocks span far more than 255
         // instructions, so tree jumps and fall-through chains need trampolines.
-        var rules = new List<SeccompSyscall>();
+        var rules = new List<LinuxSeccomp.Syscall>();
         var names = SyscallTable.Entries.Where(e => e.Abi != SyscallAbi.X32Only).Take(300).ToArray();
         for (int i = 0; i < 600; i++)
         {
-            rules.Add(new SeccompSyscall
+            rules.Add(new LinuxSeccomp.Syscall
             {
                 Names = [names[i % 300].Name],
                 Action = "SCMP_ACT_ERRNO",
                 ErrnoRet = (uint)((i % 7) + 1),
-                Args = [new SeccompArg { Index = (uint)(i % 6), Op = "SCMP_CMP_EQ", Value = (ulong)i << 20 }],
+                Args = [new LinuxSeccomp.Arg { Index = (uint)(i % 6), Op = "SCMP_CMP_EQ", Value = (ulong)i << 20 }],
             });
         }
-        SockFilter[] program = SeccompCompiler.Compile(new SeccompProfile
+        SockFilter[] program = SeccompCompiler.Compile(new LinuxSeccomp
         {
             DefaultAction = "SCMP_ACT_ALLOW",
             Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
@@ -150,14 +151,14 @@ public sealed class SeccompCompilerTests
     [Fact]
     public void Too_big_a_program_is_an_error()
     {
-        var rules = Enumerable.Range(0, 1100).Select(i => new SeccompSyscall
+        var rules = Enumerable.Range(0, 1100).Select(i => new LinuxSeccomp.Syscall
         {
             Names = ["ioctl"],
             Action = "SCMP_ACT_ALLOW",
-            Args = [new SeccompArg { Index = 1, Op = "SCMP_CMP_EQ", Value = (ulong)i }],
+            Args = [new LinuxSeccomp.Arg { Index = 1, Op = "SCMP_CMP_EQ", Value = (ulong)i }],
         }).ToArray();
         VmSandboxException e = Assert.Throws<VmSandboxException>(
-            () => SeccompCompiler.Compile(new SeccompProfile { DefaultAction = "SCMP_ACT_ERRNO", Syscalls = rules }));
+            () => SeccompCompiler.Compile(new LinuxSeccomp { DefaultAction = "SCMP_ACT_ERRNO", Syscalls = rules }));
         Assert.StartsWith("compile seccomp profile: program has ", e.Message);
         Assert.EndsWith("instructions, more than the kernel's limit of 4096", e.Message);
     }
@@ -232,10 +233,23 @@ public sealed class SeccompCompilerTests
     }
 
     [Fact]
-    public void Bad_json_is_an_invalid_argument()
+    public void A_profile_without_default_action_is_an_invalid_argument()
     {
-        VmSandboxException e = Assert.Throws<VmSandboxException>(() => SeccompProfileJson.Parse("{\"syscalls\": []}"));
+        // The OCI reader leaves an absent defaultAction empty; the compiler names it.
+        VmSandboxException e = Assert.Throws<VmSandboxException>(() => SeccompCompiler.Compile(SeccompJson.Parse("{\"syscalls\": []}")));
         Assert.Equal(ErrorCode.InvalidArgument, e.Code);
-        Assert.Equal("parse seccomp profile", e.Message);
+        Assert.Equal("compile seccomp profile: default action: unknown action \"\"", e.Message);
+    }
+
+    [Fact]
+    public void Absent_lists_compile_as_empty_ones()
+    {
+        LinuxSeccomp bare = SeccompJson.Parse("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\"}]}");
+        Assert.Null(bare.Architectures);
+        Assert.Null(bare.Flags);
+        Assert.Null(bare.Syscalls![0].Args);
+        LinuxSeccomp empty = bare with { Architectures = [], Flags = [], Syscalls = [new LinuxSeccomp.Syscall { Names = ["read"], Action = "SCMP_ACT_ALLOW", Args = [] }] };
+        Assert.Equal(SeccompCompiler.Compile(empty), SeccompCompiler.Compile(bare));
+        Assert.Equal(SeccompFilterFlags.None, SeccompCompiler.ParseFlags(bare.Flags));
     }
 }

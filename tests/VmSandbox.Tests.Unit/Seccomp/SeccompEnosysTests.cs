@@ -1,4 +1,5 @@
 using VmSandbox.Interop;
+using VmSandbox.Oci.Spec;
 using VmSandbox.Seccomp;
 using Xunit;
 
@@ -21,19 +22,19 @@ public sealed class SeccompEnosysTests
     private static readonly string[] s_allArches = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_X86"];
 
     /// <summary>read, write and close allowed; openat (the last: 257, x32 257, i386 295) only with flags 0.</summary>
-    private static SeccompProfile Profile(string defaultAction = "SCMP_ACT_ERRNO", uint? defaultErrno = null, string[]? arches = null) => new()
+    private static LinuxSeccomp Profile(string defaultAction = "SCMP_ACT_ERRNO", uint? defaultErrno = null, string[]? arches = null) => new()
     {
         DefaultAction = defaultAction,
         DefaultErrnoRet = defaultErrno,
         Architectures = arches ?? s_allArches,
         Syscalls =
         [
-            new SeccompSyscall { Names = ["read", "write", "close"], Action = "SCMP_ACT_ALLOW" },
-            new SeccompSyscall
+            new LinuxSeccomp.Syscall { Names = ["read", "write", "close"], Action = "SCMP_ACT_ALLOW" },
+            new LinuxSeccomp.Syscall
             {
                 Names = ["openat"],
                 Action = "SCMP_ACT_ALLOW",
-                Args = [new SeccompArg { Index = 2, Op = "SCMP_CMP_EQ", Value = 0 }],
+                Args = [new LinuxSeccomp.Arg { Index = 2, Op = "SCMP_CMP_EQ", Value = 0 }],
             },
         ],
     };
@@ -69,11 +70,11 @@ public sealed class SeccompEnosysTests
     public void Each_arch_has_its_own_last_syscall()
     {
         // pwritev2 is x86_64 328, x32 547 (its own entry), i386 379; mount 165, x32 165, i386 21.
-        SockFilter[] program = SeccompCompiler.Compile(new SeccompProfile
+        SockFilter[] program = SeccompCompiler.Compile(new LinuxSeccomp
         {
             DefaultAction = "SCMP_ACT_KILL_PROCESS",
             Architectures = s_allArches,
-            Syscalls = [new SeccompSyscall { Names = ["pwritev2", "mount"], Action = "SCMP_ACT_ALLOW" }],
+            Syscalls = [new LinuxSeccomp.Syscall { Names = ["pwritev2", "mount"], Action = "SCMP_ACT_ALLOW" }],
         });
         uint Native(uint nr) => BpfInterpreter.Run(program, SeccompData.X86_64(nr));
         uint I386(uint nr) => BpfInterpreter.Run(program, new SeccompData(nr, SeccompCalls.AUDIT_ARCH_I386, []));
@@ -93,11 +94,11 @@ public sealed class SeccompEnosysTests
     public void An_arch_without_known_names_gets_no_stub()
     {
         // chown32 exists only on i386: x86_64 and x32 have no last syscall, so keep the default.
-        SockFilter[] program = SeccompCompiler.Compile(new SeccompProfile
+        SockFilter[] program = SeccompCompiler.Compile(new LinuxSeccomp
         {
             DefaultAction = "SCMP_ACT_ERRNO",
             Architectures = s_allArches,
-            Syscalls = [new SeccompSyscall { Names = ["chown32"], Action = "SCMP_ACT_ALLOW" }],
+            Syscalls = [new LinuxSeccomp.Syscall { Names = ["chown32"], Action = "SCMP_ACT_ALLOW" }],
         });
         Assert.Equal(Eperm, BpfInterpreter.Run(program, SeccompData.X86_64(999)));
         Assert.Equal(Eperm, BpfInterpreter.Run(program, SeccompData.X86_64(X32 | 999)));
@@ -156,7 +157,7 @@ public sealed class SeccompEnosysTests
     /// rules, default action and arches, and an allow list cut down to a few names that keep the
     /// same last syscall per arch (faccessat2 for x86_64 and i386, pwritev2 for x32).
     /// </summary>
-    internal static SeccompProfile LoadRuncTest1() => SeccompProfileJson.Parse("""
+    internal static LinuxSeccomp LoadRuncTest1() => SeccompJson.Parse("""
         {
           "defaultAction": "SCMP_ACT_ERRNO",
           "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],

@@ -1,4 +1,5 @@
 using VmSandbox.Interop;
+using VmSandbox.Oci.Spec;
 using VmSandbox.Seccomp;
 using Xunit;
 
@@ -30,16 +31,16 @@ public sealed class SeccompOperatorTests
     }
 
     private static SockFilter[] CompileOne(uint index, string op, ulong value, ulong valueTwo = 0) =>
-        SeccompCompiler.Compile(new SeccompProfile
+        SeccompCompiler.Compile(new LinuxSeccomp
         {
             DefaultAction = "SCMP_ACT_ERRNO",
             Syscalls =
             [
-                new SeccompSyscall
+                new LinuxSeccomp.Syscall
                 {
                     Names = ["ioctl"],
                     Action = "SCMP_ACT_ALLOW",
-                    Args = [new SeccompArg { Index = index, Op = op, Value = value, ValueTwo = valueTwo }],
+                    Args = [new LinuxSeccomp.Arg { Index = index, Op = op, Value = value, ValueTwo = valueTwo }],
                 },
             ],
         });
@@ -91,29 +92,29 @@ public sealed class SeccompOperatorTests
     [Fact]
     public void Args_in_one_rule_are_anded_and_rules_are_ored()
     {
-        var profile = new SeccompProfile
+        var profile = new LinuxSeccomp
         {
             DefaultAction = "SCMP_ACT_ERRNO",
             Syscalls =
             [
-                new SeccompSyscall
+                new LinuxSeccomp.Syscall
                 {
                     Names = ["mmap"],
                     Action = "SCMP_ACT_ALLOW",
                     Args =
                     [
-                        new SeccompArg { Index = 0, Op = "SCMP_CMP_EQ", Value = 0 },
-                        new SeccompArg { Index = 2, Op = "SCMP_CMP_LE", Value = 3 },
+                        new LinuxSeccomp.Arg { Index = 0, Op = "SCMP_CMP_EQ", Value = 0 },
+                        new LinuxSeccomp.Arg { Index = 2, Op = "SCMP_CMP_LE", Value = 3 },
                     ],
                 },
-                new SeccompSyscall
+                new LinuxSeccomp.Syscall
                 {
                     Names = ["mmap"],
                     Action = "SCMP_ACT_ERRNO",
                     ErrnoRet = 22,
-                    Args = [new SeccompArg { Index = 1, Op = "SCMP_CMP_GT", Value = 0x1_0000_0000 }],
+                    Args = [new LinuxSeccomp.Arg { Index = 1, Op = "SCMP_CMP_GT", Value = 0x1_0000_0000 }],
                 },
-                new SeccompSyscall { Names = ["mmap"], Action = "SCMP_ACT_LOG" },
+                new LinuxSeccomp.Syscall { Names = ["mmap"], Action = "SCMP_ACT_LOG" },
             ],
         };
         SockFilter[] program = SeccompCompiler.Compile(profile);
@@ -136,20 +137,20 @@ public sealed class SeccompOperatorTests
     public void Conditions_on_one_argument_are_ored_as_runc_does(ulong pid, ulong flags, bool allowed)
     {
         // runc's matchCall: a rule testing one argument twice becomes one rule per condition.
-        SockFilter[] program = SeccompCompiler.Compile(new SeccompProfile
+        SockFilter[] program = SeccompCompiler.Compile(new LinuxSeccomp
         {
             DefaultAction = "SCMP_ACT_ERRNO",
             Syscalls =
             [
-                new SeccompSyscall
+                new LinuxSeccomp.Syscall
                 {
                     Names = ["process_vm_readv"],
                     Action = "SCMP_ACT_ALLOW",
                     Args =
                     [
-                        new SeccompArg { Index = 0, Op = "SCMP_CMP_EQ", Value = 100 },
-                        new SeccompArg { Index = 0, Op = "SCMP_CMP_EQ", Value = 9001 },
-                        new SeccompArg { Index = 5, Op = "SCMP_CMP_EQ", Value = 7 },
+                        new LinuxSeccomp.Arg { Index = 0, Op = "SCMP_CMP_EQ", Value = 100 },
+                        new LinuxSeccomp.Arg { Index = 0, Op = "SCMP_CMP_EQ", Value = 9001 },
+                        new LinuxSeccomp.Arg { Index = 5, Op = "SCMP_CMP_EQ", Value = 7 },
                     ],
                 },
             ],

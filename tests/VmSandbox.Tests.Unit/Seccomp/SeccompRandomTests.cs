@@ -1,5 +1,6 @@
 using VmSandbox.Common;
 using VmSandbox.Interop;
+using VmSandbox.Oci.Spec;
 using VmSandbox.Seccomp;
 using Xunit;
 
@@ -29,15 +30,15 @@ public sealed class SeccompRandomTests
         var rng = new Random(seed);
         string[] names = SyscallTable.Entries.Where(e => e.Abi == SyscallAbi.Common).Select(e => e.Name)
             .OrderBy(_ => rng.Next()).Take(3 + rng.Next(40)).ToArray();
-        var rules = new List<SeccompSyscall>();
+        var rules = new List<LinuxSeccomp.Syscall>();
         int count = 20 + rng.Next(500);
         for (int i = 0; i < count; i++)
         {
-            var args = new List<SeccompArg>();
+            var args = new List<LinuxSeccomp.Arg>();
             int argCount = rng.Next(4);
             for (int a = 0; a < argCount; a++)
             {
-                args.Add(new SeccompArg { Index = (uint)rng.Next(6), Op = s_ops[rng.Next(s_ops.Length)], Value = Pick(rng), ValueTwo = Pick(rng) });
+                args.Add(new LinuxSeccomp.Arg { Index = (uint)rng.Next(6), Op = s_ops[rng.Next(s_ops.Length)], Value = Pick(rng), ValueTwo = Pick(rng) });
             }
             (string action, uint? errno) = rng.Next(5) switch
             {
@@ -46,9 +47,9 @@ public sealed class SeccompRandomTests
                 2 => ("SCMP_ACT_TRAP", null),
                 _ => ("SCMP_ACT_ERRNO", (uint?)rng.Next(1, 9)),
             };
-            rules.Add(new SeccompSyscall { Names = [names[rng.Next(names.Length)]], Action = action, ErrnoRet = errno, Args = args });
+            rules.Add(new LinuxSeccomp.Syscall { Names = [names[rng.Next(names.Length)]], Action = action, ErrnoRet = errno, Args = args });
         }
-        var profile = new SeccompProfile
+        var profile = new LinuxSeccomp
         {
             DefaultAction = "SCMP_ACT_KILL_PROCESS",
             Architectures = rng.Next(2) == 0 ? ["SCMP_ARCH_X86_64"] : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_X86"],
@@ -90,22 +91,23 @@ public sealed class SeccompRandomTests
     /// The documented semantics: argument rules in order (their conditions AND-ed, OR-ed when one
     /// argument is tested twice), then the first plain rule, then the default.
     /// </summary>
-    private static uint Evaluate(SeccompProfile profile, string name, ulong[] args)
+    private static uint Evaluate(LinuxSeccomp profile, string name, ulong[] args)
     {
-        SeccompSyscall[] rules = profile.Syscalls.Where(r => r.Names.Contains(name)).ToArray();
-        foreach (SeccompSyscall rule in rules.Where(r => r.Args.Count > 0))
+        LinuxSeccomp.Syscall[] rules = (profile.Syscalls ?? []).Where(r => r.Names!.Contains(name)).ToArray();
+        foreach (LinuxSeccomp.Syscall rule in rules.Where(r => r.Args is { Count: > 0 }))
         {
-            bool anded = rule.Args.DistinctBy(a => a.Index).Count() == rule.Args.Count;
-            if (anded ? rule.Args.All(a => Holds(a, args[a.Index])) : rule.Args.Any(a => Holds(a, args[a.Index])))
+            IReadOnlyList<LinuxSeccomp.Arg> conditions = rule.Args!;
+            bool anded = conditions.DistinctBy(a => a.Index).Count() == conditions.Count;
+            if (anded ? conditions.All(a => Holds(a, args[a.Index])) : conditions.Any(a => Holds(a, args[a.Index])))
             {
                 return ActionOf(rule);
             }
         }
-        SeccompSyscall? plain = rules.FirstOrDefault(r => r.Args.Count == 0);
+        LinuxSeccomp.Syscall? plain = rules.FirstOrDefault(r => r.Args is not { Count: > 0 });
         return plain is null ? SeccompCalls.SECCOMP_RET_KILL_PROCESS : ActionOf(plain);
     }
 
-    private static uint ActionOf(SeccompSyscall rule) => rule.Action switch
+    private static uint ActionOf(LinuxSeccomp.Syscall rule) => rule.Action switch
     {
         "SCMP_ACT_ALLOW" => SeccompCalls.SECCOMP_RET_ALLOW,
         "SCMP_ACT_LOG" => SeccompCalls.SECCOMP_RET_LOG,
@@ -113,7 +115,7 @@ public sealed class SeccompRandomTests
         _ => SeccompCalls.SECCOMP_RET_ERRNO | rule.ErrnoRet!.Value,
     };
 
-    private static bool Holds(SeccompArg a, ulong arg) => a.Op switch
+    private static bool Holds(LinuxSeccomp.Arg a, ulong arg) => a.Op switch
     {
         "SCMP_CMP_NE" => arg != a.Value,
         "SCMP_CMP_LT" => arg < a.Value,

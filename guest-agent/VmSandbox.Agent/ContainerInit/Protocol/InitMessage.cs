@@ -1,9 +1,12 @@
-namespace VmSandbox.Agent.Containers;
+using VmSandbox.Oci.Spec;
+
+namespace VmSandbox.Agent.ContainerInit.Protocol;
 
 /// <summary>
 /// One message between the agent and a container-init process on their socketpair (fd 3 in the
 /// init); see docs/protocols/agent-api.md "Container init protocol". Only the fields of its
-/// <see cref="Type"/> are set.
+/// <see cref="Type"/> are set. The agent parses and validates config.json (and an exec's
+/// process) once; "config" carries the typed result, which the init uses as it is.
 /// </summary>
 public sealed record InitMessage
 {
@@ -22,11 +25,14 @@ public sealed record InitMessage
 
     public string? ContainerId { get; init; }
 
-    /// <summary>config.json text (both modes: exec reads hostname-independent settings from it).</summary>
-    public string? Spec { get; init; }
+    /// <summary>Init mode: the container's config.json as the agent parsed and validated it.</summary>
+    public RuntimeSpec? Spec { get; init; }
 
-    /// <summary>An OCI Process object (exec mode; init mode uses spec.process).</summary>
-    public string? Process { get; init; }
+    /// <summary>Exec mode: the process to run, as the agent parsed and validated it (init mode runs spec.process).</summary>
+    public ProcessSpec? Process { get; init; }
+
+    /// <summary>Exec mode: the container's linux.seccomp, which an exec'd process gets too (init mode has spec.linux.seccomp).</summary>
+    public LinuxSeccomp? Seccomp { get; init; }
 
     /// <summary>The rootfs as a guest path (init mode).</summary>
     public string? Rootfs { get; init; }

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text.Json;
 using VmSandbox.Common;
 
-namespace VmSandbox.Agent.Containers;
+namespace VmSandbox.Agent.ContainerInit.Protocol;
 
 /// <summary>
 /// Framing of <see cref="InitMessage"/>s: a 4-byte big-endian length, then that many bytes of
@@ -12,7 +12,7 @@ public static class InitFrame
 {
     public const int HeaderSize = 4;
 
-    /// <summary>A config.json with a big seccomp profile is ~100 KiB; refuse anything absurd.</summary>
+    /// <summary>A spec with a big seccomp profile is ~100 KiB; refuse anything absurd.</summary>
     public const int MaxPayload = 16 * 1024 * 1024;
 
     public static byte[] Encode(InitMessage message)

@@ -1,6 +1,6 @@
 using VmSandbox.Interop;
 
-namespace VmSandbox.Agent.Init;
+namespace VmSandbox.Agent.Vm;
 
 /// <summary>
 /// PID 1's one reaper: a dedicated thread blocks in waitpid(-1) while PID 1 has children; the

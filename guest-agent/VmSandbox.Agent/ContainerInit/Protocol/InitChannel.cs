@@ -1,7 +1,7 @@
 using VmSandbox.Common;
 using VmSandbox.Interop;
 
-namespace VmSandbox.Agent.Containers;
+namespace VmSandbox.Agent.ContainerInit.Protocol;
 
 /// <summary>
 /// One end of the agent ↔ container-init socketpair: blocking send and receive of

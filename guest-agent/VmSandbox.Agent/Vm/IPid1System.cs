@@ -1,10 +1,10 @@
-namespace VmSandbox.Agent.Init;
+namespace VmSandbox.Agent.Vm;
 
 /// <summary>
 /// The OS operations PID 1 performs, behind an interface so that unit tests can fake them
 /// (youki's Syscall trait).
 /// </summary>
-public interface ISystemInit
+public interface IPid1System
 {
     void Mount(string source, string target, string fsType, ulong flags, string? data);
     void CreateDirectory(string path);

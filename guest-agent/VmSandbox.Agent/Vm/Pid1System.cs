@@ -1,10 +1,10 @@
 using System.Globalization;
 using VmSandbox.Interop;
 
-namespace VmSandbox.Agent.Init;
+namespace VmSandbox.Agent.Vm;
 
-/// <summary>The real <see cref="ISystemInit"/>: syscalls through VmSandbox.Interop.</summary>
-public sealed class SystemInit : ISystemInit
+/// <summary>The real <see cref="IPid1System"/>: syscalls through VmSandbox.Interop.</summary>
+public sealed class Pid1System : IPid1System
 {
     public void Mount(string source, string target, string fsType, ulong flags, string? data) =>
         VmSandbox.Interop.Mount.Do(source, target, fsType, flags, data);

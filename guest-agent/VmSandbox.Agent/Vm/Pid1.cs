@@ -2,14 +2,14 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using VmSandbox.Interop;
 
-namespace VmSandbox.Agent.Init;
+namespace VmSandbox.Agent.Vm;
 
 /// <summary>
 /// PID 1 duties of the guest: mount the pseudo file systems, load the kernel modules listed by
 /// the initramfs builder in dependency order, reap orphans, announce readiness on the console
 /// and end the VM on request (SIGTERM, Ctrl-Alt-Del from the host, or an agent RPC).
 /// Any failure ends the VM too: a guest with a dead or broken PID 1 must never hang.
-/// Collaborators: <see cref="ISystemInit"/> for every OS call.
+/// Collaborators: <see cref="IPid1System"/> for every OS call.
 /// </summary>
 public sealed class Pid1
 {
@@ -30,7 +30,7 @@ public sealed class Pid1
         ("cgroup2", "/sys/fs/cgroup", "cgroup2", NoSuidNoDev | Mount.MS_NOEXEC | Mount.MS_RELATIME, "nsdelegate"),
     ];
 
-    private readonly ISystemInit _sys;
+    private readonly IPid1System _sys;
     private readonly TaskCompletionSource<string> _shutdown = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<PosixSignalRegistration> _signals = [];
     private int _poweringOff;
@@ -43,7 +43,7 @@ public sealed class Pid1
     /// description for the readiness line (e.g. "vsock:1024"). A failure is logged, not fatal:
     /// the VM can still be stopped from the host.</param>
     /// <param name="children">The reaper's registry of watched children (container processes).</param>
-    public Pid1(ISystemInit sys, Func<Pid1, string>? startServices = null, ChildRegistry? children = null)
+    public Pid1(IPid1System sys, Func<Pid1, string>? startServices = null, ChildRegistry? children = null)
     {
         _sys = sys;
         _startServices = startServices;

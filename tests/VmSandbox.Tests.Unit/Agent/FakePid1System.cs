@@ -1,9 +1,9 @@
-using VmSandbox.Agent.Init;
+using VmSandbox.Agent.Vm;
 
 namespace VmSandbox.Tests.Unit.Agent;
 
 /// <summary>Records what PID 1 asked of the OS.</summary>
-internal sealed class FakeSystemInit : ISystemInit
+internal sealed class FakePid1System : IPid1System
 {
     public List<string> Calls { get; } = [];
     public List<string> Console { get; } = [];
