@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using VmSandbox.Vsock.Hybrid;
-using VmSandbox.Vsock.Vsock;
+using VmSandbox.Vsock;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Vsock;
