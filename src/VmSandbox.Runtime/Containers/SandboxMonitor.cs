@@ -42,7 +42,7 @@ public sealed class SandboxMonitor
     {
         _store = store;
         _id = id;
-        _config = config with { VsockTransport = Vsock.VsockTransportKind.Hybrid };
+        _config = config;
         _reportSocket = reportSocket;
         _ttyPath = ttyPath;
         _log = log;

@@ -64,19 +64,9 @@ public sealed class HostCheck
         }
     }
 
-    private CheckItem VsockItem()
-    {
-        try
-        {
-            return Vsock.VsockTransportSelector.Choose(_config.VsockTransport, _fileExists) == Vsock.VsockTransportKind.Kernel
-                ? new CheckItem("vsock", true, true, $"kernel vhost-vsock ({Vsock.VsockTransportSelector.VhostVsockDevice})")
-                : new CheckItem("vsock", true, true, "hybrid vsock through our vhost-user device (no kernel module needed)");
-        }
-        catch (Common.VmSandboxException e)
-        {
-            return new CheckItem("vsock", false, true, e.Message, e.Hint);
-        }
-    }
+    /// <summary>Our vhost-user vsock device needs nothing from the host kernel (ADR 0005).</summary>
+    private static CheckItem VsockItem() =>
+        new("vsock", true, true, "hybrid vsock through our vhost-user device (no kernel module needed)");
 
     private CheckItem ToolItem(string name, string binary, string fix) =>
         _which(binary) is { } found

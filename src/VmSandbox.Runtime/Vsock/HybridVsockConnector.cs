@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using VmSandbox.Common;
 
-namespace VmSandbox.Vsock.Hybrid;
+namespace VmSandbox.Runtime.Vsock;
 
 /// <summary>
 /// Host-side client of hybrid vsock: connects to the back-end's Unix socket, sends
