@@ -1,9 +1,9 @@
 using VmSandbox.Hypervisor;
+using VmSandbox.Install.Check;
 using VmSandbox.Runtime.Config;
-using VmSandbox.Runtime.Host;
 using Xunit;
 
-namespace VmSandbox.Tests.Unit.Runtime;
+namespace VmSandbox.Tests.Unit.Install;
 
 public sealed class HostCheckTests
 {

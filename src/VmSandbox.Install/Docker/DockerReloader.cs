@@ -2,7 +2,7 @@ using System.Globalization;
 using VmSandbox.Common;
 using VmSandbox.Interop;
 
-namespace VmSandbox.Runtime.Install;
+namespace VmSandbox.Install.Docker;
 
 /// <summary>
 /// Sends SIGHUP to the dockerd named by its pid file: dockerd reloads the reloadable parts of

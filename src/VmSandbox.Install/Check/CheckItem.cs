@@ -1,4 +1,4 @@
-namespace VmSandbox.Runtime.Host;
+namespace VmSandbox.Install.Check;
 
 /// <summary>One line of `vmsandbox check`.</summary>
 /// <param name="Name">What was checked.</param>

@@ -1,7 +1,7 @@
 using VmSandbox.Hypervisor;
 using VmSandbox.Runtime.Config;
 
-namespace VmSandbox.Runtime.Host;
+namespace VmSandbox.Install.Check;
 
 /// <summary>
 /// What this host has and lacks for VmSandbox (`vmsandbox check`). File-system and KVM probes

@@ -1,4 +1,4 @@
-namespace VmSandbox.Runtime.Install;
+namespace VmSandbox.Install.Docker;
 
 /// <summary>
 /// What <see cref="DockerDaemonConfig"/> did to daemon.json: nothing (already as wanted), or

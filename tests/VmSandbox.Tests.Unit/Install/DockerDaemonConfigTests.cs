@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using VmSandbox.Common;
-using VmSandbox.Runtime.Install;
+using VmSandbox.Install.Docker;
 using Xunit;
 
-namespace VmSandbox.Tests.Unit.Runtime;
+namespace VmSandbox.Tests.Unit.Install;
 
 /// <summary>install/uninstall --docker on temp daemon.json files: merge, backup, idempotence, refusal, revert.</summary>
 public sealed class DockerDaemonConfigTests : IDisposable

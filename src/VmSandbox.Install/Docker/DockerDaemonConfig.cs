@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using VmSandbox.Common;
 
-namespace VmSandbox.Runtime.Install;
+namespace VmSandbox.Install.Docker;
 
 /// <summary>
 /// Registers vmsandbox with Docker by editing daemon.json: <c>install</c> merges

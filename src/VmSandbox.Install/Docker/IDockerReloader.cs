@@ -1,4 +1,4 @@
-namespace VmSandbox.Runtime.Install;
+namespace VmSandbox.Install.Docker;
 
 /// <summary>Asks a running dockerd to read daemon.json again; tests substitute a recorder.</summary>
 public interface IDockerReloader
