@@ -32,6 +32,9 @@ public static unsafe partial class ProcessCalls
         return errno == ECHILD ? 0 : throw SyscallError.Create("waitpid", null, errno);
     }
 
+    /// <summary>getppid(2).</summary>
+    public static int GetParentPid() => LibC.getppid();
+
     public static void Dup2(int oldFd, int newFd) =>
         SyscallError.ThrowIfNegative(LibC.dup2(oldFd, newFd), "dup2");
 

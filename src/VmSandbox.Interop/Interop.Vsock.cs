@@ -5,6 +5,7 @@ namespace VmSandbox.Interop;
 /// <summary>
 /// AF_VSOCK sockets. GUEST SIDE ONLY: the host never opens AF_VSOCK (its /dev/vsock belongs to the
 /// machine's own hypervisor); the host end of our vsock is the vhost-user device's Unix socket.
+/// DependencyDirectionTests fails if a host assembly refers to this class.
 /// </summary>
 public static unsafe partial class Vsock
 {

@@ -1,9 +1,9 @@
 using System.Net.Sockets;
 using VmSandbox.Common;
 using VmSandbox.Interop;
+using VmSandbox.Virtio.VhostUser;
 using VmSandbox.Vsock.Hybrid;
-using VmSandbox.Vsock.VhostUser;
-using VmSandbox.Vsock.Vsock;
+using VmSandbox.Vsock.Muxer;
 
 namespace VmSandbox.Vsock;
 

@@ -1,5 +1,5 @@
 using VmSandbox.Interop;
-using VmSandbox.Vsock.VhostUser;
+using VmSandbox.Virtio.VhostUser;
 
 namespace VmSandbox.Vsock;
 

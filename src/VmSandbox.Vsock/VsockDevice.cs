@@ -1,6 +1,7 @@
-using VmSandbox.Vsock.VhostUser;
-using VmSandbox.Vsock.Virtio;
-using VmSandbox.Vsock.Vsock;
+using System.Buffers.Binary;
+using VmSandbox.Virtio;
+using VmSandbox.Virtio.VhostUser;
+using VmSandbox.Vsock.Muxer;
 
 namespace VmSandbox.Vsock;
 
@@ -13,7 +14,7 @@ namespace VmSandbox.Vsock;
 /// tx keeps being drained while rx is full, because replies wait in the muxer's pending
 /// state (virtio 1.2 §5.10.6.6, the virtqueue deadlock rule).
 /// </summary>
-internal sealed partial class VsockDevice
+internal sealed partial class VsockDevice : IVhostUserDevice
 {
     public const int RxQueue = 0;
     public const int TxQueue = 1;
@@ -26,11 +27,16 @@ internal sealed partial class VsockDevice
     private readonly DescriptorChain _txChain = new();
     private readonly DescriptorChain _rxChain = new();
 
+    /// <summary>struct virtio_vsock_config { le64 guest_cid; } (virtio 1.2 §5.10.4).</summary>
+    private readonly byte[] _config = new byte[8];
+
     public VsockDevice(VsockMuxer muxer, Action<string>? log)
     {
         Muxer = muxer;
         Log = log;
+        // QEMU hands the back-end rx (0) and tx (1); the event queue stays in QEMU.
         Vrings = [new Vring(RxQueue, "rx", log), new Vring(TxQueue, "tx", log)];
+        BinaryPrimitives.WriteUInt64LittleEndian(_config, muxer.GuestCid);
     }
 
     public VsockMuxer Muxer { get; }
@@ -38,6 +44,15 @@ internal sealed partial class VsockDevice
     public Vring[] Vrings { get; }
 
     public Action<string>? Log { get; }
+
+    Lock IVhostUserDevice.Gate => Muxer.Gate;
+
+    IReadOnlyList<Vring> IVhostUserDevice.Vrings => Vrings;
+
+    ReadOnlySpan<byte> IVhostUserDevice.Config => _config;
+
+    /// <summary>The front-end went away: connections to the old guest are dropped, the device stays usable.</summary>
+    void IVhostUserDevice.Reset() => Muxer.Reset(stop: false);
 
     /// <summary>
     /// Drains tx, fills rx, repeats while either made progress (bounded per call, so a guest

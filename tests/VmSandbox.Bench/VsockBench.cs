@@ -7,7 +7,7 @@ using VmSandbox.Agent.Protocol;
 using VmSandbox.Hypervisor;
 using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
-using VmSandbox.Vsock.Hybrid;
+using VmSandbox.Runtime.Vsock;
 
 namespace VmSandbox.Bench;
 
@@ -35,7 +35,7 @@ internal static class VsockBench
             var factory = new SandboxVmFactory(config, AccelDetector.ForHost(), new QemuHypervisor(), _ => { });
             VmSpec spec = factory.CreateSpec("bench", Path.Combine(state, "bench"));
             await using SandboxVm vm = await factory.BootAsync(spec, CancellationToken.None);
-            string uds = vm.VsockUdsPath ?? throw new InvalidOperationException("the bench needs hybrid vsock");
+            string uds = vm.VsockUdsPath;
 
             double toGuest = await SinkAsync(uds);
             double fromGuest = await SourceAsync(uds);

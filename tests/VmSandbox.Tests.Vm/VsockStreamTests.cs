@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using VmSandbox.Agent.Protocol;
-using VmSandbox.Vsock.Hybrid;
+using VmSandbox.Runtime.Vsock;
 using Xunit;
 
 namespace VmSandbox.Tests.Vm;

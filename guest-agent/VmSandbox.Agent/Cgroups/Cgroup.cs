@@ -75,7 +75,7 @@ public sealed class Cgroup
     {
         byte[] program = DeviceFilter.Compile(DeviceFilter.Effective(rules));
         using SafeFd loaded = Bpf.LoadProgram(Bpf.BPF_PROG_TYPE_CGROUP_DEVICE, program, Bpf.BPF_CGROUP_DEVICE);
-        using SafeFd dir = SafeFd.Open(Path, Tmds.Linux.LibC.O_RDONLY | Tmds.Linux.LibC.O_DIRECTORY | Tmds.Linux.LibC.O_CLOEXEC);
+        using SafeFd dir = SafeFd.Open(Path, FileSystemCalls.O_RDONLY | FileSystemCalls.O_DIRECTORY | FileSystemCalls.O_CLOEXEC);
         Bpf.Attach(dir, loaded, Bpf.BPF_CGROUP_DEVICE, Bpf.BPF_F_ALLOW_MULTI);
     }
 

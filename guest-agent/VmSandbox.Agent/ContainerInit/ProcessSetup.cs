@@ -1,5 +1,4 @@
 using System.Globalization;
-using Tmds.Linux;
 using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
@@ -225,7 +224,7 @@ public sealed class ProcessSetup
                 continue;
             }
             int errno = FileStat.TryChown(fd, uid, group);
-            if (errno != 0 && errno != LibC.EINVAL && errno != LibC.EPERM && errno != LibC.EROFS)
+            if (errno != 0 && errno != Errno.EINVAL && errno != Errno.EPERM && errno != Errno.EROFS)
             {
                 throw SyscallError.Create("fchown", $"stdio fd {fd}", errno);
             }

@@ -1,6 +1,6 @@
 using VmSandbox.Common;
+using VmSandbox.Install.Check;
 using VmSandbox.Runtime.Config;
-using VmSandbox.Runtime.Host;
 
 namespace VmSandbox.Cli.Commands;
 

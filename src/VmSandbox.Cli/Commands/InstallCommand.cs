@@ -1,5 +1,5 @@
 using VmSandbox.Common;
-using VmSandbox.Runtime.Install;
+using VmSandbox.Install.Docker;
 
 namespace VmSandbox.Cli.Commands;
 

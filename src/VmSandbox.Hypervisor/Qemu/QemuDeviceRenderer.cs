@@ -18,7 +18,6 @@ public static class QemuDeviceRenderer
     public static IReadOnlyList<string> Arguments(VmDevice device) => device switch
     {
         VhostUserVsockDevice v => ["-chardev", $"socket,id=vsock,path={v.SocketPath}", "-device", "vhost-user-vsock-pci,chardev=vsock"],
-        KernelVsockDevice k => ["-device", "vhost-vsock-pci,guest-cid=" + k.GuestCid.ToString(CultureInfo.InvariantCulture)],
         VirtiofsDevice f => ["-chardev", $"socket,id={f.Id},path={f.SocketPath}", "-device", $"vhost-user-fs-pci,chardev={f.Id},tag={f.Tag},queue-size=1024"],
         NetDevice n => ["-netdev", $"tap,id={n.Id},ifname={n.TapName},script=no,downscript=no", "-device", $"virtio-net-pci,netdev={n.Id},mac={n.Mac},id=dev-{n.Id}"],
         _ => throw new ArgumentException($"device {device.Id}: {device.GetType().Name} has no qemu rendering", nameof(device)),

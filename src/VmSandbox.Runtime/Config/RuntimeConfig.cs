@@ -1,5 +1,4 @@
 using VmSandbox.Hypervisor;
-using VmSandbox.Runtime.Vsock;
 
 namespace VmSandbox.Runtime.Config;
 
@@ -26,5 +25,4 @@ public sealed record RuntimeConfig
     public string StateRoot { get; init; } = "/run/vmsandbox";
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
-    public VsockTransportKind VsockTransport { get; init; } = VsockTransportKind.Auto;
 }

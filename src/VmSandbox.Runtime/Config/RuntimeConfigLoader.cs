@@ -75,6 +75,7 @@ public static class RuntimeConfigLoader
     private static RuntimeConfig Bind(IConfiguration c, string source, string exeDir)
     {
         var d = new RuntimeConfig();
+        CheckVsockTransport(Str(c, "vsock:transport"));
         string guestDir = Str(c, "guest:dir") ?? DefaultGuestDir(exeDir);
         return d with
         {
@@ -92,7 +93,6 @@ public static class RuntimeConfigLoader
             StateRoot = Str(c, "stateRoot") ?? d.StateRoot,
             BootTimeout = Int(c, "hypervisor:bootTimeoutSeconds", 1, 3600) is { } b ? TimeSpan.FromSeconds(b) : d.BootTimeout,
             StopTimeout = Int(c, "hypervisor:stopTimeoutSeconds", 0, 3600) is { } s ? TimeSpan.FromSeconds(s) : d.StopTimeout,
-            VsockTransport = Vsock.VsockTransportSelector.Parse(Str(c, "vsock:transport")),
         };
     }
 
@@ -101,6 +101,22 @@ public static class RuntimeConfigLoader
     {
         string beside = Path.GetFullPath(Path.Combine(exeDir, "..", "share", "vmsandbox", "guest"));
         return File.Exists(Path.Combine(beside, "vmlinuz")) ? beside : "/usr/local/share/vmsandbox/guest";
+    }
+
+    /// <summary>
+    /// vsock.transport is obsolete: hybrid vsock is the only transport (ADR 0005). Files that still
+    /// say "auto" or "hybrid" keep loading; "kernel" (or anything else) is one clear error.
+    /// </summary>
+    private static void CheckVsockTransport(string? transport)
+    {
+        if (transport is null || transport.Equals("auto", StringComparison.OrdinalIgnoreCase) || transport.Equals("hybrid", StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+        throw new VmSandboxException(ErrorCode.Config, $"vsock.transport \"{transport}\" is not supported: hybrid vsock is the only transport")
+        {
+            Hint = "remove vsock.transport",
+        };
     }
 
     private static string? Str(IConfiguration c, string key)

@@ -1,6 +1,6 @@
 using VmSandbox.Agent.Protocol;
+using VmSandbox.Runtime.Vsock;
 using VmSandbox.Ttrpc;
-using VmSandbox.Vsock.Hybrid;
 
 namespace VmSandbox.Runtime.Sandbox;
 

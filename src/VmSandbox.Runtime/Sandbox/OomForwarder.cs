@@ -23,7 +23,7 @@ public static class OomForwarder
     /// <summary>Publishes TaskOOM for the container if our parent is a containerd shim; returns what happened, for the log.</summary>
     public static string Publish(TimeSpan timeout)
     {
-        int ppid = Tmds.Linux.LibC.getppid();
+        int ppid = Interop.ProcessCalls.GetParentPid();
         string[] argv;
         try
         {

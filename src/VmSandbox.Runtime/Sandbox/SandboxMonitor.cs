@@ -42,7 +42,7 @@ public sealed class SandboxMonitor
     {
         _launch = launch;
         _id = launch.Id;
-        _config = config with { VsockTransport = Vsock.VsockTransportKind.Hybrid };
+        _config = config;
         _reportSocket = reportSocket;
         _ttyPath = ttyPath;
         _log = log;

@@ -9,8 +9,8 @@ using VmSandbox.Ttrpc;
 namespace VmSandbox.Runtime.Sandbox;
 
 /// <summary>
-/// A booted sandbox: the VM, its vsock transport (our vhost-user device, or kernel vhost-vsock)
-/// and a ttrpc connection to the guest agent. Disposing it stops everything and leaves no process,
+/// A booted sandbox: the VM, its vsock transport (our vhost-user device, hybrid vsock) and a
+/// ttrpc connection to the guest agent. Disposing it stops everything and leaves no process,
 /// socket or mapping behind. Collaborators: <see cref="SandboxVmFactory"/> creates it;
 /// <see cref="AgentClient"/> is the typed API to the agent.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class SandboxVm : IAsyncDisposable
     private readonly IReadOnlyList<VirtiofsDaemon> _shares;
     private int _disposed;
 
-    internal SandboxVm(IVm vm, IVsockTransport vsock, TtrpcClient ttrpc, CheckResponse check, IReadOnlyList<VirtiofsDaemon> shares, AgentReadiness readiness, BootTimings timings)
+    internal SandboxVm(IVm vm, HybridVsockTransport vsock, TtrpcClient ttrpc, CheckResponse check, IReadOnlyList<VirtiofsDaemon> shares, AgentReadiness readiness, BootTimings timings)
     {
         _shares = shares;
         Readiness = readiness;
@@ -46,10 +46,10 @@ public sealed class SandboxVm : IAsyncDisposable
     public CheckResponse AgentCheck { get; }
 
     /// <summary>How the host reaches guest vsock ports.</summary>
-    public IVsockTransport Vsock { get; }
+    public HybridVsockTransport Vsock { get; }
 
-    /// <summary>The hybrid vsock socket ("CONNECT &lt;port&gt;\n"), null with kernel vhost-vsock.</summary>
-    public string? VsockUdsPath => (Vsock as HybridVsockTransport)?.UdsPath;
+    /// <summary>The hybrid vsock socket ("CONNECT &lt;port&gt;\n").</summary>
+    public string VsockUdsPath => Vsock.UdsPath;
 
     /// <summary>
     /// Stops the sandbox: the agent's Shutdown RPC first (it syncs and powers off), then the

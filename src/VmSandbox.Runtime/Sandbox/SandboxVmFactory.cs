@@ -11,8 +11,8 @@ namespace VmSandbox.Runtime.Sandbox;
 
 /// <summary>
 /// Turns the runtime configuration into a <see cref="VmSpec"/> and boots a <see cref="SandboxVm"/>:
-/// chooses the accelerator (KVM or TCG with one warning line) and the vsock transport, starts
-/// the vsock device, QEMU, waits for the agent's readiness line and connects to its API over hybrid vsock.
+/// chooses the accelerator (KVM or TCG with one warning line), starts our vsock device
+/// (hybrid vsock, ADR 0005), QEMU, waits for the agent's readiness line and connects to its API over hybrid vsock.
 /// </summary>
 public sealed class SandboxVmFactory
 {
@@ -66,9 +66,6 @@ public sealed class SandboxVmFactory
         return spec;
     }
 
-    /// <summary>The transport this host uses (config vsock.transport, auto-detected by default).</summary>
-    public VsockTransportKind TransportKind => VsockTransportSelector.Choose(_config.VsockTransport, File.Exists);
-
     /// <summary>Boots the sandbox without shared directories; on any failure nothing is left running.</summary>
     public Task<SandboxVm> BootAsync(VmSpec spec, CancellationToken ct) => BootAsync(spec, [], ct);
 
@@ -79,15 +76,13 @@ public sealed class SandboxVmFactory
     public async Task<SandboxVm> BootAsync(VmSpec spec, IReadOnlyList<SharedDir> shares, CancellationToken ct)
     {
         Directory.CreateDirectory(spec.StateDir);
-        IVsockTransport? vsock = null;
+        HybridVsockTransport? vsock = null;
         var daemons = new List<VirtiofsDaemon>();
         IVm? vm = null;
         TtrpcClient? ttrpc = null;
         try
         {
-            vsock = TransportKind == VsockTransportKind.Kernel
-                ? KernelVsockTransport.Create(Path.Combine(_config.StateRoot, "cids"))
-                : HybridVsockTransport.Start(spec.StateDir);
+            vsock = HybridVsockTransport.Start(spec.StateDir);
             var devices = new List<VmDevice>(spec.Devices) { vsock.Device };
             for (int i = 0; i < shares.Count; i++)
             {

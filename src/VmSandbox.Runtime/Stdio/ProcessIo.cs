@@ -108,7 +108,7 @@ public sealed class ProcessIo : IDisposable
             {
                 if (release)
                 {
-                    using SafeFd devNull = SafeFd.Open("/dev/null", Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_CLOEXEC);
+                    using SafeFd devNull = SafeFd.Open("/dev/null", FileSystemCalls.O_RDWR | FileSystemCalls.O_CLOEXEC);
                     ProcessCalls.Dup2(devNull.Fd, fd);
                 }
             }

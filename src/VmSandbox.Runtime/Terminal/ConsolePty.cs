@@ -33,7 +33,7 @@ public sealed class ConsolePty : IDisposable
     /// </summary>
     public static SafeFd OpenControllingPeer(string path, Action<string> log)
     {
-        SafeFd tty = SafeFd.Open(path, Tmds.Linux.LibC.O_RDWR | Tmds.Linux.LibC.O_NOCTTY | Tmds.Linux.LibC.O_CLOEXEC);
+        SafeFd tty = SafeFd.Open(path, FileSystemCalls.O_RDWR | FileSystemCalls.O_NOCTTY | FileSystemCalls.O_CLOEXEC);
         try
         {
             Pty.SetControllingTerminal(tty);

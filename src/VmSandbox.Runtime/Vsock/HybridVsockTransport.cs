@@ -1,11 +1,13 @@
 using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Vsock;
-using VmSandbox.Vsock.Hybrid;
 
 namespace VmSandbox.Runtime.Vsock;
 
-/// <summary>Our vhost-user vsock back-end; guest ports are reached through a Unix socket (ADR 0005).</summary>
-public sealed class HybridVsockTransport : IVsockTransport
+/// <summary>
+/// How the host reaches guest vsock ports: our vhost-user vsock device, with guest ports on a
+/// Unix socket (hybrid vsock, ADR 0005). The host never opens AF_VSOCK. Started before QEMU.
+/// </summary>
+public sealed class HybridVsockTransport : IAsyncDisposable
 {
     /// <summary>Each VM has its own device, so every guest can use the first non-reserved CID.</summary>
     public const ulong GuestCid = 3;
@@ -25,8 +27,10 @@ public sealed class HybridVsockTransport : IVsockTransport
     /// <summary>The hybrid socket: "CONNECT &lt;port&gt;\n" reaches guest ports; "&lt;UdsPath&gt;_&lt;port&gt;" receives guest connections.</summary>
     public string UdsPath { get; }
 
+    /// <summary>The VM device this transport serves.</summary>
     public VmDevice Device { get; }
 
+    /// <summary>For messages.</summary>
     public string Description => $"hybrid vsock ({UdsPath})";
 
     /// <summary>Starts the back-end; it must listen before QEMU starts (QEMU connects while realizing the device).</summary>
@@ -38,6 +42,7 @@ public sealed class HybridVsockTransport : IVsockTransport
         return new HybridVsockTransport(backend, vhost, uds);
     }
 
+    /// <summary>A byte stream to guest port <paramref name="port"/>; retries until the deadline (the guest may not listen yet).</summary>
     public async Task<Stream> ConnectAsync(uint port, DateTimeOffset deadline, CancellationToken ct) =>
         new System.Net.Sockets.NetworkStream(await HybridVsockConnector.ConnectAsync(UdsPath, port, deadline, ct), ownsSocket: true);
 

@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using VmSandbox.Vsock.Vsock;
+using VmSandbox.Vsock.Muxer;
 
 namespace VmSandbox.Vsock.Hybrid;
 

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using VmSandbox.Cli;
 using VmSandbox.Cli.Commands;
 using VmSandbox.Common;
-using VmSandbox.Runtime.Install;
+using VmSandbox.Install.Docker;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Cli;

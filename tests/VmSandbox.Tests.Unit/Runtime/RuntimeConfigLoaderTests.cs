@@ -102,4 +102,20 @@ public sealed class RuntimeConfigLoaderTests : IDisposable
         Assert.Equal(ErrorCode.Config, e.Code);
         Assert.Contains(value, VmSandboxException.FormatChain(e), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("hybrid")]
+    [InlineData("Hybrid")]
+    public void An_old_vsock_transport_that_names_hybrid_still_loads(string value) =>
+        Assert.Equal(256, Load(("VMSANDBOX_CONFIG", WriteConfig($$"""{ "vsock": { "transport": "{{value}}" } }"""))).MemoryMiB);
+
+    [Fact]
+    public void A_kernel_vsock_transport_is_one_clear_config_error()
+    {
+        string path = WriteConfig("""{ "vsock": { "transport": "kernel" } }""");
+        var e = Assert.Throws<VmSandboxException>(() => Load(("VMSANDBOX_CONFIG", path)));
+        Assert.Equal(ErrorCode.Config, e.Code);
+        Assert.Equal($"config {path}: vsock.transport \"kernel\" is not supported: hybrid vsock is the only transport (fix: remove vsock.transport)", VmSandboxException.FormatChain(e));
+    }
 }

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
+using VmSandbox.Tests.Unit.Virtio;
 using VmSandbox.Vsock;
-using VmSandbox.Vsock.Vsock;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Vsock;

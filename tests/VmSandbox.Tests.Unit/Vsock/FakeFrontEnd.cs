@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using VmSandbox.Interop;
-using VmSandbox.Vsock.VhostUser;
+using VmSandbox.Tests.Unit.Virtio;
+using VmSandbox.Virtio.VhostUser;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Vsock;

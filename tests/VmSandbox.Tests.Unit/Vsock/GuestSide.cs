@@ -1,5 +1,6 @@
 using VmSandbox.Interop;
-using VmSandbox.Vsock.Vsock;
+using VmSandbox.Tests.Unit.Virtio;
+using VmSandbox.Vsock;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Vsock;

@@ -1,7 +1,8 @@
 using System.Net.Sockets;
 using System.Text;
+using VmSandbox.Runtime.Vsock;
+using VmSandbox.Vsock;
 using VmSandbox.Vsock.Hybrid;
-using VmSandbox.Vsock.Vsock;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Vsock;

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
-using VmSandbox.Vsock.Vsock;
+using VmSandbox.Vsock;
+using VmSandbox.Vsock.Muxer;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Vsock;

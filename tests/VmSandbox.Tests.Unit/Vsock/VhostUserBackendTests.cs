@@ -1,10 +1,10 @@
 using System.Net.Sockets;
 using System.Text;
 using VmSandbox.Interop;
+using VmSandbox.Runtime.Vsock;
+using VmSandbox.Tests.Unit.Virtio;
+using VmSandbox.Virtio.VhostUser;
 using VmSandbox.Vsock;
-using VmSandbox.Vsock.Hybrid;
-using VmSandbox.Vsock.VhostUser;
-using VmSandbox.Vsock.Vsock;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Vsock;

@@ -1,7 +1,8 @@
 using System.Net.Sockets;
+using VmSandbox.Tests.Unit.Virtio;
+using VmSandbox.Virtio.VhostUser;
 using VmSandbox.Vsock;
-using VmSandbox.Vsock.VhostUser;
-using VmSandbox.Vsock.Vsock;
+using VmSandbox.Vsock.Muxer;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Vsock;

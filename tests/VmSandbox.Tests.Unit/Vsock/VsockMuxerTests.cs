@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
-using VmSandbox.Vsock.Vsock;
+using VmSandbox.Vsock;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Vsock;

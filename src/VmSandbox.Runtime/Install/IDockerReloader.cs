@@ -1,8 +1,0 @@
-namespace VmSandbox.Runtime.Install;
-
-/// <summary>Asks a running dockerd to read daemon.json again; tests substitute a recorder.</summary>
-public interface IDockerReloader
-{
-    /// <summary>Signals dockerd; returns its pid, or null when no dockerd is running.</summary>
-    int? Reload();
-}
