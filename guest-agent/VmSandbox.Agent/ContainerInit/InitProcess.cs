@@ -69,9 +69,12 @@ public static class InitProcess
         {
             try
             {
-                string message = e is VmSandboxException ? VmSandboxException.FormatChain(e) : $"container init: {VmSandboxException.FormatChain(e)}";
-                ErrorCode code = e is VmSandboxException v ? v.Code : ErrorCode.Internal;
-                channel.Send(new InitMessage { Type = InitMessage.ErrorType, Message = message, Code = code.ToString() });
+                WireError error = WireError.From(e);
+                if (e is not VmSandboxException)
+                {
+                    error = error with { Message = $"container init: {error.Message}" };
+                }
+                channel.Send(new InitMessage { Type = InitMessage.ErrorType, Error = error });
             }
             catch (VmSandboxException)
             {

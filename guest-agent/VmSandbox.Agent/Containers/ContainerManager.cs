@@ -228,9 +228,9 @@ public sealed partial class ContainerManager
 
     private static VmSandboxException FromInit(InitMessage error)
     {
-        ErrorCode code = Enum.TryParse(error.Code, out ErrorCode c) ? c : ErrorCode.Internal;
+        WireError e = error.Error ?? new WireError { Message = "unknown error" };
         // runc compat: Docker shows "…: exec: \"foo\": executable file not found in $PATH".
-        return new VmSandboxException(code, $"start container process: {error.Message ?? "unknown error"}");
+        return new VmSandboxException(e.ErrorCode, $"start container process: {e.Message}");
     }
 
     private Container Get(string id)

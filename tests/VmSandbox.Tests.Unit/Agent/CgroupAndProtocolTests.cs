@@ -115,9 +115,10 @@ public sealed class CgroupAndProtocolTests
         Assert.Equal(config with { Binds = null }, decoded! with { Binds = null });
         Assert.Equal(config.Binds, decoded!.Binds);
         Assert.False(InitFrame.TryDecode(frame.AsSpan(0, frame.Length - 1), out _, out _));
-        byte[] error = InitFrame.Encode(new InitMessage { Type = InitMessage.ErrorType, Message = "exec: \"x\": permission denied", Code = "InvalidArgument" });
+        byte[] error = InitFrame.Encode(new InitMessage { Type = InitMessage.ErrorType, Error = WireError.From(new VmSandboxException(ErrorCode.InvalidArgument, "exec: \"x\": permission denied")) });
         Assert.True(InitFrame.TryDecode(error, out InitMessage? e, out _));
-        Assert.Equal("InvalidArgument", e!.Code);
+        Assert.Equal(ErrorCode.InvalidArgument, e!.Error!.ErrorCode);
+        Assert.Equal("exec: \"x\": permission denied", e.Error.ToException().Message);
     }
 
     /// <summary>A spec whose every part the container init reads, with values that differ from the defaults.</summary>

@@ -51,11 +51,8 @@ public sealed record InitMessage
     // ready (init → agent): a terminal's master comes with it as SCM_RIGHTS.
     public bool HasPty { get; init; }
 
-    // error (init → agent)
-    public string? Message { get; init; }
-
-    /// <summary>A <see cref="Common.ErrorCode"/> name.</summary>
-    public string? Code { get; init; }
+    /// <summary>error (init → agent): the runtime's one cross-process error encoding.</summary>
+    public Common.WireError? Error { get; init; }
 
     /// <summary>
     /// Destination of an OCI mount, where its source is in the guest, and the host mount points
