@@ -5,8 +5,8 @@ using System.Net.Sockets;
 using System.Text;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Hypervisor;
-using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
+using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Vsock;
 
 namespace VmSandbox.Bench;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using VmSandbox.Hypervisor;
-using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
+using VmSandbox.Runtime.Sandbox;
 using Xunit;
 
 namespace VmSandbox.Tests.Vm;

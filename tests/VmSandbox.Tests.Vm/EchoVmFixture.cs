@@ -1,6 +1,6 @@
 using VmSandbox.Hypervisor;
-using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
+using VmSandbox.Runtime.Sandbox;
 using Xunit;
 
 namespace VmSandbox.Tests.Vm;

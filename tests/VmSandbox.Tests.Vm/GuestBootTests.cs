@@ -1,7 +1,7 @@
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Hypervisor;
-using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
+using VmSandbox.Runtime.Sandbox;
 using Xunit;
 
 namespace VmSandbox.Tests.Vm;

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using VmSandbox.Agent.Protocol;
+using VmSandbox.Cli.Output;
 using VmSandbox.Common;
 using VmSandbox.Oci.State;
-using VmSandbox.Cli.Output;
 using VmSandbox.Runtime.Containers;
 
 namespace VmSandbox.Cli.Commands;

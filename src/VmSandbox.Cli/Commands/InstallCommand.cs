@@ -15,7 +15,7 @@ public static class InstallCommand
 
     internal static int Run(ArgReader reader, TextWriter stdout, IDockerReloader reloader, string binary)
     {
-        var options = DockerInstallOptions.Parse(reader, "install");
+        var options = DockerInstallFlags.Parse(reader, "install");
         var config = new DockerDaemonConfig(options.DaemonJson);
         DaemonConfigChange change = config.AddRuntime(options.RuntimeName, binary);
         if (!change.Changed)

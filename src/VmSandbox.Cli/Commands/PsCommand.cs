@@ -1,8 +1,8 @@
 using System.Globalization;
 using VmSandbox.Agent.Protocol;
+using VmSandbox.Cli.Output;
 using VmSandbox.Common;
 using VmSandbox.Oci.State;
-using VmSandbox.Cli.Output;
 using VmSandbox.Runtime.Containers;
 
 namespace VmSandbox.Cli.Commands;

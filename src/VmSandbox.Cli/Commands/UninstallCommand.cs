@@ -13,7 +13,7 @@ public static class UninstallCommand
 
     internal static int Run(ArgReader reader, TextWriter stdout, IDockerReloader reloader)
     {
-        var options = DockerInstallOptions.Parse(reader, "uninstall");
+        var options = DockerInstallFlags.Parse(reader, "uninstall");
         var config = new DockerDaemonConfig(options.DaemonJson);
         DaemonConfigChange change = config.RemoveRuntime(options.RuntimeName);
         if (!change.Changed)

@@ -1,7 +1,7 @@
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
-using VmSandbox.Oci;
 using VmSandbox.Hypervisor;
+using VmSandbox.Oci;
 using VmSandbox.Runtime.Config;
 
 namespace VmSandbox.Runtime.Sandbox;

@@ -3,6 +3,7 @@ using VmSandbox.Common;
 using VmSandbox.Hypervisor;
 using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Hypervisor.Virtiofs;
+using VmSandbox.Oci;
 using VmSandbox.Runtime.Config;
 using VmSandbox.Runtime.Vsock;
 using VmSandbox.Ttrpc;
@@ -34,7 +35,7 @@ public sealed class SandboxVmFactory
 
     public VmSpec CreateSpec(string id, string stateDir)
     {
-        Oci.ContainerIdValidator.Validate(id);
+        ContainerIdValidator.Validate(id);
         // The longest socket we create is "<uds>_<port>" for guest → host connections.
         string longest = Path.Combine(stateDir, "vsock.sock_4294967295");
         if (longest.Length > MaxSocketPath)

@@ -14,12 +14,12 @@ namespace VmSandbox.Tests.Unit.Agent;
 /// </summary>
 public sealed class DeviceFilterTests
 {
-    private static readonly Rule DenyAll = new() { Allow = false, Access = "rwm" };
+    private static readonly Rule s_denyAll = new() { Allow = false, Access = "rwm" };
 
     /// <summary>What `docker run` sends: deny all, then its defaults (a subset of runc's, plus console).</summary>
-    private static readonly Rule[] Docker =
+    private static readonly Rule[] s_docker =
     [
-        DenyAll,
+        s_denyAll,
         new() { Allow = true, Type = "c", Major = 1, Minor = 5, Access = "rwm" },
         new() { Allow = true, Type = "c", Major = 1, Minor = 3, Access = "rwm" },
         new() { Allow = true, Type = "c", Major = 5, Minor = 1, Access = "rwm" },
@@ -42,7 +42,7 @@ public sealed class DeviceFilterTests
     [InlineData('b', 253u, 0u, "m", true)]
     [InlineData('c', 229u, 0u, "rw", false)]  // hvc0, the guest's console
     public void Dockers_rules_behave_as_cgroup_v1_would(char type, uint major, uint minor, string access, bool allowed) =>
-        Assert.Equal(allowed, Allowed(Docker, type, major, minor, access));
+        Assert.Equal(allowed, Allowed(s_docker, type, major, minor, access));
 
     [Fact]
     public void Without_rules_everything_is_allowed_as_in_a_new_v1_cgroup() =>
@@ -53,7 +53,7 @@ public sealed class DeviceFilterTests
     {
         Rule[] rules =
         [
-            DenyAll,
+            s_denyAll,
             new() { Allow = true, Type = "c", Major = 1, Minor = 11, Access = "rwm" },
             new() { Allow = false, Type = "c", Major = 1, Minor = 11, Access = "w" },
             new() { Allow = true, Type = "c", Major = 4, Minor = 1, Access = "r" },
@@ -91,7 +91,7 @@ public sealed class DeviceFilterTests
     [InlineData(false)]
     public void The_host_kernels_verifier_accepts_the_program(bool docker)
     {
-        byte[] program = DeviceFilter.Compile(DeviceFilter.Effective(docker ? Docker : null));
+        byte[] program = DeviceFilter.Compile(DeviceFilter.Effective(docker ? s_docker : null));
         SafeFd loaded;
         try
         {

@@ -1,6 +1,6 @@
 using VmSandbox.Oci.Spec;
-using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Runtime.Config;
+using VmSandbox.Runtime.Sandbox;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Runtime;

@@ -1,15 +1,15 @@
 using VmSandbox.Common;
 using VmSandbox.Install.Docker;
 
-namespace VmSandbox.Cli.Commands;
+namespace VmSandbox.Cli;
 
 /// <summary>The flags `install` and `uninstall` share: --docker [--daemon-json PATH] [--runtime-name NAME] [--no-reload].</summary>
-internal sealed record DockerInstallOptions(string DaemonJson, string RuntimeName, bool Reload)
+internal sealed record DockerInstallFlags(string DaemonJson, string RuntimeName, bool Reload)
 {
-    public static DockerInstallOptions Parse(ArgReader reader, string verb)
+    public static DockerInstallFlags Parse(ArgReader reader, string verb)
     {
         bool docker = false;
-        var o = new DockerInstallOptions(DockerDaemonConfig.DefaultPath, DockerDaemonConfig.DefaultRuntimeName, true);
+        var o = new DockerInstallFlags(DockerDaemonConfig.DefaultPath, DockerDaemonConfig.DefaultRuntimeName, true);
         while (!reader.AtEnd)
         {
             string arg = reader.Next();
