@@ -45,7 +45,7 @@ public static class GuestKernel
     /// <summary>How `vmsandbox check` and messages name a kind.</summary>
     public static string Describe(GuestKernelKind kind) => kind switch
     {
-        GuestKernelKind.Minimal => "minimal kernel (make kernel)",
+        GuestKernelKind.Minimal => "minimal kernel from make kernel",
         GuestKernelKind.Debian => "Debian cloud kernel",
         _ => "kernel file from guest.kernel",
     };
