@@ -46,7 +46,7 @@ $(AGENT_BIN): $(AGENT_SRC)
 	@$(PUBLISH) guest-agent/VmSandbox.Agent -o $(OUT)/publish/agent
 	@install -D -m 0755 $(OUT)/publish/agent/vmsandbox-agent $@
 
-kernel: $(MINIMAL_KERNEL) ## Build the minimal guest kernel from Debian's linux-source (cached by input hash; cold: ~15 min on 2 cores)
+kernel: $(MINIMAL_KERNEL) ## Build the minimal guest kernel from Debian's linux-source (cached by input hash; cold: 10-15 min on 2 cores)
 
 # build-kernel.sh decides (by the hash of its inputs) whether to compile or copy from the cache, and
 # touches the copy only when it changed. Only `make kernel` and `make test` run it: `make guest`
