@@ -8,6 +8,8 @@ DOTNET      ?= dotnet
 OUT         := $(CURDIR)/out
 BIN         := $(OUT)/bin
 GUEST_DIR   := $(OUT)/share/vmsandbox/guest
+KERNEL_DIR  := $(OUT)/kernel
+MINIMAL_KERNEL := $(KERNEL_DIR)/vmlinuz-minimal
 AGENT_BIN   := $(OUT)/agent/vmsandbox-agent
 CLI_BIN     := $(BIN)/vmsandbox
 PUBLISH     := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --nologo -v quiet -p:DebugType=none
@@ -20,7 +22,7 @@ CLI_SRC     := $(COMMON_SRC) $(call sources,src)
 ALL_SRC     := $(CLI_SRC) $(call sources,guest-agent tests) VmSandbox.sln
 SOLUTION_STAMP := $(OUT)/.solution-built
 
-.PHONY: help setup build guest test test-unit test-vm stress test-e2e test-conformance lint bench install uninstall demo clean proto
+.PHONY: help setup build kernel guest FORCE test test-unit test-vm stress test-e2e test-conformance lint bench install uninstall demo clean proto
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,12 +46,27 @@ $(AGENT_BIN): $(AGENT_SRC)
 	@$(PUBLISH) guest-agent/VmSandbox.Agent -o $(OUT)/publish/agent
 	@install -D -m 0755 $(OUT)/publish/agent/vmsandbox-agent $@
 
-guest: $(GUEST_DIR)/initramfs.img ## Build the guest image (Debian cloud kernel + initramfs with the agent)
+kernel: $(MINIMAL_KERNEL) ## Build the minimal guest kernel from Debian's linux-source (cached by input hash; cold: 10-15 min on 2 cores)
 
-$(GUEST_DIR)/initramfs.img: $(AGENT_BIN) packaging/guest/build-guest.sh packaging/guest/modules.list
-	@packaging/guest/build-guest.sh $(AGENT_BIN) $(GUEST_DIR)
+# build-kernel.sh decides (by the hash of its inputs) whether to compile or copy from the cache, and
+# touches the copy only when it changed. Only `make kernel` and `make test` run it: `make guest`
+# never compiles a kernel, it takes the minimal kernel when an earlier `make kernel` left one.
+ifneq ($(filter kernel test,$(MAKECMDGOALS)),)
+$(MINIMAL_KERNEL): FORCE
+	@packaging/guest/build-kernel.sh $(KERNEL_DIR)
+GUEST_KERNEL := $(MINIMAL_KERNEL)
+else
+GUEST_KERNEL := $(wildcard $(MINIMAL_KERNEL))
+endif
 
-test: setup build ## Run all tests (unit, VM, then Docker end to end) and print one summary line
+FORCE:
+
+guest: $(GUEST_DIR)/initramfs.img ## Build the guest image (Debian cloud kernel + initramfs with the agent; the minimal kernel too once `make kernel` built it)
+
+$(GUEST_DIR)/initramfs.img: $(AGENT_BIN) packaging/guest/build-guest.sh packaging/guest/modules.list $(GUEST_KERNEL)
+	@packaging/guest/build-guest.sh $(AGENT_BIN) $(GUEST_DIR) $(KERNEL_DIR)
+
+test: setup kernel build ## Run all tests (unit, VM, then Docker end to end) and print one summary line
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit tests/VmSandbox.Tests.Vm tests/VmSandbox.Tests.E2e
 
 test-unit: ## Unit tests only (no root, no VM)
@@ -79,6 +96,9 @@ install: build ## Install under PREFIX (default /usr/local) and register the run
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vmsandbox/guest
 	install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/vmsandbox
 	install -m 0644 $(GUEST_DIR)/vmlinuz $(GUEST_DIR)/initramfs.img $(GUEST_DIR)/manifest.json $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/
+	@# The minimal kernel and its initramfs when built (make kernel); the runtime prefers them.
+	@rm -f $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/vmlinuz-minimal $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/initramfs-minimal.img
+	@if [ -f $(GUEST_DIR)/vmlinuz-minimal ]; then install -m 0644 $(GUEST_DIR)/vmlinuz-minimal $(GUEST_DIR)/initramfs-minimal.img $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/; fi
 	@# Into /etc/docker/daemon.json (merged, backed up) and a dockerd reload; not for staged installs.
 	@if [ -z "$(DESTDIR)" ]; then $(PREFIX)/bin/vmsandbox install --docker; fi
 
@@ -95,6 +115,6 @@ demo: setup build install ## Set up, build, install, then `docker run --runtime=
 proto: ## Regenerate the protobuf C# code under */Generated/ (protoc from the Grpc.Tools package)
 	@packaging/scripts/gen-proto.sh
 
-clean: ## Remove build outputs (the kernel download cache in ~/.cache/vmsandbox stays)
+clean: ## Remove build outputs (the kernel cache in ~/.cache/vmsandbox stays: downloads and built kernels)
 	rm -rf $(OUT)
 	find . -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} +

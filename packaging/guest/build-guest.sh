@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the guest image VmSandbox boots: Debian's cloud kernel and an initramfs whose /init
 # is the NativeAOT agent, plus the shared libraries it links and the kernel modules it loads.
+# When the minimal kernel has been built (`make kernel`, build-kernel.sh), it goes beside them
+# with an initramfs of its own that has no modules (everything is built in): vmlinuz-minimal
+# and initramfs-minimal.img. The runtime prefers that pair (docs/adr/0014-minimal-guest-kernel.md).
 #
-#   build-guest.sh AGENT_BINARY OUT_DIR
+#   build-guest.sh AGENT_BINARY OUT_DIR [MINIMAL_KERNEL_DIR]
 #
 # Inputs come only from Debian's archive (apt-get download + dpkg -x). The kernel package is
 # cached outside the clone (VMSANDBOX_CACHE, default ~/.cache/vmsandbox) so that a rebuild of
@@ -14,6 +17,7 @@ out=${2:?usage: build-guest.sh AGENT_BINARY OUT_DIR}
 cache=${VMSANDBOX_CACHE:-${HOME:-/var/tmp}/.cache/vmsandbox}
 meta_pkg=${VMSANDBOX_KERNEL_PACKAGE:-linux-image-cloud-amd64}
 here=$(cd "$(dirname "$0")" && pwd)
+minimal=${3:+$3/vmlinuz-minimal}
 
 die() { echo "build-guest: $*" >&2; exit 1; }
 
@@ -51,6 +55,26 @@ ldd "$agent" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i}' | whil
     cp -L "$lib" "$stage$lib"
 done
 
+mkdir -p "$out"
+# newc cpio of the staging tree, reproducible, written beside the target and renamed into place.
+write_cpio() {
+    local tmp=$out/.$1.tmp
+    (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --reproducible -R 0:0 --quiet) > "$tmp"
+    mv "$tmp" "$out/$1"
+}
+
+# The minimal kernel's initramfs: the same tree before any module is added (no vmsandbox.load:
+# the agent loads nothing).
+minimal_release=null
+if [[ -n $minimal && -f $minimal ]]; then
+    write_cpio initramfs-minimal.img
+    cp "$minimal" "$out/.vmlinuz-minimal.tmp" && mv "$out/.vmlinuz-minimal.tmp" "$out/vmlinuz-minimal"
+    minimal_release=\"$(sed -n 's/.*"kernelRelease": "\(.*\)".*/\1/p' "$minimal.json" 2>/dev/null)\"
+else
+    # No minimal kernel built: leave none behind from an earlier build, or the runtime would boot it.
+    rm -f "$out/vmlinuz-minimal" "$out/initramfs-minimal.img"
+fi
+
 # Modules in dependency order (modprobe's order: a module's dependencies, last listed first).
 declare -A seen=()
 order=()
@@ -81,17 +105,18 @@ for rel in "${order[@]}"; do
     echo "$dest" >> "$stage/lib/modules/vmsandbox.load"
 done
 
-mkdir -p "$out"
-tmp_img=$out/.initramfs.img.tmp
-(cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --reproducible -R 0:0 --quiet) > "$tmp_img"
-mv "$tmp_img" "$out/initramfs.img"
+write_cpio initramfs.img
 cp "$kdir/root/boot/vmlinuz-$kver" "$out/vmlinuz"
 cat > "$out/manifest.json" <<JSON
 {
   "kernelPackage": "$kpkg",
   "kernelRelease": "$kver",
   "agentSha256": "$(sha256sum "$agent" | cut -d' ' -f1)",
-  "modules": ${#order[@]}
+  "modules": ${#order[@]},
+  "minimalKernelRelease": $minimal_release
 }
 JSON
 echo "build-guest: $out (kernel $kver, ${#order[@]} modules, initramfs $(du -k "$out/initramfs.img" | cut -f1) KiB)"
+if [[ -f $out/vmlinuz-minimal ]]; then
+    echo "build-guest: $out/vmlinuz-minimal (${minimal_release//\"/}, initramfs-minimal $(du -k "$out/initramfs-minimal.img" | cut -f1) KiB)"
+fi

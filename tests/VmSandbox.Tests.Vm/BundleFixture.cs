@@ -57,7 +57,10 @@ public sealed class BundleFixture : IAsyncLifetime
     /// leave the sandbox monitor holding our stdout/stderr (they are the container's, as with
     /// runc), so the output is what arrived by the exit, not what arrived by EOF.
     /// </summary>
-    internal async Task<TestEnvironment.CliResult> Cli(string root, params string[] args)
+    internal Task<TestEnvironment.CliResult> Cli(string root, params string[] args) => CliWith(null, root, args);
+
+    /// <summary><see cref="Cli"/> with more environment variables (e.g. VMSANDBOX_GUEST__KERNEL).</summary>
+    internal async Task<TestEnvironment.CliResult> CliWith(IDictionary<string, string>? env, string root, params string[] args)
     {
         var psi = new System.Diagnostics.ProcessStartInfo(TestEnvironment.CliPath)
         {
@@ -69,7 +72,7 @@ public sealed class BundleFixture : IAsyncLifetime
         {
             psi.ArgumentList.Add(a);
         }
-        foreach (var (k, v) in Env())
+        foreach (var (k, v) in env is null ? Env() : Env().Concat(env))
         {
             psi.Environment[k] = v;
         }

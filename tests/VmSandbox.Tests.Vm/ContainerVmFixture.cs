@@ -39,8 +39,8 @@ public sealed class ContainerVmFixture : IAsyncLifetime
         }
         var config = new RuntimeConfig
         {
-            KernelPath = Path.Combine(TestEnvironment.GuestDir, "vmlinuz"),
-            InitrdPath = Path.Combine(TestEnvironment.GuestDir, "initramfs.img"),
+            KernelPath = TestEnvironment.KernelPath,
+            InitrdPath = TestEnvironment.InitrdPath,
             StateRoot = _state,
             BootTimeout = TimeSpan.FromSeconds(120),
             MemoryMiB = 512,

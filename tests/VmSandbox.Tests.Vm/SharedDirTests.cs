@@ -23,8 +23,8 @@ public sealed class SharedDirTests : IDisposable
         string share = Directory.CreateDirectory(Path.Combine(_state, "share")).FullName;
         var config = new RuntimeConfig
         {
-            KernelPath = Path.Combine(TestEnvironment.GuestDir, "vmlinuz"),
-            InitrdPath = Path.Combine(TestEnvironment.GuestDir, "initramfs.img"),
+            KernelPath = TestEnvironment.KernelPath,
+            InitrdPath = TestEnvironment.InitrdPath,
             StateRoot = _state,
             BootTimeout = TimeSpan.FromSeconds(120),
         };
@@ -52,8 +52,8 @@ public sealed class SharedDirTests : IDisposable
         string share = Directory.CreateDirectory(Path.Combine(_state, "share")).FullName;
         var config = new RuntimeConfig
         {
-            KernelPath = Path.Combine(TestEnvironment.GuestDir, "vmlinuz"),
-            InitrdPath = Path.Combine(TestEnvironment.GuestDir, "initramfs.img"),
+            KernelPath = TestEnvironment.KernelPath,
+            InitrdPath = TestEnvironment.InitrdPath,
             StateRoot = _state,
         };
         var factory = new SandboxVmFactory(config, AccelDetector.ForHost(), new QemuHypervisor(), _ => { });

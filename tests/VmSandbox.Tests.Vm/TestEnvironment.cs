@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using VmSandbox.Runtime.Config;
 
 namespace VmSandbox.Tests.Vm;
 
@@ -11,6 +12,21 @@ internal static class TestEnvironment
     public static string CliPath => Path.Combine(RepoRoot, "out", "bin", "vmsandbox");
 
     public static string GuestDir => Path.Combine(RepoRoot, "out", "share", "vmsandbox", "guest");
+
+    /// <summary>
+    /// The kernel and initramfs the runtime would boot from <see cref="GuestDir"/>: the minimal pair
+    /// when built, else Debian's; VMSANDBOX_GUEST__KERNEL (auto, minimal, debian) picks as the runtime does.
+    /// </summary>
+    public static (string Kernel, string Initrd, GuestKernelKind Kind) GuestKernelPick =>
+        GuestKernel.Select(Environment.GetEnvironmentVariable("VMSANDBOX_GUEST__KERNEL") is { Length: > 0 } k ? k : null, null, GuestDir, File.Exists);
+
+    public static string KernelPath => GuestKernelPick.Kernel;
+
+    public static string InitrdPath => GuestKernelPick.Initrd;
+
+    /// <summary>True when `make kernel` built the minimal kernel and `make guest` put it in <see cref="GuestDir"/>.</summary>
+    public static bool MinimalKernelBuilt =>
+        File.Exists(Path.Combine(GuestDir, GuestKernel.MinimalKernelFile)) && File.Exists(Path.Combine(GuestDir, GuestKernel.MinimalInitrdFile));
 
     private static string FindRoot()
     {

@@ -17,6 +17,7 @@ public sealed class Pid1
     public const string ModuleListPath = "/lib/modules/vmsandbox.load";
 
     private const ulong NoSuidNoDev = Mount.MS_NOSUID | Mount.MS_NODEV;
+    private const int ENOSYS = 38;
 
     /// <summary>The pseudo file systems, in mount order (devtmpfs first: the console lives there).</summary>
     public static readonly IReadOnlyList<(string Source, string Target, string Type, ulong Flags, string? Data)> EssentialMounts =
@@ -129,9 +130,19 @@ public sealed class Pid1
             {
                 continue;
             }
-            if (_sys.LoadModule(line))
+            try
             {
-                ModulesLoaded++;
+                if (_sys.LoadModule(line))
+                {
+                    ModulesLoaded++;
+                }
+            }
+            catch (Common.VmSandboxException e) when (e.Errno == ENOSYS)
+            {
+                // A kernel built without module support (the minimal kernel) has every driver built
+                // in: a module list there is left over, not a failure.
+                _sys.WriteConsole($"{AgentInfo.ConsolePrefix} kernel has no module support; {ModuleListPath} ignored");
+                return;
             }
         }
     }

@@ -31,7 +31,7 @@ public sealed class HostCheck
         {
             FileItem("qemu", _config.QemuPath, true, "make setup  (or: apt-get install qemu-system-x86)"),
             FileItem("virtiofsd", _config.VirtiofsdPath, false, "make setup  (or: apt-get install qemu-system-x86)"),
-            FileItem("guest kernel", _config.KernelPath, true, "make guest"),
+            FileItem("guest kernel", _config.KernelPath, true, _config.KernelKind == GuestKernelKind.Minimal ? "make kernel guest" : "make guest", GuestKernel.Describe(_config.KernelKind)),
             FileItem("guest initramfs", _config.InitrdPath, true, "make guest"),
             AccelItem(),
             VsockItem(),
@@ -44,9 +44,9 @@ public sealed class HostCheck
     /// <summary>True when every required item is present: a VM can be started.</summary>
     public static bool CanStartVm(IEnumerable<CheckItem> items) => items.All(i => i.Ok || !i.Required);
 
-    private CheckItem FileItem(string name, string path, bool required, string fix) =>
+    private CheckItem FileItem(string name, string path, bool required, string fix, string? what = null) =>
         _fileExists(path)
-            ? new CheckItem(name, true, required, path)
+            ? new CheckItem(name, true, required, what is null ? path : $"{path} ({what})")
             : new CheckItem(name, false, required, $"{path} not found", fix);
 
     private CheckItem AccelItem()

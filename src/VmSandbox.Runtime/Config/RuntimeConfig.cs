@@ -22,6 +22,8 @@ public sealed record RuntimeConfig
     public string GuestDir { get; init; } = "";
     public string KernelPath { get; init; } = "";
     public string InitrdPath { get; init; } = "";
+    /// <summary>Which kernel <see cref="KernelPath"/> is (<see cref="GuestKernel.Select"/> picked it).</summary>
+    public GuestKernelKind KernelKind { get; init; } = GuestKernelKind.Debian;
     public string StateRoot { get; init; } = "/run/vmsandbox";
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);

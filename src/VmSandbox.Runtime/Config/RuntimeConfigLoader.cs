@@ -77,6 +77,7 @@ public static class RuntimeConfigLoader
         var d = new RuntimeConfig();
         CheckVsockTransport(Str(c, "vsock:transport"));
         string guestDir = Str(c, "guest:dir") ?? DefaultGuestDir(exeDir);
+        (string kernel, string initrd, GuestKernelKind kind) = GuestKernel.Select(Str(c, "guest:kernel"), Str(c, "guest:initrd"), guestDir, File.Exists);
         return d with
         {
             Source = source,
@@ -88,8 +89,9 @@ public static class RuntimeConfigLoader
             Vcpus = Int(c, "hypervisor:vcpus", 1, 64) ?? d.Vcpus,
             KernelParams = Str(c, "hypervisor:kernelParams") ?? d.KernelParams,
             GuestDir = guestDir,
-            KernelPath = Str(c, "guest:kernel") ?? Path.Combine(guestDir, "vmlinuz"),
-            InitrdPath = Str(c, "guest:initrd") ?? Path.Combine(guestDir, "initramfs.img"),
+            KernelPath = kernel,
+            InitrdPath = initrd,
+            KernelKind = kind,
             StateRoot = Str(c, "stateRoot") ?? d.StateRoot,
             BootTimeout = Int(c, "hypervisor:bootTimeoutSeconds", 1, 3600) is { } b ? TimeSpan.FromSeconds(b) : d.BootTimeout,
             StopTimeout = Int(c, "hypervisor:stopTimeoutSeconds", 0, 3600) is { } s ? TimeSpan.FromSeconds(s) : d.StopTimeout,
@@ -100,7 +102,7 @@ public static class RuntimeConfigLoader
     public static string DefaultGuestDir(string exeDir)
     {
         string beside = Path.GetFullPath(Path.Combine(exeDir, "..", "share", "vmsandbox", "guest"));
-        return File.Exists(Path.Combine(beside, "vmlinuz")) ? beside : "/usr/local/share/vmsandbox/guest";
+        return File.Exists(Path.Combine(beside, GuestKernel.DebianKernelFile)) ? beside : "/usr/local/share/vmsandbox/guest";
     }
 
     /// <summary>

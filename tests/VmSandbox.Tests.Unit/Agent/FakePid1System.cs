@@ -9,6 +9,8 @@ internal sealed class FakePid1System : IPid1System
     public List<string> Console { get; } = [];
     public Dictionary<string, string[]> Files { get; } = [];
     public HashSet<string> LoadedAlready { get; } = [];
+    /// <summary>errno that every module load fails with (38, ENOSYS: a kernel without module support); 0 for none.</summary>
+    public int ModuleLoadErrno { get; set; }
     public string? FailMountOf { get; set; }
     public int PowerOffs { get; private set; }
     private double _uptime = 1.5;
@@ -29,6 +31,10 @@ internal sealed class FakePid1System : IPid1System
     public bool LoadModule(string path)
     {
         Calls.Add($"insmod {path}");
+        if (ModuleLoadErrno != 0)
+        {
+            throw new Common.VmSandboxException(Common.ErrorCode.System, $"finit_module {path}: failed (errno {ModuleLoadErrno})") { Errno = ModuleLoadErrno };
+        }
         return !LoadedAlready.Contains(path);
     }
 

@@ -33,6 +33,38 @@ public sealed class Pid1Tests
     }
 
     [Fact]
+    public void No_module_list_loads_nothing_and_the_agent_is_ready()
+    {
+        var sys = new FakePid1System();
+        var pid1 = new Pid1(sys);
+        pid1.Initialize();
+        Assert.DoesNotContain(sys.Calls, c => c.StartsWith("insmod", StringComparison.Ordinal));
+        Assert.Contains(sys.Console, l => l.Contains(" ready ", StringComparison.Ordinal) && l.Contains("modules=0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_kernel_without_module_support_skips_the_list_instead_of_failing()
+    {
+        var sys = new FakePid1System { ModuleLoadErrno = 38 };
+        sys.Files[Pid1.ModuleListPath] = ["/lib/modules/virtio_ring.ko", "/lib/modules/virtio.ko"];
+        var pid1 = new Pid1(sys);
+        pid1.Initialize();
+        Assert.Equal(["insmod /lib/modules/virtio_ring.ko"], sys.Calls.Where(c => c.StartsWith("insmod", StringComparison.Ordinal)));
+        Assert.Equal(0, pid1.ModulesLoaded);
+        Assert.Contains(sys.Console, l => l.Contains("no module support", StringComparison.Ordinal));
+        Assert.Contains(sys.Console, l => l.Contains(" ready ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Another_module_load_failure_stays_fatal()
+    {
+        var sys = new FakePid1System { ModuleLoadErrno = 8 };
+        sys.Files[Pid1.ModuleListPath] = ["/lib/modules/virtio_ring.ko"];
+        var pid1 = new Pid1(sys);
+        Assert.Throws<VmSandbox.Common.VmSandboxException>(pid1.Initialize);
+    }
+
+    [Fact]
     public void Readiness_line_is_what_the_host_parses()
     {
         var sys = new FakePid1System();

@@ -38,6 +38,18 @@ public sealed class HostCheckTests
         Assert.StartsWith(fix, item.Fix, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(GuestKernelKind.Minimal, "minimal kernel")]
+    [InlineData(GuestKernelKind.Debian, "Debian cloud kernel")]
+    [InlineData(GuestKernelKind.Custom, "guest.kernel")]
+    public void The_guest_kernel_line_names_the_path_and_the_kind(GuestKernelKind kind, string what)
+    {
+        var items = new HostCheck(s_config with { KernelKind = kind }, s_all.Contains, new AccelDetector(() => null), _ => null).Run();
+        string detail = items.Single(i => i.Name == "guest kernel").Detail;
+        Assert.StartsWith("/g/vmlinuz (", detail, StringComparison.Ordinal);
+        Assert.Contains(what, detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Tcg_fallback_still_starts_vms_but_says_so()
     {

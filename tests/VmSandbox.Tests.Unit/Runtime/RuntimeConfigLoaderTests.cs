@@ -30,7 +30,43 @@ public sealed class RuntimeConfigLoaderTests : IDisposable
         Assert.Equal(256, c.MemoryMiB);
         Assert.Equal(1, c.Vcpus);
         Assert.Equal("/usr/bin/qemu-system-x86_64", c.QemuPath);
-        Assert.EndsWith("vmlinuz", c.KernelPath, StringComparison.Ordinal);
+        Assert.Contains("vmlinuz", c.KernelPath, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false, "debian", GuestKernelKind.Debian, "vmlinuz", "initramfs.img")]
+    [InlineData(true, "debian", GuestKernelKind.Debian, "vmlinuz", "initramfs.img")]
+    [InlineData(true, "", GuestKernelKind.Minimal, "vmlinuz-minimal", "initramfs-minimal.img")]
+    [InlineData(false, "", GuestKernelKind.Debian, "vmlinuz", "initramfs.img")]
+    [InlineData(true, "minimal", GuestKernelKind.Minimal, "vmlinuz-minimal", "initramfs-minimal.img")]
+    public void Guest_kernel_environment_picks_the_kernel_in_the_guest_dir(bool minimalBuilt, string setting, GuestKernelKind kind, string kernel, string initrd)
+    {
+        string guest = Directory.CreateDirectory(Path.Combine(_dir, "guest")).FullName;
+        foreach (string f in minimalBuilt ? ["vmlinuz", "initramfs.img", "vmlinuz-minimal", "initramfs-minimal.img"] : (string[])["vmlinuz", "initramfs.img"])
+        {
+            File.WriteAllText(Path.Combine(guest, f), "");
+        }
+        RuntimeConfig c = Load(("VMSANDBOX_CONFIG", WriteConfig("{}")), ("VMSANDBOX_GUEST__DIR", guest), ("VMSANDBOX_GUEST__KERNEL", setting));
+        Assert.Equal(kind, c.KernelKind);
+        Assert.Equal(Path.Combine(guest, kernel), c.KernelPath);
+        Assert.Equal(Path.Combine(guest, initrd), c.InitrdPath);
+    }
+
+    [Fact]
+    public void A_kernel_path_in_the_file_keeps_working_with_the_debian_initrd()
+    {
+        RuntimeConfig c = Load(("VMSANDBOX_CONFIG", WriteConfig("""{ "guest": { "dir": "/g", "kernel": "/k/bzImage" } }""")));
+        Assert.Equal("/k/bzImage", c.KernelPath);
+        Assert.Equal("/g/initramfs.img", c.InitrdPath);
+        Assert.Equal(GuestKernelKind.Custom, c.KernelKind);
+    }
+
+    [Fact]
+    public void An_unknown_kernel_word_is_a_config_error()
+    {
+        var e = Assert.Throws<VmSandboxException>(() => Load(("VMSANDBOX_CONFIG", WriteConfig("{}")), ("VMSANDBOX_GUEST__KERNEL", "tiny")));
+        Assert.Equal(ErrorCode.Config, e.Code);
+        Assert.Contains("guest.kernel \"tiny\"", VmSandboxException.FormatChain(e), StringComparison.Ordinal);
     }
 
     [Fact]
