@@ -45,7 +45,7 @@ public sealed class ProcessSetup
     /// <summary>Sets everything up, reports ready on <paramref name="channel"/>, waits for start and execs; returns only with the execve errno.</summary>
     public int Run(InitChannel channel)
     {
-        SafeFd? master = _terminal ? SetUpTerminal() : null;
+        SafeFd? master = _terminal ? SetUpTerminal(_process.ConsoleSize) : null;
         foreach (ProcessSpec.Rlimit r in _process.Rlimits ?? [])
         {
             if (!RlimitNames.TryGetNumber(r.Type, out int resource))
@@ -231,10 +231,18 @@ public sealed class ProcessSetup
         }
     }
 
-    /// <summary>A new pty in the container's devpts: the slave becomes the controlling terminal and stdio, the master goes to the agent.</summary>
-    private static SafeFd SetUpTerminal()
+    /// <summary>
+    /// A new pty in the container's devpts: the slave becomes the controlling terminal and stdio,
+    /// the master goes to the agent. runc compat: <c>process.consoleSize</c> is its size from the
+    /// start, so the process never sees 0x0 before the caller's first resize arrives.
+    /// </summary>
+    private static SafeFd SetUpTerminal(ProcessSpec.Box? size)
     {
         var (master, slavePath) = Pty.OpenMaster("/dev/ptmx", "/dev/pts");
+        if (size is { Height: > 0, Width: > 0 })
+        {
+            Pty.SetSize(master, new TerminalSize((ushort)Math.Min(size.Height, ushort.MaxValue), (ushort)Math.Min(size.Width, ushort.MaxValue)));
+        }
         using SafeFd slave = FileSystemCalls.Open(slavePath, FileSystemCalls.O_RDWR);
         _ = ProcessCalls.NewSession();
         Pty.SetControllingTerminal(slave);

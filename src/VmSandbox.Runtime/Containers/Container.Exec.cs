@@ -43,6 +43,11 @@ public sealed partial class Container
         }
         // Held open until the relay (this process, or the detached relay) has opened it too.
         using ConsolePty? console = request.ConsoleSocket is null ? null : ConsoleSetup.SendNewPty(request.ConsoleSocket, process.ConsoleSize);
+        if (process.Terminal && console is null && process.ConsoleSize is null && ExecSession.CallerTerminalSize() is { } size)
+        {
+            // The caller's own terminal: the guest's pty starts at its size (the exec runs at once).
+            process = process with { ConsoleSize = new ProcessSpec.Box { Height = size.Rows, Width = size.Columns } };
+        }
         byte[] json = ExecSession.Serialize(process);
         if (!request.Detach)
         {

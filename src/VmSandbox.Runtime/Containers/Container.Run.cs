@@ -64,8 +64,9 @@ public sealed partial class Container
         using SafeFd? callerTty = ExecSession.CallerTerminal(Record.Terminal && ownTerminal);
         using IDisposable? raw = callerTty is null ? null : Pty.RawUntilDisposed(callerTty);
         using var signals = new GuestSignalRelay(conn.Agent, Id, "", callerTty, _rt.Log.Debug);
-        StartOrDelete();
+        // The guest's pty exists since create: size it before the process can look at it.
         await signals.ResizeAsync();
+        StartOrDelete();
         await monitor.WaitForExitAsync();
         return monitor.ExitCode;
     }

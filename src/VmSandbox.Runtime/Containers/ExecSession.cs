@@ -62,6 +62,20 @@ public static class ExecSession
         return exit.ExitCode;
     }
 
+    /// <summary>The size of the caller's terminal on standard input, or null when it is none.</summary>
+    public static TerminalSize? CallerTerminalSize()
+    {
+        using SafeFd? tty = CallerTerminal(true);
+        try
+        {
+            return tty is null ? null : Pty.GetSize(tty);
+        }
+        catch (Common.VmSandboxException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Standard input as a non-owning handle when <paramref name="wanted"/> and it is a terminal.</summary>
     public static SafeFd? CallerTerminal(bool wanted) => wanted && Pty.IsTerminal(0) ? new SafeFd(0, ownsHandle: false) : null;
 
