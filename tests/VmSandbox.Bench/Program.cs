@@ -81,8 +81,11 @@ public static class Program
             return;
         }
         string accel = results[0].GetProperty("accel").GetString()!;
+        // The release tells the kernels apart: Debian's ends in -cloud-amd64, the minimal one (make kernel) does not.
+        string release = results[0].GetProperty("guestKernel").GetString()!;
+        string kernel = release.EndsWith("-cloud-amd64", StringComparison.Ordinal) ? $"Debian cloud kernel {release}" : $"minimal kernel {release} (make kernel)";
         doc.AppendLine(CultureInfo.InvariantCulture,
-            $"`vmsandbox boot`: QEMU start → kernel → agent ready, {results.Count} runs, accelerator **{accel}**, 256 MiB, 1 vCPU, q35, Debian cloud kernel. ")
+            $"`vmsandbox boot`: QEMU start → kernel → agent ready, {results.Count} runs, accelerator **{accel}**, 256 MiB, 1 vCPU, q35, {kernel}. ")
             .AppendLine("QEMU start is spawn until QMP answers; firmware+load is the rest until the guest clock starts; kernel is guest uptime at /init; agent init is /init until the readiness line (mounts, modules).")
             .AppendLine();
         doc.AppendLine("| phase | median ms | min ms | max ms |").AppendLine("|---|---:|---:|---:|");
