@@ -241,7 +241,7 @@ public sealed class ProcessSetup
         var (master, slavePath) = Pty.OpenMaster("/dev/ptmx", "/dev/pts");
         if (size is { Height: > 0, Width: > 0 })
         {
-            Pty.SetSize(master, new TerminalSize((ushort)Math.Min(size.Height, ushort.MaxValue), (ushort)Math.Min(size.Width, ushort.MaxValue)));
+            Pty.SetSize(master, TerminalSize.Clamp(size.Height, size.Width));
         }
         using SafeFd slave = FileSystemCalls.Open(slavePath, FileSystemCalls.O_RDWR);
         _ = ProcessCalls.NewSession();

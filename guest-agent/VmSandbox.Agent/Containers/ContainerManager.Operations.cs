@@ -43,7 +43,7 @@ public sealed partial class ContainerManager
         ContainerProcess process = GetProcess(Get(request.ContainerId), request.ExecId);
         SafeFd master = process.Stdio.Master
             ?? throw new VmSandboxException(ErrorCode.FailedPrecondition, $"resize tty of {Describe(request.ContainerId, request.ExecId)}: no terminal");
-        Pty.SetSize(master, new TerminalSize((ushort)Math.Min(request.Rows, ushort.MaxValue), (ushort)Math.Min(request.Columns, ushort.MaxValue)));
+        Pty.SetSize(master, TerminalSize.Clamp(request.Rows, request.Columns));
     }
 
     public void CloseStdin(CloseStdinRequest request) =>

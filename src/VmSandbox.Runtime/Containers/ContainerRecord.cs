@@ -3,7 +3,7 @@ namespace VmSandbox.Runtime.Containers;
 /// <summary>
 /// What the runtime remembers of a container between CLI calls, in &lt;root&gt;/&lt;id&gt;/state.json.
 /// The status is never stored: it is derived from the monitor's liveness and these flags
-/// (<see cref="ContainerStore.StatusOf(ContainerRecord, Func{int, ulong, bool})"/>).
+/// (<see cref="ContainerStore.StatusOf"/>).
 /// </summary>
 public sealed record ContainerRecord
 {

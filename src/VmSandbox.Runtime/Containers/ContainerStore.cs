@@ -142,8 +142,6 @@ public sealed class ContainerStore
             ? code
             : null;
 
-    public static ContainerStatus StatusOf(ContainerRecord record) => StatusOf(record, ProcessProbe.IsAlive);
-
     /// <param name="isAlive">whether a PID is still the process that started at the given time</param>
     public static ContainerStatus StatusOf(ContainerRecord record, Func<int, ulong, bool> isAlive)
     {

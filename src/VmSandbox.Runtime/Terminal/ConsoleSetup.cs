@@ -14,7 +14,7 @@ public static class ConsoleSetup
 {
     public static ConsolePty SendNewPty(string consoleSocket, ProcessSpec.Box? size)
     {
-        TerminalSize? initial = size is { Height: > 0, Width: > 0 } b ? new TerminalSize((ushort)Math.Min(b.Height, ushort.MaxValue), (ushort)Math.Min(b.Width, ushort.MaxValue)) : null;
+        TerminalSize? initial = size is { Height: > 0, Width: > 0 } b ? TerminalSize.Clamp(b.Height, b.Width) : null;
         ConsolePty pty = ConsoleSocket.SendNewPty(consoleSocket, initial);
         try
         {
