@@ -46,7 +46,9 @@ public static class AgentReadinessWatcher
             }
             if (exited)
             {
-                throw vm.ExitError();
+                // The guest's last words (a panic, a reset) say why; QEMU's exit status rarely does.
+                VmSandboxException error = vm.ExitError();
+                throw lastLine.Length == 0 ? error : new VmSandboxException(error.Code, $"{error.Message}; last console line: \"{Sanitize(lastLine)}\"");
             }
             if (DateTime.UtcNow > deadline)
             {
