@@ -9,7 +9,7 @@ OUT         := $(CURDIR)/out
 BIN         := $(OUT)/bin
 GUEST_DIR   := $(OUT)/share/vmsandbox/guest
 KERNEL_DIR  := $(OUT)/kernel
-MINIMAL_KERNEL := $(KERNEL_DIR)/vmlinuz-minimal
+MINIMAL_KERNEL := $(KERNEL_DIR)/vmlinux-minimal
 AGENT_BIN   := $(OUT)/agent/vmsandbox-agent
 CLI_BIN     := $(BIN)/vmsandbox
 PUBLISH     := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --nologo -v quiet -p:DebugType=none
@@ -97,8 +97,8 @@ install: build ## Install under PREFIX (default /usr/local) and register the run
 	install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/vmsandbox
 	install -m 0644 $(GUEST_DIR)/vmlinuz $(GUEST_DIR)/initramfs.img $(GUEST_DIR)/manifest.json $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/
 	@# The minimal kernel and its initramfs when built (make kernel); the runtime prefers them.
-	@rm -f $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/vmlinuz-minimal $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/initramfs-minimal.img
-	@if [ -f $(GUEST_DIR)/vmlinuz-minimal ]; then install -m 0644 $(GUEST_DIR)/vmlinuz-minimal $(GUEST_DIR)/initramfs-minimal.img $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/; fi
+	@rm -f $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/vmlinuz-minimal $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/vmlinux-minimal $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/initramfs-minimal.img
+	@if [ -f $(GUEST_DIR)/vmlinux-minimal ]; then install -m 0644 $(GUEST_DIR)/vmlinux-minimal $(GUEST_DIR)/initramfs-minimal.img $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/; fi
 	@# Into /etc/docker/daemon.json (merged, backed up) and a dockerd reload; not for staged installs.
 	@if [ -z "$(DESTDIR)" ]; then $(PREFIX)/bin/vmsandbox install --docker; fi
 

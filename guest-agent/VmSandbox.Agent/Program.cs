@@ -8,6 +8,9 @@ namespace VmSandbox.Agent;
 /// <summary>Entry point of vmsandbox-agent, the guest's PID 1 (NativeAOT, /init in the initramfs).</summary>
 public static class Program
 {
+    /// <summary>Pool threads started without the starvation delay; they start only when work waits.</summary>
+    private const int MinPoolThreads = 8;
+
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "--version")
@@ -19,6 +22,11 @@ public static class Program
         {
             return InitProcess.Run();
         }
+        // One vCPU means a thread pool of one thread until starvation is noticed, and the
+        // agent blocks pool threads (waitpid, container set-up): without this the first RPC
+        // waited about a second for the pool to grow (issue 13).
+        ThreadPool.GetMinThreads(out int workers, out int completion);
+        ThreadPool.SetMinThreads(Math.Max(workers, MinPoolThreads), Math.Max(completion, MinPoolThreads));
         var sys = new Pid1System();
         var children = new ChildRegistry();
         return new Pid1(sys, pid1 =>

@@ -2,7 +2,7 @@
 # Builds the guest image VmSandbox boots: Debian's cloud kernel and an initramfs whose /init
 # is the NativeAOT agent, plus the shared libraries it links and the kernel modules it loads.
 # When the minimal kernel has been built (`make kernel`, build-kernel.sh), it goes beside them
-# with an initramfs of its own that has no modules (everything is built in): vmlinuz-minimal
+# with an initramfs of its own that has no modules (everything is built in): vmlinux-minimal
 # and initramfs-minimal.img. The runtime prefers that pair (docs/adr/0014-minimal-guest-kernel.md).
 #
 #   build-guest.sh AGENT_BINARY OUT_DIR [MINIMAL_KERNEL_DIR]
@@ -17,7 +17,7 @@ out=${2:?usage: build-guest.sh AGENT_BINARY OUT_DIR}
 cache=${VMSANDBOX_CACHE:-${HOME:-/var/tmp}/.cache/vmsandbox}
 meta_pkg=${VMSANDBOX_KERNEL_PACKAGE:-linux-image-cloud-amd64}
 here=$(cd "$(dirname "$0")" && pwd)
-minimal=${3:+$3/vmlinuz-minimal}
+minimal=${3:+$3/vmlinux-minimal}
 
 die() { echo "build-guest: $*" >&2; exit 1; }
 
@@ -66,13 +66,14 @@ write_cpio() {
 # The minimal kernel's initramfs: the same tree before any module is added (no vmsandbox.load:
 # the agent loads nothing).
 minimal_release=null
+rm -f "$out/vmlinuz-minimal"  # the compressed minimal kernel of builds before ADR 0016
 if [[ -n $minimal && -f $minimal ]]; then
     write_cpio initramfs-minimal.img
-    cp "$minimal" "$out/.vmlinuz-minimal.tmp" && mv "$out/.vmlinuz-minimal.tmp" "$out/vmlinuz-minimal"
+    cp "$minimal" "$out/.vmlinux-minimal.tmp" && mv "$out/.vmlinux-minimal.tmp" "$out/vmlinux-minimal"
     minimal_release=\"$(sed -n 's/.*"kernelRelease": "\(.*\)".*/\1/p' "$minimal.json" 2>/dev/null)\"
 else
     # No minimal kernel built: leave none behind from an earlier build, or the runtime would boot it.
-    rm -f "$out/vmlinuz-minimal" "$out/initramfs-minimal.img"
+    rm -f "$out/vmlinux-minimal" "$out/initramfs-minimal.img"
 fi
 
 # Modules in dependency order (modprobe's order: a module's dependencies, last listed first).
@@ -117,6 +118,6 @@ cat > "$out/manifest.json" <<JSON
 }
 JSON
 echo "build-guest: $out (kernel $kver, ${#order[@]} modules, initramfs $(du -k "$out/initramfs.img" | cut -f1) KiB)"
-if [[ -f $out/vmlinuz-minimal ]]; then
-    echo "build-guest: $out/vmlinuz-minimal (${minimal_release//\"/}, initramfs-minimal $(du -k "$out/initramfs-minimal.img" | cut -f1) KiB)"
+if [[ -f $out/vmlinux-minimal ]]; then
+    echo "build-guest: $out/vmlinux-minimal (${minimal_release//\"/}, initramfs-minimal $(du -k "$out/initramfs-minimal.img" | cut -f1) KiB)"
 fi

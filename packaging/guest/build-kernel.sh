@@ -4,8 +4,9 @@
 # that every line of the fragment is in the final .config (Kconfig drops options whose
 # dependencies are missing without a word). Everything is built in; no modules.
 #
-#   build-kernel.sh OUT_DIR      writes OUT_DIR/vmlinuz-minimal, OUT_DIR/vmlinuz-minimal.config
-#                                and OUT_DIR/vmlinuz-minimal.json
+#   build-kernel.sh OUT_DIR      writes OUT_DIR/vmlinux-minimal (the uncompressed, stripped ELF kernel
+#                                that QEMU enters through its PVH note), OUT_DIR/vmlinux-minimal.config
+#                                and OUT_DIR/vmlinux-minimal.json
 #
 # The result is cached outside the clone (VMSANDBOX_CACHE, default ~/.cache/vmsandbox) under a
 # key hashed from its inputs: the fragment, this script, the linux-source package version and
@@ -73,12 +74,12 @@ if [[ ! -f $kdir/.built ]]; then
     fi
 
     echo "build-kernel: compiling with $(nproc) jobs at nice 19 (about 15 minutes on 2 cores)"
-    nice -n 19 make -s -C "$src" O="$build" -j"$(nproc)" bzImage vmlinux >"$kdir/build.log" 2>&1 \
+    nice -n 19 make -s -C "$src" O="$build" -j"$(nproc)" vmlinux >"$kdir/build.log" 2>&1 \
         || { tail -n 40 "$kdir/build.log" >&2; die "kernel build failed (log: $kdir/build.log)"; }
     seconds=$(($(date +%s) - started))
     release=$(cat "$build/include/config/kernel.release")
-    cp "$build/arch/x86/boot/bzImage" "$kdir/bzImage"
-    cp "$build/vmlinux" "$kdir/vmlinux"
+    # Booted as is (PVH, ADR 0016): no decompressor to run under emulation; no symbols to load.
+    strip -o "$kdir/vmlinux" "$build/vmlinux"
     cp "$build/.config" "$kdir/config"
     cat > "$kdir/manifest.json" <<JSON
 {
@@ -98,9 +99,10 @@ fi
 
 # Copied only when changed, so that make sees a new kernel only when there is one.
 mkdir -p "$out"
-for f in bzImage:vmlinuz-minimal config:vmlinuz-minimal.config manifest.json:vmlinuz-minimal.json; do
+for f in vmlinux:vmlinux-minimal config:vmlinux-minimal.config manifest.json:vmlinux-minimal.json; do
     if ! cmp -s "$kdir/${f%%:*}" "$out/${f#*:}"; then
         cp "$kdir/${f%%:*}" "$out/.${f#*:}.tmp" && mv "$out/.${f#*:}.tmp" "$out/${f#*:}"
     fi
 done
-echo "build-kernel: $out/vmlinuz-minimal ($(du -k "$out/vmlinuz-minimal" | cut -f1) KiB, cache $kdir)"
+rm -f "$out"/vmlinuz-minimal*  # the compressed kernel of earlier builds
+echo "build-kernel: $out/vmlinux-minimal ($(du -k "$out/vmlinux-minimal" | cut -f1) KiB, cache $kdir)"

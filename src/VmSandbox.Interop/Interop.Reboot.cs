@@ -20,9 +20,12 @@ public static partial class Reboot
     /// </summary>
     public static void RestartNow()
     {
-        LibC.sync();
+        SyncAll();
         _ = reboot(LINUX_REBOOT_CMD_RESTART);
     }
+
+    /// <summary>sync(2): every file system's dirty data (and, on virtio-fs, its dirty shared mappings) to its backing store.</summary>
+    public static void SyncAll() => LibC.sync();
 
     /// <summary>Makes Ctrl-Alt-Del send SIGINT to PID 1 instead of rebooting at once.</summary>
     public static void DisableCtrlAltDel() =>

@@ -121,7 +121,8 @@ public sealed class CliTests : IDisposable
         { "VMSANDBOX_HYPERVISOR__PATH", "/nonexistent/qemu", "", "vmsandbox: boot sandbox bad: qemu /nonexistent/qemu not found (fix: make setup" },
         { "VMSANDBOX_HYPERVISOR__MEMORY", "lots", "", "vmsandbox: config " },
         { "VMSANDBOX_HYPERVISOR__MEMORY", "16M", "", "vmsandbox: config " },
-        { "VMSANDBOX_HYPERVISOR__MACHINE", "no-such-machine", "", "vmsandbox: boot sandbox bad: qemu for bad exited with code 1: qemu-system-x86_64: unsupported machine type" },
+        { "VMSANDBOX_HYPERVISOR__MACHINE", "no-such-machine", "", "vmsandbox: config " },
+        { "VMSANDBOX_HYPERVISOR__PATH", "/bin/false", "", "vmsandbox: boot sandbox bad: qemu for bad exited with code 1" },
         { "VMSANDBOX_CONFIG", "/nonexistent/config.json", "", "vmsandbox: config file /nonexistent/config.json is not a readable file" },
         { "VMSANDBOX_CONFIG", "/", "", "vmsandbox: config file / is not a readable file" },
         { "VMSANDBOX_UNUSED", "", "{ \"hypervisor\": ", "vmsandbox: read config file " },
@@ -143,6 +144,10 @@ public sealed class CliTests : IDisposable
         if (key == "VMSANDBOX_HYPERVISOR__MEMORY")
         {
             Assert.Contains($"hypervisor.memory \"{value}\" is ", line, StringComparison.Ordinal);
+        }
+        if (key == "VMSANDBOX_HYPERVISOR__MACHINE")
+        {
+            Assert.EndsWith($"hypervisor.machine \"{value}\" is neither auto, microvm nor q35 (fix: use auto, microvm or q35)", line, StringComparison.Ordinal);
         }
         Assert.Equal("", r.Stdout);
         AssertNothingLeft("bad");

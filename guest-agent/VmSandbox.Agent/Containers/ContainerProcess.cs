@@ -11,6 +11,7 @@ public sealed class ContainerProcess
     public static readonly TimeSpan OutputDrainTimeout = TimeSpan.FromSeconds(2);
 
     private readonly TaskCompletionSource<WaitProcessResponse> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lazy<Task> _synced = new(() => Task.Run(Interop.Reboot.SyncAll));
 
     public ContainerProcess(string execId, StdioRelay stdio)
     {
@@ -57,7 +58,12 @@ public sealed class ContainerProcess
         });
     }
 
-    /// <summary>The exit status, once the process exited and its output drained (or the drain timed out).</summary>
+    /// <summary>
+    /// The exit status, once the process exited and its output drained (or the drain timed out).
+    /// For the container's init, also once the guest's file systems are synced: the host may
+    /// stop the VM the moment it has the status (ADR 0004), and pages a process dirtied through a
+    /// shared mapping of a virtio-fs file are still only in the guest's page cache.
+    /// </summary>
     public async Task<WaitProcessResponse> WaitAsync(CancellationToken cancellationToken)
     {
         WaitProcessResponse response = await _exit.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -68,6 +74,10 @@ public sealed class ContainerProcess
         catch (TimeoutException)
         {
             // A background child still holds the output open; the status matters more.
+        }
+        if (ExecId.Length == 0)
+        {
+            await _synced.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         return response;
     }

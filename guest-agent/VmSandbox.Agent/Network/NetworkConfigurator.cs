@@ -79,8 +79,15 @@ public static class NetworkConfigurator
     private static void ConfigureInterface(RtNetlink netlink, NetworkInterface nic, TimeSpan wait)
     {
         string mac = nic.MacAddress.ToLowerInvariant();
-        NetLink link = WaitForLink(netlink, mac, wait)
-            ?? throw new VmSandboxException(ErrorCode.NotFound, $"configure {nic.Name}: no network device with mac {mac} appeared within {wait.TotalSeconds:F0}s");
+        string deviceMac = nic.DeviceMac.Length > 0 ? nic.DeviceMac.ToLowerInvariant() : mac;
+        NetLink link = WaitForLink(netlink, deviceMac, wait)
+            ?? throw new VmSandboxException(ErrorCode.NotFound, $"configure {nic.Name}: no network device with mac {deviceMac} appeared within {wait.TotalSeconds:F0}s");
+        if (deviceMac != mac)
+        {
+            // A spare NIC takes the host interface's address (virtio-net tells QEMU's receive filter).
+            netlink.SetLinkUp(link.Index, false);
+            netlink.SetLinkMac(link.Index, ParseMac(mac, nic.Name));
+        }
         if (nic.Name.Length > 0 && link.Name != nic.Name)
         {
             netlink.SetLinkUp(link.Index, false);
@@ -162,6 +169,12 @@ public static class NetworkConfigurator
         IPAddress.TryParse(text, out IPAddress? a) && a.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6
             ? a
             : throw new VmSandboxException(ErrorCode.InvalidArgument, $"configure {context}: \"{text}\" is not an IP address");
+
+    /// <summary>A unicast Ethernet address, "aa:bb:cc:dd:ee:ff".</summary>
+    private static byte[] ParseMac(string text, string context) =>
+        System.Net.NetworkInformation.PhysicalAddress.TryParse(text, out var a) && a.GetAddressBytes() is { Length: 6 } bytes && (bytes[0] & 1) == 0
+            ? bytes
+            : throw new VmSandboxException(ErrorCode.InvalidArgument, $"configure {context}: \"{text}\" is not a unicast mac address");
 
     private static void IgnoreExisting(Action add)
     {

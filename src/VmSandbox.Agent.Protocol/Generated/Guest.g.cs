@@ -40,22 +40,23 @@ namespace VmSandbox.Agent.Protocol {
             "ASgEEhEKCWNwdV9jb3VudBgEIAEoDRIVCg1hZ2VudF92ZXJzaW9uGAUgASgJ",
             "EhMKC3VwdGltZV9uYW5vGAYgASgEIiMKDlNldFRpbWVSZXF1ZXN0EhEKCXVu",
             "aXhfbmFubxgBIAEoAyIzCglJcEFkZHJlc3MSDwoHYWRkcmVzcxgBIAEoCRIV",
-            "Cg1wcmVmaXhfbGVuZ3RoGAIgASgNIoABChBOZXR3b3JrSW50ZXJmYWNlEgwK",
+            "Cg1wcmVmaXhfbGVuZ3RoGAIgASgNIpQBChBOZXR3b3JrSW50ZXJmYWNlEgwK",
             "BG5hbWUYASABKAkSEwoLbWFjX2FkZHJlc3MYAiABKAkSCwoDbXR1GAMgASgN",
             "EjAKCWFkZHJlc3NlcxgEIAMoCzIdLnZtc2FuZGJveC5hZ2VudC52MS5JcEFk",
-            "ZHJlc3MSCgoCdXAYBSABKAgiXQoFUm91dGUSEwoLZGVzdGluYXRpb24YASAB",
-            "KAkSDwoHZ2F0ZXdheRgCIAEoCRIOCgZkZXZpY2UYAyABKAkSDgoGc291cmNl",
-            "GAQgASgJEg4KBm1ldHJpYxgFIAEoDSI5CgNEbnMSDwoHc2VydmVycxgBIAMo",
-            "CRIQCghzZWFyY2hlcxgCIAMoCRIPCgdvcHRpb25zGAMgAygJIv4BChdDb25m",
-            "aWd1cmVOZXR3b3JrUmVxdWVzdBI4CgppbnRlcmZhY2VzGAEgAygLMiQudm1z",
-            "YW5kYm94LmFnZW50LnYxLk5ldHdvcmtJbnRlcmZhY2USKQoGcm91dGVzGAIg",
-            "AygLMhkudm1zYW5kYm94LmFnZW50LnYxLlJvdXRlEiQKA2RucxgDIAEoCzIX",
-            "LnZtc2FuZGJveC5hZ2VudC52MS5EbnMSEAoIaG9zdG5hbWUYBCABKAkSMAoK",
-            "ZG5zX3JlbGF5cxgFIAMoCzIcLnZtc2FuZGJveC5hZ2VudC52MS5EbnNSZWxh",
-            "eRIUCgxsaW5rX3dhaXRfbXMYBiABKA0iUQoIRG5zUmVsYXkSFgoObGlzdGVu",
-            "X2FkZHJlc3MYASABKAkSEQoJaG9zdF9wb3J0GAIgASgNEhoKEmhvc3RfZGF0",
-            "YWdyYW1fcG9ydBgDIAEoDSIRCg9TaHV0ZG93blJlcXVlc3RCG6oCGFZtU2Fu",
-            "ZGJveC5BZ2VudC5Qcm90b2NvbGIGcHJvdG8z"));
+            "ZHJlc3MSCgoCdXAYBSABKAgSEgoKZGV2aWNlX21hYxgGIAEoCSJdCgVSb3V0",
+            "ZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIPCgdnYXRld2F5GAIgASgJEg4KBmRl",
+            "dmljZRgDIAEoCRIOCgZzb3VyY2UYBCABKAkSDgoGbWV0cmljGAUgASgNIjkK",
+            "A0RucxIPCgdzZXJ2ZXJzGAEgAygJEhAKCHNlYXJjaGVzGAIgAygJEg8KB29w",
+            "dGlvbnMYAyADKAki/gEKF0NvbmZpZ3VyZU5ldHdvcmtSZXF1ZXN0EjgKCmlu",
+            "dGVyZmFjZXMYASADKAsyJC52bXNhbmRib3guYWdlbnQudjEuTmV0d29ya0lu",
+            "dGVyZmFjZRIpCgZyb3V0ZXMYAiADKAsyGS52bXNhbmRib3guYWdlbnQudjEu",
+            "Um91dGUSJAoDZG5zGAMgASgLMhcudm1zYW5kYm94LmFnZW50LnYxLkRucxIQ",
+            "Cghob3N0bmFtZRgEIAEoCRIwCgpkbnNfcmVsYXlzGAUgAygLMhwudm1zYW5k",
+            "Ym94LmFnZW50LnYxLkRuc1JlbGF5EhQKDGxpbmtfd2FpdF9tcxgGIAEoDSJR",
+            "CghEbnNSZWxheRIWCg5saXN0ZW5fYWRkcmVzcxgBIAEoCRIRCglob3N0X3Bv",
+            "cnQYAiABKA0SGgoSaG9zdF9kYXRhZ3JhbV9wb3J0GAMgASgNIhEKD1NodXRk",
+            "b3duUmVxdWVzdEIbqgIYVm1TYW5kYm94LkFnZW50LlByb3RvY29sYgZwcm90",
+            "bzM="));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(null, null, new pbr::GeneratedClrTypeInfo[] {
@@ -65,7 +66,7 @@ namespace VmSandbox.Agent.Protocol {
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.GuestDetails), global::VmSandbox.Agent.Protocol.GuestDetails.Parser, new[]{ "KernelRelease", "MemoryTotalBytes", "MemoryAvailableBytes", "CpuCount", "AgentVersion", "UptimeNano" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.SetTimeRequest), global::VmSandbox.Agent.Protocol.SetTimeRequest.Parser, new[]{ "UnixNano" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.IpAddress), global::VmSandbox.Agent.Protocol.IpAddress.Parser, new[]{ "Address", "PrefixLength" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.NetworkInterface), global::VmSandbox.Agent.Protocol.NetworkInterface.Parser, new[]{ "Name", "MacAddress", "Mtu", "Addresses", "Up" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.NetworkInterface), global::VmSandbox.Agent.Protocol.NetworkInterface.Parser, new[]{ "Name", "MacAddress", "Mtu", "Addresses", "Up", "DeviceMac" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Route), global::VmSandbox.Agent.Protocol.Route.Parser, new[]{ "Destination", "Gateway", "Device", "Source", "Metric" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Dns), global::VmSandbox.Agent.Protocol.Dns.Parser, new[]{ "Servers", "Searches", "Options" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.ConfigureNetworkRequest), global::VmSandbox.Agent.Protocol.ConfigureNetworkRequest.Parser, new[]{ "Interfaces", "Routes", "Dns", "Hostname", "DnsRelays", "LinkWaitMs" }, null, null, null, null),
@@ -1565,6 +1566,7 @@ namespace VmSandbox.Agent.Protocol {
       mtu_ = other.mtu_;
       addresses_ = other.addresses_.Clone();
       up_ = other.up_;
+      deviceMac_ = other.deviceMac_;
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -1642,6 +1644,23 @@ namespace VmSandbox.Agent.Protocol {
       }
     }
 
+    /// <summary>Field number for the "device_mac" field.</summary>
+    public const int DeviceMacFieldNumber = 6;
+    private string deviceMac_ = "";
+    /// <summary>
+    /// The guest NIC to use when it does not have mac_address yet: a spare NIC that a VM without
+    /// hot-plug (microvm) booted with a placeholder address; the agent gives it mac_address.
+    /// "" = the NIC is the one with mac_address.
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string DeviceMac {
+      get { return deviceMac_; }
+      set {
+        deviceMac_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -1662,6 +1681,7 @@ namespace VmSandbox.Agent.Protocol {
       if (Mtu != other.Mtu) return false;
       if(!addresses_.Equals(other.addresses_)) return false;
       if (Up != other.Up) return false;
+      if (DeviceMac != other.DeviceMac) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -1674,6 +1694,7 @@ namespace VmSandbox.Agent.Protocol {
       if (Mtu != 0) hash ^= Mtu.GetHashCode();
       hash ^= addresses_.GetHashCode();
       if (Up != false) hash ^= Up.GetHashCode();
+      if (DeviceMac.Length != 0) hash ^= DeviceMac.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -1709,6 +1730,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(40);
         output.WriteBool(Up);
       }
+      if (DeviceMac.Length != 0) {
+        output.WriteRawTag(50);
+        output.WriteString(DeviceMac);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -1736,6 +1761,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(40);
         output.WriteBool(Up);
       }
+      if (DeviceMac.Length != 0) {
+        output.WriteRawTag(50);
+        output.WriteString(DeviceMac);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -1758,6 +1787,9 @@ namespace VmSandbox.Agent.Protocol {
       size += addresses_.CalculateSize(_repeated_addresses_codec);
       if (Up != false) {
         size += 1 + 1;
+      }
+      if (DeviceMac.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(DeviceMac);
       }
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
@@ -1783,6 +1815,9 @@ namespace VmSandbox.Agent.Protocol {
       addresses_.Add(other.addresses_);
       if (other.Up != false) {
         Up = other.Up;
+      }
+      if (other.DeviceMac.Length != 0) {
+        DeviceMac = other.DeviceMac;
       }
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
@@ -1823,6 +1858,10 @@ namespace VmSandbox.Agent.Protocol {
             Up = input.ReadBool();
             break;
           }
+          case 50: {
+            DeviceMac = input.ReadString();
+            break;
+          }
         }
       }
     #endif
@@ -1860,6 +1899,10 @@ namespace VmSandbox.Agent.Protocol {
           }
           case 40: {
             Up = input.ReadBool();
+            break;
+          }
+          case 50: {
+            DeviceMac = input.ReadString();
             break;
           }
         }

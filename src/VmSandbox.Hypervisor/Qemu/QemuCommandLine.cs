@@ -6,7 +6,8 @@ namespace VmSandbox.Hypervisor.Qemu;
 /// <summary>
 /// Builds QEMU's argument list for a sandbox VM: direct kernel boot, no default devices, no
 /// user config, the serial console to a log file, guest RAM in a shared memfd (vhost-user
-/// back-ends map it), a QMP socket, and QEMU's own seccomp filter.
+/// back-ends map it), a QMP socket, and QEMU's own seccomp filter. On <see cref="MachineType.Microvm"/>
+/// the devices are virtio-mmio ones that QEMU names on the kernel command line (ADR 0016).
 /// </summary>
 public static class QemuCommandLine
 {
@@ -28,6 +29,28 @@ public static class QemuCommandLine
         {
             p.Add("noreplace-smp");
         }
+        if (spec.Accel == Accelerator.Tcg && spec.HostTscKhz > 0)
+        {
+            // Emulated timers make TSC calibration slow and, on a loaded host, sometimes wrong
+            // enough to hang or reset the guest: hand it the rate (TCG's TSC is the host's).
+            p.Add("tsc_early_khz=" + spec.HostTscKhz.ToString(CultureInfo.InvariantCulture));
+            p.Add("tsc=reliable");
+        }
+        if (spec.Accel == Accelerator.Tcg && spec.Vcpus == 1)
+        {
+            // Calibrating the local APIC timer against the emulated PIT costs about 0.3 s of boot
+            // under TCG; one vCPU ticks from the PIT as well. Not with ACPI on microvm (no tick
+            // then), which this runtime never uses.
+            p.Add("noapictimer");
+        }
+        if (spec.Machine == MachineType.Microvm)
+        {
+            // No ACPI, no PCI: do not look for them. Without ACPI a reboot is a triple fault,
+            // which -no-reboot turns into QEMU's exit (the agent powers off by rebooting).
+            p.Add("acpi=off");
+            p.Add("pci=off");
+            p.Add("reboot=t");
+        }
         if (spec.ExtraKernelParams.Length > 0)
         {
             p.Add(spec.ExtraKernelParams);
@@ -41,7 +64,8 @@ public static class QemuCommandLine
         var a = new List<string>
         {
             "-name", $"vmsandbox-{spec.Id},debug-threads=on",
-            "-machine", $"{spec.Machine},accel={(spec.Accel == Accelerator.Kvm ? "kvm" : "tcg")}",
+            "-machine", MachineArgument(spec),
+            "-accel", AccelArgument(spec),
             "-cpu", spec.Accel == Accelerator.Kvm ? "host" : "max",
             "-smp", spec.Vcpus.ToString(CultureInfo.InvariantCulture),
             "-m", mem,
@@ -61,6 +85,12 @@ public static class QemuCommandLine
             "-qmp", $"unix:{spec.QmpSocketPath},server=on,wait=off",
             "-monitor", "none",
         };
+        if (spec.Machine == MachineType.Microvm)
+        {
+            // vhost-user back-ends need virtio 1.0 devices; virtio-mmio defaults to legacy ones.
+            a.Add("-global");
+            a.Add("virtio-mmio.force-legacy=false");
+        }
         if (spec.Seccomp)
         {
             a.Add("-sandbox");
@@ -68,9 +98,22 @@ public static class QemuCommandLine
         }
         foreach (VmDevice device in spec.Devices)
         {
-            a.AddRange(QemuDeviceRenderer.Arguments(device));
+            a.AddRange(QemuDeviceRenderer.Arguments(device, spec.Machine));
         }
         a.AddRange(QemuDeviceRenderer.HotplugPortArguments(spec.HotplugSlots));
         return a;
     }
+
+    private static string MachineArgument(VmSpec spec) => spec.Machine switch
+    {
+        MachineType.Q35 => "q35",
+        // acpi=off: QEMU then lists the virtio-mmio devices on the kernel command line.
+        MachineType.Microvm => "microvm,acpi=off",
+        _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Machine, "unknown machine type"),
+    };
+
+    private static string AccelArgument(VmSpec spec) =>
+        spec.Accel == Accelerator.Kvm ? "kvm"
+        : spec.TcgCacheMiB > 0 ? "tcg,tb-size=" + spec.TcgCacheMiB.ToString(CultureInfo.InvariantCulture)
+        : "tcg";
 }

@@ -31,7 +31,7 @@ public sealed class HostCheck
         {
             FileItem("qemu", _config.QemuPath, true, "make setup  (or: apt-get install qemu-system-x86)"),
             FileItem("virtiofsd", _config.VirtiofsdPath, false, "make setup  (or: apt-get install qemu-system-x86)"),
-            FileItem("guest kernel", _config.KernelPath, true, _config.KernelKind == GuestKernelKind.Minimal ? "make kernel guest" : "make guest", GuestKernel.Describe(_config.KernelKind)),
+            FileItem("guest kernel", _config.KernelPath, true, _config.KernelKind == GuestKernelKind.Minimal ? "make kernel guest" : "make guest", $"{GuestKernel.Describe(_config.KernelKind)}, machine {MachineSetting.Name(_config.Machine)}"),
             FileItem("guest initramfs", _config.InitrdPath, true, "make guest"),
             AccelItem(),
             VsockItem(),

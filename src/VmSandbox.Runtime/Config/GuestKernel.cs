@@ -12,7 +12,7 @@ public static class GuestKernel
 {
     public const string DebianKernelFile = "vmlinuz";
     public const string DebianInitrdFile = "initramfs.img";
-    public const string MinimalKernelFile = "vmlinuz-minimal";
+    public const string MinimalKernelFile = "vmlinux-minimal";
     public const string MinimalInitrdFile = "initramfs-minimal.img";
 
     /// <summary>The kernel and initramfs to boot, and which kind of kernel that is.</summary>

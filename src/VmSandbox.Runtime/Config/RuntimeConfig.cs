@@ -15,9 +15,12 @@ public sealed record RuntimeConfig
     public string QemuPath { get; init; } = "/usr/bin/qemu-system-x86_64";
     public string VirtiofsdPath { get; init; } = "/usr/lib/qemu/virtiofsd";
     public AccelMode Accel { get; init; } = AccelMode.Auto;
-    public string Machine { get; init; } = "q35";
+    /// <summary>The machine model, resolved from <c>hypervisor.machine</c> and the kernel by <see cref="MachineSetting.Select"/>.</summary>
+    public MachineType Machine { get; init; } = MachineType.Q35;
     public int MemoryMiB { get; init; } = 256;
     public int Vcpus { get; init; } = 1;
+    /// <summary>TCG's translation cache in MiB (<see cref="Hypervisor.VmSpec.TcgCacheMiB"/>); 0 = QEMU's default of 1 GiB.</summary>
+    public int TcgCacheMiB { get; init; } = 32;
     public string KernelParams { get; init; } = "";
     public string GuestDir { get; init; } = "";
     public string KernelPath { get; init; } = "";

@@ -16,7 +16,9 @@ namespace VmSandbox.Runtime.Network;
 /// the NIC the veth's name, MTU, addresses and routes. Interfaces present at boot are plugged at
 /// boot; those that appear later (Docker 20.10 wires the namespace in the prestart hook, after
 /// the VM booted) are hot-plugged by <see cref="SyncAsync"/>, which `start` asks for before the
-/// container's process runs. Nothing outlives the sandbox: the taps go with QEMU, and
+/// container's process runs. A VM that cannot hot-plug (microvm) whose namespace is still empty at
+/// boot gets one spare NIC instead, which the first interface to appear takes over; a later one
+/// cannot be mirrored there, and is logged. Nothing outlives the sandbox: the taps go with QEMU, and
 /// <see cref="Dispose"/> removes the ingress qdiscs (and with them the filters) from the veths.
 /// Collaborators: <see cref="NetnsSnapshot"/> and <see cref="NetworkPlan"/> (pure decisions),
 /// <see cref="RtNetlink"/>, <see cref="IVm.HotplugAsync"/>, <see cref="AgentClient"/>.
@@ -39,7 +41,13 @@ public sealed class NetworkMirror : IDisposable
     private readonly Action<string> _log;
     private readonly List<(HostInterface Host, NetDevice Device)> _mirrored = [];
     private readonly List<(HostInterface Host, NetDevice Device)> _unwired = [];
+    private readonly List<NetDevice> _spares = [];
+    /// <summary>Interface name → placeholder MAC of the spare NIC that took it, for the agent.</summary>
+    private readonly Dictionary<string, string> _spareMacs = new(StringComparer.Ordinal);
+    /// <summary>Interfaces that appeared with no way to give them a NIC; logged once.</summary>
+    private readonly List<HostInterface> _refused = [];
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private bool _canHotplug;
 
     private NetworkMirror(RtNetlink netlink, Action<string> log)
     {
@@ -49,9 +57,10 @@ public sealed class NetworkMirror : IDisposable
 
     /// <summary>
     /// Opens the calling thread's network namespace (the container's) and plans the NICs of the
-    /// interfaces already there. Refuses a namespace that another sandbox already mirrors.
+    /// interfaces already there (and a spare when <paramref name="canHotplug"/> is false and there
+    /// are none yet). Refuses a namespace that another sandbox already mirrors.
     /// </summary>
-    public static NetworkMirror Open(Action<string> log)
+    public static NetworkMirror Open(Action<string> log, bool canHotplug)
     {
         RtNetlink netlink = RtNetlink.Open();
         try
@@ -69,6 +78,12 @@ public sealed class NetworkMirror : IDisposable
                 var entry = (host, NetworkPlan.DeviceFor(host, mirror._mirrored.Count + mirror._unwired.Count));
                 mirror._unwired.Add(entry);
             }
+            mirror._canHotplug = canHotplug;
+            if (!canHotplug && snapshot.Interfaces.Count == 0)
+            {
+                // Docker wires the namespace after create booted the VM: keep a NIC ready for it.
+                mirror._spares.Add(NetworkPlan.SpareDevice(0));
+            }
             return mirror;
         }
         catch
@@ -78,8 +93,8 @@ public sealed class NetworkMirror : IDisposable
         }
     }
 
-    /// <summary>NICs to add at boot, one per interface present now.</summary>
-    public IReadOnlyList<VmDevice> BootDevices => _unwired.Select(e => (VmDevice)e.Device).ToList();
+    /// <summary>NICs to add at boot: one per interface present now, and the spare if there is one.</summary>
+    public IReadOnlyList<VmDevice> BootDevices => _unwired.Select(e => (VmDevice)e.Device).Concat(_spares).ToList();
 
     /// <summary>Names of the interfaces mirrored so far, for messages.</summary>
     public IReadOnlyList<string> Mirrored => _mirrored.Select(e => e.Host.Name).ToList();
@@ -96,13 +111,29 @@ public sealed class NetworkMirror : IDisposable
         try
         {
             NetnsSnapshot snapshot = Read();
-            IReadOnlyList<HostInterface> added = NetworkPlan.NewInterfaces(snapshot, _mirrored.Concat(_unwired).Select(e => e.Host));
+            IReadOnlyList<HostInterface> added = NetworkPlan.NewInterfaces(snapshot, Known());
             foreach (HostInterface host in added)
             {
-                NetDevice device = NetworkPlan.DeviceFor(host, _mirrored.Count + _unwired.Count);
-                await vm.HotplugAsync(device, ct);
-                _unwired.Add((host, device));
-                _log($"network: hot-plugged {device.Id} for {host.Name} ({host.Mac})");
+                if (_spares.Count > 0)
+                {
+                    NetDevice spare = _spares[0];
+                    _spares.RemoveAt(0);
+                    _spareMacs[host.Name] = spare.Mac;
+                    _unwired.Add((host, spare));
+                    _log($"network: spare {spare.Id} takes {host.Name} ({host.Mac})");
+                }
+                else if (_canHotplug)
+                {
+                    NetDevice device = NetworkPlan.DeviceFor(host, _mirrored.Count + _unwired.Count);
+                    await vm.HotplugAsync(device, ct);
+                    _unwired.Add((host, device));
+                    _log($"network: hot-plugged {device.Id} for {host.Name} ({host.Mac})");
+                }
+                else
+                {
+                    _refused.Add(host);
+                    _log($"network: {host.Name} ({host.Mac}) is not mirrored: this machine type cannot hot-plug a NIC (hypervisor.machine q35 can)");
+                }
             }
             if (_unwired.Count == 0 && relays.Count == 0)
             {
@@ -116,7 +147,7 @@ public sealed class NetworkMirror : IDisposable
                 _unwired.Remove((host, device));
                 configure.Add(snapshot.Interfaces.FirstOrDefault(i => i.Name == host.Name) ?? host);
             }
-            ConfigureNetworkRequest request = NetworkPlan.Request(configure, snapshot.Routes);
+            ConfigureNetworkRequest request = NetworkPlan.Request(configure, snapshot.Routes, _spareMacs);
             request.DnsRelays.AddRange(relays);
             await agent.ConfigureNetworkAsync(request, s_call, ct);
             _log($"network: guest configured ({string.Join(", ", configure.Select(i => i.Name))})");
@@ -152,7 +183,7 @@ public sealed class NetworkMirror : IDisposable
                 try
                 {
                     snapshot = Read();
-                    added = [.. NetworkPlan.NewInterfaces(snapshot, _mirrored.Concat(_unwired).Select(e => e.Host)).Where(i => i.Up && i.Addresses.Count > 0)];
+                    added = [.. NetworkPlan.NewInterfaces(snapshot, Known()).Where(i => i.Up && i.Addresses.Count > 0)];
                 }
                 finally
                 {
@@ -176,6 +207,9 @@ public sealed class NetworkMirror : IDisposable
             }
         }
     }
+
+    /// <summary>Interfaces already dealt with: mirrored, plugged and waiting to be wired, or refused.</summary>
+    private IEnumerable<HostInterface> Known() => _mirrored.Concat(_unwired).Select(e => e.Host).Concat(_refused);
 
     private static string Describe(HostInterface i) =>
         $"{i.Name} {i.Mac} {i.Mtu} {string.Join(",", i.Addresses.Select(a => $"{a.Address}/{a.PrefixLength}"))}";

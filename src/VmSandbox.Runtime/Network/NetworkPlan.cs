@@ -17,17 +17,35 @@ public static class NetworkPlan
     public static NetDevice DeviceFor(HostInterface host, int slot) =>
         new("net" + slot.ToString(CultureInfo.InvariantCulture), NetnsSnapshot.TapPrefix + slot.ToString(CultureInfo.InvariantCulture), host.Mac);
 
+    /// <summary>
+    /// A NIC for an interface that does not exist yet, for a VM that cannot hot-plug (microvm): it
+    /// boots with a locally administered placeholder address, and the agent gives it the
+    /// interface's when one appears (<see cref="NetworkInterface.DeviceMac"/>).
+    /// </summary>
+    public static NetDevice SpareDevice(int slot) =>
+        new("net" + slot.ToString(CultureInfo.InvariantCulture), NetnsSnapshot.TapPrefix + slot.ToString(CultureInfo.InvariantCulture),
+            "02:00:00:00:00:" + slot.ToString("x2", CultureInfo.InvariantCulture));
+
     /// <summary>The interfaces of <paramref name="snapshot"/> that no NIC mirrors yet, matched by name and MAC.</summary>
     public static IReadOnlyList<HostInterface> NewInterfaces(NetnsSnapshot snapshot, IEnumerable<HostInterface> mirrored) =>
         snapshot.Interfaces.Where(i => !mirrored.Any(m => m.Name == i.Name && m.Mac == i.Mac)).ToList();
 
-    /// <summary>What the agent needs to configure <paramref name="interfaces"/> and the routes through them.</summary>
-    public static ConfigureNetworkRequest Request(IReadOnlyList<HostInterface> interfaces, IReadOnlyList<HostRoute> routes)
+    /// <summary>
+    /// What the agent needs to configure <paramref name="interfaces"/> and the routes through them;
+    /// <paramref name="spareMacs"/> maps an interface's name to the placeholder address of the spare
+    /// NIC that mirrors it (<see cref="SpareDevice"/>).
+    /// </summary>
+    public static ConfigureNetworkRequest Request(IReadOnlyList<HostInterface> interfaces, IReadOnlyList<HostRoute> routes,
+        IReadOnlyDictionary<string, string>? spareMacs = null)
     {
         var request = new ConfigureNetworkRequest();
         foreach (HostInterface i in interfaces)
         {
             var nic = new NetworkInterface { Name = i.Name, MacAddress = i.Mac, Mtu = (uint)Math.Max(0, i.Mtu), Up = i.Up };
+            if (spareMacs is not null && spareMacs.TryGetValue(i.Name, out string? placeholder))
+            {
+                nic.DeviceMac = placeholder;
+            }
             nic.Addresses.AddRange(i.Addresses.Select(a => new IpAddress { Address = a.Address.ToString(), PrefixLength = (uint)a.PrefixLength }));
             request.Interfaces.Add(nic);
         }

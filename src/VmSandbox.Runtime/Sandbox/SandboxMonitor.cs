@@ -68,15 +68,19 @@ public sealed class SandboxMonitor
             SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines(HostMountInfo));
             var factory = new SandboxVmFactory(_config, AccelDetector.ForHost(), new QemuHypervisor(), _log);
             // The monitor lives in the container's network namespace (MonitorProcess entered it).
-            network = NetworkMirror.Open(_log);
+            network = NetworkMirror.Open(_log, canHotplug: _config.Machine == MachineType.Q35);
             VmSpec spec = factory.CreateSpec(_id, _launch.RunDir) with
             {
                 MemoryMiB = plan.MemoryMiB,
                 Vcpus = plan.Vcpus,
                 Devices = network.BootDevices,
-                HotplugSlots = _config.Machine == "q35" ? NetworkHotplugSlots : 0,
+                HotplugSlots = _config.Machine == MachineType.Q35 ? NetworkHotplugSlots : 0,
             };
+            long phase = Environment.TickCount64;
             sandbox = await factory.BootAsync(spec, [plan.Share], ct);
+            BootTimings t = sandbox.Timings;
+            _log($"container {_id}: vm ready in {Environment.TickCount64 - phase} ms (qemu {t.QemuStartMs:F0}, firmware {t.FirmwareMs:F0}, kernel {t.KernelMs:F0}, agent {t.AgentInitMs:F0} ms)");
+            phase = Environment.TickCount64;
             SandboxVm booted = sandbox;
             NetworkMirror mirror = network;
             Dictionary<string, (DnsForwarder Stream, DnsForwarder Datagrams, uint Port)> forwarders = dns;
@@ -122,7 +126,7 @@ public sealed class SandboxMonitor
 
             await ReportAsync(new MonitorReport { GuestPid = (int)created.Pid });
             reported = true;
-            _log($"container {_id}: created, guest pid {created.Pid}");
+            _log($"container {_id}: created, guest pid {created.Pid}, {Environment.TickCount64 - phase} ms after the vm was ready");
 
             using var signals = new GuestSignalRelay(agent, _id, "", tty, _log);
             await signals.ResizeAsync();
@@ -144,7 +148,12 @@ public sealed class SandboxMonitor
             _log($"container {_id}: exited with status {code}");
             await io.DrainAsync();
             _launch.RecordExit(code);
-            await sandbox.ShutdownAsync(_config.StopTimeout, CancellationToken.None);
+            // Whoever reaps this process (Docker's shim) learns the exit only when it ends, so the
+            // VM goes at once: the agent synced the guest's file systems before it reported the
+            // exit, and nothing else in the guest outlives the container (ADR 0004).
+            long exited = Environment.TickCount64;
+            StopOutcome outcome = await sandbox.Vm.StopAsync(TimeSpan.Zero, CancellationToken.None);
+            _log($"container {_id}: vm stopped ({outcome}) in {Environment.TickCount64 - exited} ms");
             return code;
         }
         catch (Exception e)

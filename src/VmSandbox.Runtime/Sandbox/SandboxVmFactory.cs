@@ -63,6 +63,8 @@ public sealed class SandboxVmFactory
             MemoryMiB = _config.MemoryMiB,
             Vcpus = _config.Vcpus,
             ExtraKernelParams = _config.KernelParams,
+            HostTscKhz = accel == Accelerator.Tcg ? HostTsc.ReadKhz() : 0,
+            TcgCacheMiB = _config.TcgCacheMiB,
         };
         return spec;
     }
@@ -84,7 +86,7 @@ public sealed class SandboxVmFactory
         try
         {
             vsock = HybridVsockTransport.Start(spec.StateDir);
-            var devices = new List<VmDevice>(spec.Devices) { vsock.Device };
+            var devices = new List<VmDevice>(spec.Devices) { vsock.Device, new BalloonDevice() };
             for (int i = 0; i < shares.Count; i++)
             {
                 VirtiofsDaemon daemon = await VirtiofsDaemon.StartAsync(_config.VirtiofsdPath, shares[i], spec.VirtiofsSocketPath(i), ct);

@@ -58,12 +58,15 @@ public sealed class QemuCommandLineTests
     }
 
     [Theory]
-    [InlineData(Accelerator.Kvm, "q35,accel=kvm", "host")]
-    [InlineData(Accelerator.Tcg, "q35,accel=tcg", "max")]
-    public void Accelerator_selects_machine_and_cpu(Accelerator accel, string machine, string cpu)
+    [InlineData(Accelerator.Kvm, 0, "kvm", "host")]
+    [InlineData(Accelerator.Kvm, 32, "kvm", "host")]
+    [InlineData(Accelerator.Tcg, 0, "tcg", "max")]
+    [InlineData(Accelerator.Tcg, 32, "tcg,tb-size=32", "max")]
+    public void Accelerator_selects_cpu_and_tcg_gets_its_translation_cache_size(Accelerator accel, int cacheMiB, string expected, string cpu)
     {
-        var args = QemuCommandLine.Build(Spec(accel));
-        Assert.Equal(machine, ValueOf(args, "-machine"));
+        var args = QemuCommandLine.Build(Spec(accel) with { TcgCacheMiB = cacheMiB });
+        Assert.Equal("q35", ValueOf(args, "-machine"));
+        Assert.Equal(expected, ValueOf(args, "-accel"));
         Assert.Equal(cpu, ValueOf(args, "-cpu"));
     }
 
@@ -82,6 +85,63 @@ public sealed class QemuCommandLineTests
         Assert.StartsWith("on,", ValueOf(QemuCommandLine.Build(Spec()), "-sandbox"), StringComparison.Ordinal);
         Assert.DoesNotContain("-sandbox", QemuCommandLine.Build(Spec() with { Seccomp = false }));
     }
+
+    [Fact]
+    public void Microvm_has_no_acpi_or_pci_and_its_devices_are_virtio_mmio()
+    {
+        var spec = Spec() with
+        {
+            Machine = MachineType.Microvm,
+            Devices =
+            [
+                new VhostUserVsockDevice("/s/v.sock"),
+                new VirtiofsDevice("vfs0", "/s/vfs0.sock", "vmsandbox"),
+                new NetDevice("net0", "vmstap0", "02:42:ac:11:00:02"),
+                new BalloonDevice(),
+            ],
+        };
+        var args = QemuCommandLine.Build(spec);
+        Assert.Equal("microvm,acpi=off", ValueOf(args, "-machine"));
+        // vhost-user back-ends abort on legacy virtio-mmio devices.
+        Assert.Equal("virtio-mmio.force-legacy=false", ValueOf(args, "-global"));
+        string line = string.Join(' ', args);
+        Assert.Contains("-device vhost-user-vsock-device,chardev=vsock", line, StringComparison.Ordinal);
+        Assert.Contains("-device vhost-user-fs-device,chardev=vfs0,tag=vmsandbox,queue-size=1024", line, StringComparison.Ordinal);
+        Assert.Contains("-device virtio-net-device,netdev=net0,mac=02:42:ac:11:00:02,id=dev-net0", line, StringComparison.Ordinal);
+        Assert.Contains("-device virtio-balloon-device,id=balloon,free-page-reporting=on", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("-pci,", line, StringComparison.Ordinal);
+        string[] kernel = QemuCommandLine.KernelParams(spec).Split(' ');
+        Assert.Contains("acpi=off", kernel);
+        Assert.Contains("pci=off", kernel);
+        // Without ACPI a reboot must be a triple fault for -no-reboot to end QEMU at once.
+        Assert.Contains("reboot=t", kernel);
+    }
+
+    [Fact]
+    public void Q35_keeps_acpi_pci_and_no_global()
+    {
+        var args = QemuCommandLine.Build(Spec());
+        Assert.DoesNotContain("-global", args);
+        Assert.DoesNotContain("acpi=off", QemuCommandLine.KernelParams(Spec()).Split(' '));
+    }
+
+    [Theory]
+    [InlineData(Accelerator.Tcg, 2300000L, true)]
+    [InlineData(Accelerator.Tcg, 0L, false)]
+    [InlineData(Accelerator.Kvm, 2300000L, false)]
+    public void A_tcg_guest_is_told_the_host_tsc_rate_when_it_is_known(Accelerator accel, long khz, bool expected)
+    {
+        string[] p = QemuCommandLine.KernelParams(Spec(accel) with { HostTscKhz = khz }).Split(' ');
+        Assert.Equal(expected, p.Contains("tsc_early_khz=2300000"));
+        Assert.Equal(expected, p.Contains("tsc=reliable"));
+    }
+
+    [Theory]
+    [InlineData(Accelerator.Tcg, 1, true)]
+    [InlineData(Accelerator.Tcg, 2, false)]
+    [InlineData(Accelerator.Kvm, 1, false)]
+    public void The_apic_timer_is_not_calibrated_on_one_tcg_vcpu(Accelerator accel, int vcpus, bool expected) =>
+        Assert.Equal(expected, QemuCommandLine.KernelParams(Spec(accel, vcpus)).Split(' ').Contains("noapictimer"));
 
     [Theory]
     [InlineData(1, true)]
@@ -111,11 +171,13 @@ public sealed class QemuCommandLineTests
             [
                 new VirtiofsDevice("vfs0", "/s/vfs0.sock", "vmsandbox"),
                 new NetDevice("net0", "vmstap0", "02:42:ac:11:00:02"),
+                new BalloonDevice(),
             ],
         };
         string line = string.Join(' ', QemuCommandLine.Build(spec));
         Assert.Contains("-chardev socket,id=vfs0,path=/s/vfs0.sock -device vhost-user-fs-pci,chardev=vfs0,tag=vmsandbox,queue-size=1024", line, StringComparison.Ordinal);
         Assert.Contains("-netdev tap,id=net0,ifname=vmstap0,script=no,downscript=no -device virtio-net-pci,netdev=net0,mac=02:42:ac:11:00:02,id=dev-net0", line, StringComparison.Ordinal);
+        Assert.Contains("-device virtio-balloon-pci,id=balloon,free-page-reporting=on", line, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -8,13 +8,13 @@ public sealed class GuestKernelTests
 {
     private static Func<string, bool> Present(params string[] files) => p => files.Contains(Path.GetFileName(p));
 
-    private static readonly Func<string, bool> s_both = Present("vmlinuz", "initramfs.img", "vmlinuz-minimal", "initramfs-minimal.img");
+    private static readonly Func<string, bool> s_both = Present("vmlinuz", "initramfs.img", "vmlinux-minimal", "initramfs-minimal.img");
 
     [Theory]
-    [InlineData(null, "/g/vmlinuz-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal)]
-    [InlineData("auto", "/g/vmlinuz-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal)]
-    [InlineData("AUTO", "/g/vmlinuz-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal)]
-    [InlineData("minimal", "/g/vmlinuz-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal)]
+    [InlineData(null, "/g/vmlinux-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal)]
+    [InlineData("auto", "/g/vmlinux-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal)]
+    [InlineData("AUTO", "/g/vmlinux-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal)]
+    [InlineData("minimal", "/g/vmlinux-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal)]
     [InlineData("debian", "/g/vmlinuz", "/g/initramfs.img", GuestKernelKind.Debian)]
     [InlineData("Debian", "/g/vmlinuz", "/g/initramfs.img", GuestKernelKind.Debian)]
     [InlineData("/opt/k/bzImage", "/opt/k/bzImage", "/g/initramfs.img", GuestKernelKind.Custom)]
@@ -25,7 +25,7 @@ public sealed class GuestKernelTests
 
     [Theory]
     [InlineData("vmlinuz", "initramfs.img")]
-    [InlineData("vmlinuz", "initramfs.img", "vmlinuz-minimal")]
+    [InlineData("vmlinuz", "initramfs.img", "vmlinux-minimal")]
     [InlineData("vmlinuz", "initramfs.img", "initramfs-minimal.img")]
     public void Auto_falls_back_to_debian_unless_the_whole_minimal_pair_is_there(params string[] files)
     {
@@ -35,7 +35,7 @@ public sealed class GuestKernelTests
     [Fact]
     public void Minimal_is_chosen_even_when_missing_so_that_the_boot_names_the_file()
     {
-        Assert.Equal(("/g/vmlinuz-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal),
+        Assert.Equal(("/g/vmlinux-minimal", "/g/initramfs-minimal.img", GuestKernelKind.Minimal),
             GuestKernel.Select("minimal", null, "/g", Present("vmlinuz", "initramfs.img")));
     }
 

@@ -1,3 +1,4 @@
+using VmSandbox.Hypervisor;
 using VmSandbox.Hypervisor.Qemu;
 using VmSandbox.Runtime.Vsock;
 using Xunit;
@@ -14,7 +15,7 @@ public sealed class HybridVsockTransportTests : IDisposable
     public async Task Hybrid_transport_adds_our_vhost_user_device()
     {
         await using HybridVsockTransport t = HybridVsockTransport.Start(_dir);
-        Assert.Equal(["-chardev", $"socket,id=vsock,path={_dir}/vhost-vsock.sock", "-device", "vhost-user-vsock-pci,chardev=vsock"], QemuDeviceRenderer.Arguments(t.Device));
+        Assert.Equal(["-chardev", $"socket,id=vsock,path={_dir}/vhost-vsock.sock", "-device", "vhost-user-vsock-pci,chardev=vsock"], QemuDeviceRenderer.Arguments(t.Device, MachineType.Q35));
         Assert.Equal(Path.Combine(_dir, "vsock.sock"), t.UdsPath);
         Assert.Equal($"hybrid vsock ({t.UdsPath})", t.Description);
         Assert.True(File.Exists(Path.Combine(_dir, "vhost-vsock.sock")), "the back-end must listen before QEMU starts");

@@ -36,13 +36,13 @@ public sealed class RuntimeConfigLoaderTests : IDisposable
     [Theory]
     [InlineData(false, "debian", GuestKernelKind.Debian, "vmlinuz", "initramfs.img")]
     [InlineData(true, "debian", GuestKernelKind.Debian, "vmlinuz", "initramfs.img")]
-    [InlineData(true, "", GuestKernelKind.Minimal, "vmlinuz-minimal", "initramfs-minimal.img")]
+    [InlineData(true, "", GuestKernelKind.Minimal, "vmlinux-minimal", "initramfs-minimal.img")]
     [InlineData(false, "", GuestKernelKind.Debian, "vmlinuz", "initramfs.img")]
-    [InlineData(true, "minimal", GuestKernelKind.Minimal, "vmlinuz-minimal", "initramfs-minimal.img")]
+    [InlineData(true, "minimal", GuestKernelKind.Minimal, "vmlinux-minimal", "initramfs-minimal.img")]
     public void Guest_kernel_environment_picks_the_kernel_in_the_guest_dir(bool minimalBuilt, string setting, GuestKernelKind kind, string kernel, string initrd)
     {
         string guest = Directory.CreateDirectory(Path.Combine(_dir, "guest")).FullName;
-        foreach (string f in minimalBuilt ? ["vmlinuz", "initramfs.img", "vmlinuz-minimal", "initramfs-minimal.img"] : (string[])["vmlinuz", "initramfs.img"])
+        foreach (string f in minimalBuilt ? ["vmlinuz", "initramfs.img", "vmlinux-minimal", "initramfs-minimal.img"] : (string[])["vmlinuz", "initramfs.img"])
         {
             File.WriteAllText(Path.Combine(guest, f), "");
         }

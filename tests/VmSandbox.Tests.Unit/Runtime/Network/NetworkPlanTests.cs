@@ -52,6 +52,19 @@ public sealed class NetworkPlanTests
     }
 
     [Fact]
+    public void A_spare_nic_boots_with_a_local_placeholder_address_and_the_agent_is_told_to_replace_it()
+    {
+        var spare = NetworkPlan.SpareDevice(0);
+        Assert.Equal(("net0", "vmstap0", "02:00:00:00:00:00"), (spare.Id, spare.TapName, spare.Mac));
+        NetnsSnapshot s = NetnsSnapshot.From([Lo, Veth()], [V4(7, "172.17.0.2", 16)], [DefaultVia("172.17.0.1", 7)]);
+
+        NetworkInterface nic = Assert.Single(NetworkPlan.Request(s.Interfaces, s.Routes, new Dictionary<string, string> { ["eth0"] = spare.Mac }).Interfaces);
+        Assert.Equal(("02:42:ac:11:00:02", "02:00:00:00:00:00"), (nic.MacAddress, nic.DeviceMac));
+        // A NIC plugged for the interface itself is found by the interface's own address.
+        Assert.Equal("", Assert.Single(NetworkPlan.Request(s.Interfaces, s.Routes).Interfaces).DeviceMac);
+    }
+
+    [Fact]
     public void Network_none_has_nothing_to_mirror()
     {
         NetnsSnapshot s = NetnsSnapshot.From([Lo], [V4(1, "127.0.0.1", 8)], []);
