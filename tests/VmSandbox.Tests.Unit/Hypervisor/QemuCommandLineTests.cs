@@ -59,7 +59,7 @@ public sealed class QemuCommandLineTests
 
     [Theory]
     [InlineData(Accelerator.Kvm, "q35,accel=kvm", "host")]
-    [InlineData(Accelerator.Tcg, "q35,accel=tcg", "max")]
+    [InlineData(Accelerator.Tcg, "q35,accel=tcg", "max,erms=off,fsrm=off")]
     public void Accelerator_selects_machine_and_cpu(Accelerator accel, string machine, string cpu)
     {
         var args = QemuCommandLine.Build(Spec(accel));
