@@ -188,6 +188,11 @@ public sealed class StdioRelay : IDisposable
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
+            // Woken by every write the process makes, a normal thread would preempt it each time
+            // and copy one small chunk per wake-up (a context switch per chunk: under TCG, costlier
+            // than the copy). A batch thread lets the process run on until it blocks or its slice
+            // ends, so the relay reads what piled up; the CPU stays shared fairly.
+            _ = Scheduling.TrySetCallingThreadBatch();
             byte[] buffer = new byte[BufferSize];
             try
             {

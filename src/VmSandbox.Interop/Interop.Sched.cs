@@ -1,0 +1,36 @@
+using System.Runtime.InteropServices;
+
+namespace VmSandbox.Interop;
+
+/// <summary>sched_setscheduler(2) on the calling thread.</summary>
+public static unsafe partial class Scheduling
+{
+    // linux/sched.h
+    private const int SCHED_BATCH = 3;
+
+    /// <summary>struct sched_param.</summary>
+    // C name kept on purpose (STYLE.md).
+#pragma warning disable CS8981
+    [StructLayout(LayoutKind.Sequential)]
+    private struct sched_param
+    {
+        public int sched_priority;
+    }
+#pragma warning restore CS8981
+
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    private static partial int sched_setscheduler(int pid, int policy, sched_param* param);
+
+    /// <summary>
+    /// SCHED_BATCH for the calling thread (pid 0 is the caller's thread on Linux): same share of
+    /// the CPU, but its wake-ups never preempt a running task (sched(7)); it runs when the CPU is
+    /// idle, another CPU is free, or at the next tick. False if the kernel refused (no error:
+    /// callers use it as a hint).
+    /// </summary>
+    public static bool TrySetCallingThreadBatch()
+    {
+        var param = new sched_param();
+        // SAFETY: &param is a local struct the call only reads.
+        return sched_setscheduler(0, SCHED_BATCH, &param) == 0;
+    }
+}
