@@ -45,13 +45,16 @@ internal sealed class ResultTable
         foreach ((string runtime, double?[] values, string? note) in _rows)
         {
             doc.Append(CultureInfo.InvariantCulture, $"| {runtime} |");
+            // The note (why values are missing) goes in the first empty cell, inside the table.
+            string? pending = note?.Replace("|", "/", StringComparison.Ordinal);
             for (int i = 0; i < _columns.Length; i++)
             {
-                doc.Append(' ').Append(Cell(values[i], runc?[i], runsc?[i], _columns[i].Format)).Append(" |");
-            }
-            if (note is not null)
-            {
-                doc.Append(CultureInfo.InvariantCulture, $" {note.Replace("|", "/", StringComparison.Ordinal)}");
+                string cell = Cell(values[i], runc?[i], runsc?[i], _columns[i].Format);
+                if (cell.Length == 0 && pending is not null)
+                {
+                    (cell, pending) = (pending, null);
+                }
+                doc.Append(' ').Append(cell).Append(" |");
             }
             doc.AppendLine();
         }
