@@ -89,8 +89,8 @@ lint: ## dotnet format check plus analyzers (warnings are errors)
 	@$(DOTNET) format VmSandbox.sln --verify-no-changes --exclude '**/Generated/**'
 	@$(DOTNET) build VmSandbox.sln -c $(CONFIGURATION) --nologo -v quiet -clp:ErrorsOnly --no-incremental
 
-bench: build ## Benchmarks; results go to docs/performance.md
-	@$(DOTNET) run --project tests/VmSandbox.Bench -c $(CONFIGURATION) -- --vmsandbox $(CLI_BIN) --guest-dir $(GUEST_DIR) --out docs/performance.md
+bench: build ## Benchmarks; results go to docs/performance.md (BENCH_ARGS="--only density --runs 1 --idle 3"; the first of a repeated option wins)
+	@$(DOTNET) run --project tests/VmSandbox.Bench -c $(CONFIGURATION) -- $(BENCH_ARGS) --vmsandbox $(CLI_BIN) --guest-dir $(GUEST_DIR) --out docs/performance.md
 
 install: build ## Install under PREFIX (default /usr/local) and register the runtime with Docker
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vmsandbox/guest

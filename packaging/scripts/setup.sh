@@ -17,6 +17,7 @@ packages=(
     procps            # `ps`: `vmsandbox ps` picks its rows out of it, as runc (and `docker top`) do
     git               # the CI-job end-to-end test: a git daemon on the test bridge, git copied into the job's image
     iperf3            # `make bench`'s network section: server in the container, client on the host
+    gnuplot-nox       # `make bench`'s plots (docs/performance/*.png)
     cpio kmod         # initramfs builder: cpio archive, depmod
     linux-source      # the minimal guest kernel's source (`make kernel`, packaging/guest/build-kernel.sh)
     build-essential bc bison flex libelf-dev lz4 xz-utils  # what that kernel build runs: gcc and make, Kconfig's parsers, objtool, LZ4 compression

@@ -110,7 +110,7 @@ public static class LifecycleBench
     }
 
     /// <summary>A bundle whose config is `vmsandbox spec`'s default with our process and no terminal.</summary>
-    private static string Bundle(string work, string name, string rootfs, params string[] args)
+    internal static string Bundle(string work, string name, string rootfs, params string[] args)
     {
         string dir = Directory.CreateDirectory(Path.Combine(work, name)).FullName;
         JsonNode spec = JsonNode.Parse(Program.DefaultSpecJson())!;
@@ -132,7 +132,7 @@ public static class LifecycleBench
         [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => n!.All(char.IsAsciiDigit)).Select(n => int.Parse(n!, CultureInfo.InvariantCulture))];
 
     /// <summary>PSS in KiB from /proc/PID/smaps_rollup; 0 for a process that is gone or a kernel thread.</summary>
-    private static double Pss(int pid)
+    internal static double Pss(int pid)
     {
         try
         {
