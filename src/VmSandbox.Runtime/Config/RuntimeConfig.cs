@@ -17,6 +17,8 @@ public sealed record RuntimeConfig
     public AccelMode Accel { get; init; } = AccelMode.Auto;
     /// <summary>The machine model, resolved from <c>hypervisor.machine</c> and the kernel by <see cref="MachineSetting.Select"/>.</summary>
     public MachineType Machine { get; init; } = MachineType.Q35;
+    /// <summary>True when <c>hypervisor.machine</c> is <c>auto</c>: a container may still get q35 (<see cref="MachineSetting.ForNetwork"/>).</summary>
+    public bool MachineAuto { get; init; } = true;
     public int MemoryMiB { get; init; } = 256;
     public int Vcpus { get; init; } = 1;
     /// <summary>TCG's translation cache in MiB (<see cref="Hypervisor.VmSpec.TcgCacheMiB"/>); 0 = QEMU's default of 1 GiB.</summary>

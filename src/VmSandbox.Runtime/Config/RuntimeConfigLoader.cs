@@ -85,6 +85,7 @@ public static class RuntimeConfigLoader
             VirtiofsdPath = Str(c, "virtiofsd:path") ?? d.VirtiofsdPath,
             Accel = AccelDetector.ParseMode(Str(c, "hypervisor:accel")),
             Machine = MachineSetting.Select(Str(c, "hypervisor:machine"), kind),
+            MachineAuto = (Str(c, "hypervisor:machine") ?? "auto").Equals("auto", StringComparison.OrdinalIgnoreCase),
             MemoryMiB = Str(c, "hypervisor:memory") is { } mem ? SizeParser.ParseMemoryMiB(mem, "hypervisor.memory") : d.MemoryMiB,
             Vcpus = Int(c, "hypervisor:vcpus", 1, 64) ?? d.Vcpus,
             TcgCacheMiB = Int(c, "hypervisor:tcgCacheMiB", 0, 4096) ?? d.TcgCacheMiB,

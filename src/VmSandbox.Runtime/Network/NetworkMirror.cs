@@ -16,8 +16,8 @@ namespace VmSandbox.Runtime.Network;
 /// the NIC the veth's name, MTU, addresses and routes. Interfaces present at boot are plugged at
 /// boot; those that appear later (Docker 20.10 wires the namespace in the prestart hook, after
 /// the VM booted) are hot-plugged by <see cref="SyncAsync"/>, which `start` asks for before the
-/// container's process runs. A VM that cannot hot-plug (microvm) whose namespace is still empty at
-/// boot gets one spare NIC instead, which the first interface to appear takes over; a later one
+/// container's process runs. A VM that cannot hot-plug (microvm) gets <see cref="SpareNics"/>
+/// spare NICs at boot instead, which the interfaces that appear later take over in turn; one more
 /// cannot be mirrored there, and is logged. Nothing outlives the sandbox: the taps go with QEMU, and
 /// <see cref="Dispose"/> removes the ingress qdiscs (and with them the filters) from the veths.
 /// Collaborators: <see cref="NetnsSnapshot"/> and <see cref="NetworkPlan"/> (pure decisions),
@@ -35,6 +35,13 @@ public sealed class NetworkMirror : IDisposable
     public const ushort HostPortPrefix = 0xF000;
     public const ushort HostPortMask = 0xF000;
     private const ushort HostPortPassPriority = 1;
+
+    /// <summary>
+    /// NICs kept ready on a VM without hot-plug: Docker's first network (wired after create) and one
+    /// `docker network connect`. A spare left unused stays down in the guest, so it holds no
+    /// receive buffers; each costs a tap and a virtio-net device.
+    /// </summary>
+    public const int SpareNics = 2;
     private const string PortRangeSysctl = "/proc/sys/net/ipv4/ip_local_port_range";
 
     private readonly RtNetlink _netlink;
@@ -47,7 +54,7 @@ public sealed class NetworkMirror : IDisposable
     /// <summary>Interfaces that appeared with no way to give them a NIC; logged once.</summary>
     private readonly List<HostInterface> _refused = [];
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private bool _canHotplug;
+    private bool _canHotplug = true;
 
     private NetworkMirror(RtNetlink netlink, Action<string> log)
     {
@@ -57,10 +64,9 @@ public sealed class NetworkMirror : IDisposable
 
     /// <summary>
     /// Opens the calling thread's network namespace (the container's) and plans the NICs of the
-    /// interfaces already there (and a spare when <paramref name="canHotplug"/> is false and there
-    /// are none yet). Refuses a namespace that another sandbox already mirrors.
+    /// interfaces already there. Refuses a namespace that another sandbox already mirrors.
     /// </summary>
-    public static NetworkMirror Open(Action<string> log, bool canHotplug)
+    public static NetworkMirror Open(Action<string> log)
     {
         RtNetlink netlink = RtNetlink.Open();
         try
@@ -78,12 +84,6 @@ public sealed class NetworkMirror : IDisposable
                 var entry = (host, NetworkPlan.DeviceFor(host, mirror._mirrored.Count + mirror._unwired.Count));
                 mirror._unwired.Add(entry);
             }
-            mirror._canHotplug = canHotplug;
-            if (!canHotplug && snapshot.Interfaces.Count == 0)
-            {
-                // Docker wires the namespace after create booted the VM: keep a NIC ready for it.
-                mirror._spares.Add(NetworkPlan.SpareDevice(0));
-            }
             return mirror;
         }
         catch
@@ -93,7 +93,23 @@ public sealed class NetworkMirror : IDisposable
         }
     }
 
-    /// <summary>NICs to add at boot: one per interface present now, and the spare if there is one.</summary>
+    /// <summary>
+    /// For a VM that cannot hot-plug (microvm): <see cref="SpareNics"/> spare NICs at boot take the
+    /// interfaces that appear later. Call before <see cref="BootDevices"/> is read.
+    /// </summary>
+    public void KeepSpares()
+    {
+        _canHotplug = false;
+        for (int i = 0; i < SpareNics; i++)
+        {
+            _spares.Add(NetworkPlan.SpareDevice(_unwired.Count + i));
+        }
+    }
+
+    /// <summary>Whether the namespace had Ethernet interfaces when it was opened (CNI and podman wire it before create, Docker after).</summary>
+    public bool WiredAtOpen => _unwired.Count > 0;
+
+    /// <summary>NICs to add at boot: one per interface present now, and the spares if there are any.</summary>
     public IReadOnlyList<VmDevice> BootDevices => _unwired.Select(e => (VmDevice)e.Device).Concat(_spares).ToList();
 
     /// <summary>Names of the interfaces mirrored so far, for messages.</summary>

@@ -68,13 +68,19 @@ public sealed class SandboxMonitor
             SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines(HostMountInfo));
             var factory = new SandboxVmFactory(_config, AccelDetector.ForHost(), new QemuHypervisor(), _log);
             // The monitor lives in the container's network namespace (MonitorProcess entered it).
-            network = NetworkMirror.Open(_log, canHotplug: _config.Machine == MachineType.Q35);
+            network = NetworkMirror.Open(_log);
+            MachineType machine = MachineSetting.ForNetwork(_config, network.WiredAtOpen);
+            if (machine == MachineType.Microvm)
+            {
+                network.KeepSpares();
+            }
             VmSpec spec = factory.CreateSpec(_id, _launch.RunDir) with
             {
+                Machine = machine,
                 MemoryMiB = plan.MemoryMiB,
                 Vcpus = plan.Vcpus,
                 Devices = network.BootDevices,
-                HotplugSlots = _config.Machine == MachineType.Q35 ? NetworkHotplugSlots : 0,
+                HotplugSlots = machine == MachineType.Q35 ? NetworkHotplugSlots : 0,
             };
             long phase = Environment.TickCount64;
             sandbox = await factory.BootAsync(spec, [plan.Share], ct);

@@ -28,6 +28,15 @@ public sealed class MachineSettingTests
     }
 
     [Theory]
+    [InlineData(true, MachineType.Microvm, true, MachineType.Microvm)]
+    [InlineData(true, MachineType.Microvm, false, MachineType.Q35)]
+    [InlineData(false, MachineType.Microvm, false, MachineType.Microvm)]
+    [InlineData(true, MachineType.Q35, true, MachineType.Q35)]
+    [InlineData(false, MachineType.Q35, false, MachineType.Q35)]
+    public void Auto_gives_a_namespace_that_is_wired_later_q35_and_an_explicit_choice_stays(bool auto, MachineType configured, bool wired, MachineType expected) =>
+        Assert.Equal(expected, MachineSetting.ForNetwork(new RuntimeConfig { Machine = configured, MachineAuto = auto }, wired));
+
+    [Theory]
     [InlineData("pc")]
     [InlineData("no-such-machine")]
     public void Another_word_is_a_config_error_naming_the_choices(string setting)
