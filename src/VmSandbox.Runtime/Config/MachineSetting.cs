@@ -30,12 +30,12 @@ public static class MachineSetting
 
     /// <summary>
     /// The machine of one container's VM. With <c>auto</c>, a network namespace that is still
-    /// empty when the VM boots (Docker wires it after create, and `--network none` never does)
-    /// gets q35: its interfaces will be hot-plugged, and no spare NIC shows in the container.
-    /// microvm's spare NICs would be visible there, unlike under runc (ADR 0016).
+    /// empty when the VM boots while the spec has hooks that may wire it (Docker's prestart hook
+    /// does, after create) gets q35: its interfaces will be hot-plugged, and no spare NIC shows in
+    /// the container; microvm's spares would be visible there, unlike under runc (ADR 0016).
     /// </summary>
-    public static MachineType ForNetwork(RuntimeConfig config, bool namespaceWired) =>
-        config.MachineAuto && config.Machine == MachineType.Microvm && !namespaceWired ? MachineType.Q35 : config.Machine;
+    public static MachineType ForNetwork(RuntimeConfig config, bool namespaceWired, bool wiredLater) =>
+        config.MachineAuto && config.Machine == MachineType.Microvm && !namespaceWired && wiredLater ? MachineType.Q35 : config.Machine;
 
     /// <summary>How `vmsandbox check` and docs name a machine type.</summary>
     public static string Name(MachineType machine) => machine == MachineType.Microvm ? "microvm" : "q35";

@@ -94,13 +94,13 @@ public sealed class NetworkMirror : IDisposable
     }
 
     /// <summary>
-    /// For a VM that cannot hot-plug (microvm): <see cref="SpareNics"/> spare NICs at boot take the
-    /// interfaces that appear later. Call before <see cref="BootDevices"/> is read.
+    /// For a VM that cannot hot-plug (microvm): <paramref name="spares"/> spare NICs at boot take the
+    /// interfaces that appear later; any more are logged. Call before <see cref="BootDevices"/> is read.
     /// </summary>
-    public void KeepSpares()
+    public void WithoutHotplug(int spares)
     {
         _canHotplug = false;
-        for (int i = 0; i < SpareNics; i++)
+        for (int i = 0; i < spares; i++)
         {
             _spares.Add(NetworkPlan.SpareDevice(_unwired.Count + i));
         }

@@ -69,10 +69,12 @@ public sealed class SandboxMonitor
             var factory = new SandboxVmFactory(_config, AccelDetector.ForHost(), new QemuHypervisor(), _log);
             // The monitor lives in the container's network namespace (MonitorProcess entered it).
             network = NetworkMirror.Open(_log);
-            MachineType machine = MachineSetting.ForNetwork(_config, network.WiredAtOpen);
+            // Hooks that run after create (Docker's libnetwork-setkey is a prestart hook) may wire the namespace.
+            bool wiredLater = loaded.Spec.Hooks is { } hooks && (hooks.Prestart?.Count > 0 || hooks.CreateRuntime?.Count > 0);
+            MachineType machine = MachineSetting.ForNetwork(_config, network.WiredAtOpen, wiredLater);
             if (machine == MachineType.Microvm)
             {
-                network.KeepSpares();
+                network.WithoutHotplug(spares: wiredLater ? NetworkMirror.SpareNics : 0);
             }
             VmSpec spec = factory.CreateSpec(_id, _launch.RunDir) with
             {
