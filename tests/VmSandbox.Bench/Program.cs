@@ -156,11 +156,12 @@ public static class Program
             return;
         }
         string accel = results[0].GetProperty("accel").GetString()!;
+        string machine = results[0].GetProperty("machine").GetString()!;
         // The release tells the kernels apart: Debian's ends in -cloud-amd64, the minimal one (make kernel) does not.
         string release = results[0].GetProperty("guestKernel").GetString()!;
         string kernel = release.EndsWith("-cloud-amd64", StringComparison.Ordinal) ? $"Debian cloud kernel {release}" : $"minimal kernel {release} (make kernel)";
         doc.AppendLine(CultureInfo.InvariantCulture,
-            $"`vmsandbox boot`: QEMU start → kernel → agent ready, {results.Count} runs, accelerator **{accel}**, 256 MiB, 1 vCPU, q35, {kernel}. ")
+            $"`vmsandbox boot`: QEMU start → kernel → agent ready, {results.Count} runs, accelerator **{accel}**, 256 MiB, 1 vCPU, {machine}, {kernel}. ")
             .AppendLine("QEMU start is spawn until QMP answers; firmware+load is the rest until the guest clock starts; kernel is guest uptime at /init; agent init is /init until the readiness line (mounts, modules).")
             .AppendLine();
         doc.AppendLine("| phase | median ms | min ms | max ms |").AppendLine("|---|---:|---:|---:|");
@@ -210,18 +211,19 @@ public static class Program
     }
 
     /// <summary>
-    /// <paramref name="page"/> with each `## ` section of <paramref name="fresh"/> (but its "Not
-    /// measured yet") in place of the section of the same title, or before "Not measured yet" if
-    /// it has none; the other sections keep their numbers, and the page's date and host stay
-    /// theirs: a spliced section says its own (<paramref name="stamp"/>) under its title.
+    /// <paramref name="page"/> with each `## ` section of <paramref name="fresh"/> in place of the
+    /// section of the same title, or before "Not measured yet" if it has none; the other sections
+    /// keep their numbers, and the page's date and host stay theirs: a spliced section says its
+    /// own (<paramref name="stamp"/>) under its title. "Not measured yet" is the fresh one, unstamped
+    /// (it describes this bench, not a run).
     /// </summary>
     internal static string Splice(string page, string fresh, string stamp)
     {
         List<string> sections = SplitSections(page);
-        foreach (string fromFresh in SplitSections(fresh).Skip(1).Where(s => !s.StartsWith(NotMeasured, StringComparison.Ordinal)))
+        foreach (string fromFresh in SplitSections(fresh).Skip(1))
         {
             string title = fromFresh[..fromFresh.IndexOf('\n', StringComparison.Ordinal)];
-            string section = $"{title}\n\n{stamp}\n{fromFresh[(title.Length + 1)..]}";
+            string section = title == NotMeasured ? fromFresh : $"{title}\n\n{stamp}\n{fromFresh[(title.Length + 1)..]}";
             int at = sections.FindIndex(s => s.StartsWith(title + "\n", StringComparison.Ordinal));
             if (at >= 0)
             {

@@ -7,7 +7,7 @@ using VmSandbox.Runtime.Config;
 namespace VmSandbox.Runtime.Sandbox;
 
 /// <summary>What one <see cref="BootProbe"/> saw: the agent's greeting, the timings, the guest's facts, how it stopped.</summary>
-public sealed record BootReport(string Id, Accelerator Accel, AgentReadiness Ready, BootTimings Timings, GuestDetails Guest, string AgentVersion, StopOutcome Outcome);
+public sealed record BootReport(string Id, Accelerator Accel, MachineType Machine, AgentReadiness Ready, BootTimings Timings, GuestDetails Guest, string AgentVersion, StopOutcome Outcome);
 
 /// <summary>
 /// `vmsandbox boot`: boots a sandbox VM with no container, waits for the agent (readiness line,
@@ -36,7 +36,7 @@ public static class BootProbe
                 await Task.WhenAny(running(sandbox, ct), sandbox.Vm.WaitExitAsync(Timeout.InfiniteTimeSpan));
             }
             StopOutcome outcome = await sandbox.ShutdownAsync(config.StopTimeout, CancellationToken.None);
-            return new BootReport(id, spec.Accel, sandbox.Readiness, sandbox.Timings, guest, sandbox.AgentCheck.AgentVersion, outcome);
+            return new BootReport(id, spec.Accel, spec.Machine, sandbox.Readiness, sandbox.Timings, guest, sandbox.AgentCheck.AgentVersion, outcome);
         }
         finally
         {
