@@ -20,6 +20,7 @@ public static class AgentReadinessWatcher
         DateTime deadline = DateTime.UtcNow + timeout;
         var console = new ConsoleLines(vm.ConsoleLogPath);
         string lastLine = "";
+        var oops = new KernelOops();
         while (true)
         {
             // Read the exit state before the console: QEMU flushes the console before it exits,
@@ -30,6 +31,7 @@ public static class AgentReadinessWatcher
                 if (line.Trim().Length > 0)
                 {
                     lastLine = line;
+                    oops.Observe(line);
                 }
                 if (AgentReadiness.TryParse(line) is { } ready)
                 {
@@ -48,7 +50,8 @@ public static class AgentReadinessWatcher
             {
                 // The guest's last words (a panic, a reset) say why; QEMU's exit status rarely does.
                 VmSandboxException error = vm.ExitError();
-                throw lastLine.Length == 0 ? error : new VmSandboxException(error.Code, $"{error.Message}; last console line: \"{Sanitize(lastLine)}\"");
+                throw lastLine.Length == 0 ? error
+                    : new VmSandboxException(error.Code, $"{error.Message}; {(oops.Describe() is { } o ? $"guest kernel: {o}; " : "")}last console line: \"{Sanitize(lastLine)}\"");
             }
             if (DateTime.UtcNow > deadline)
             {
@@ -56,6 +59,41 @@ public static class AgentReadinessWatcher
                     $"guest agent of {vm.Spec.Id} not ready after {timeout.TotalSeconds:F0}s; last console line: \"{Sanitize(lastLine)}\"");
             }
             await Task.Delay(15, ct);
+        }
+    }
+
+    /// <summary>
+    /// The first kernel failure on the console (an oops, BUG, panic or warning) and where it
+    /// happened (its first RIP line): a guest that dies while booting prints its stack trace last,
+    /// and only these two lines say what went wrong.
+    /// </summary>
+    internal sealed class KernelOops
+    {
+        private static readonly string[] s_markers = ["BUG:", "Oops:", "Kernel panic", "general protection fault", "WARNING:", "kernel BUG", "double fault"];
+        private string? _first;
+        private string? _rip;
+
+        public void Observe(string line)
+        {
+            if (_first is null && s_markers.Any(m => line.Contains(m, StringComparison.Ordinal)))
+            {
+                _first = StripTimestamp(line);
+            }
+            else if (_first is not null && _rip is null && line.Contains("RIP:", StringComparison.Ordinal))
+            {
+                _rip = StripTimestamp(line);
+            }
+        }
+
+        /// <summary>"\"failure\" at \"RIP: …\"", or null when the console showed none.</summary>
+        public string? Describe() => _first is null ? null
+            : _rip is null ? $"\"{Sanitize(_first)}\"" : $"\"{Sanitize(_first)}\" at \"{Sanitize(_rip)}\"";
+
+        private static string StripTimestamp(string line)
+        {
+            string t = line.TrimStart();
+            int close = t.IndexOf(']', StringComparison.Ordinal);
+            return t.StartsWith('[') && close > 0 ? t[(close + 1)..].Trim() : t.Trim();
         }
     }
 
