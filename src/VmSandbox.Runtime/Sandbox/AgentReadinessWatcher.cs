@@ -50,8 +50,12 @@ public static class AgentReadinessWatcher
             {
                 // The guest's last words (a panic, a reset) say why; QEMU's exit status rarely does.
                 VmSandboxException error = vm.ExitError();
-                throw lastLine.Length == 0 ? error
-                    : new VmSandboxException(error.Code, $"{error.Message}; {(oops.Describe() is { } o ? $"guest kernel: {o}; " : "")}last console line: \"{Sanitize(lastLine)}\"");
+                if (lastLine.Length == 0)
+                {
+                    throw error;
+                }
+                string message = $"{error.Message}; {(oops.Describe() is { } o ? $"guest kernel: {o}; " : "")}last console line: \"{Sanitize(lastLine)}\"";
+                throw oops.Describe() is null ? new VmSandboxException(error.Code, message) : new GuestKernelCrashException(error.Code, message);
             }
             if (DateTime.UtcNow > deadline)
             {

@@ -78,6 +78,21 @@ public sealed class SandboxVmFactory
     /// </summary>
     public async Task<SandboxVm> BootAsync(VmSpec spec, IReadOnlyList<SharedDir> shares, CancellationToken ct)
     {
+        try
+        {
+            return await BootOnceAsync(spec, shares, ct);
+        }
+        catch (VmSandboxException e) when (e.InnerException is GuestKernelCrashException crash)
+        {
+            // A rare guest kernel crash while booting under TCG (ADR 0016): nothing of the first
+            // boot is left, so boot once more, and say what happened.
+            _warn($"sandbox {spec.Id}: the guest kernel crashed while booting, booting again: {crash.Message}");
+            return await BootOnceAsync(spec, shares, ct);
+        }
+    }
+
+    private async Task<SandboxVm> BootOnceAsync(VmSpec spec, IReadOnlyList<SharedDir> shares, CancellationToken ct)
+    {
         Directory.CreateDirectory(spec.StateDir);
         HybridVsockTransport? vsock = null;
         var daemons = new List<VirtiofsDaemon>();
