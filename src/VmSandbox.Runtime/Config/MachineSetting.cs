@@ -12,9 +12,11 @@ namespace VmSandbox.Runtime.Config;
 /// </summary>
 public static class MachineSetting
 {
-    public static MachineType Select(string? setting, GuestKernelKind kernel) => (setting ?? "auto").ToLowerInvariant() switch
+    /// <summary>Whether <paramref name="setting"/> (null: not set) leaves the choice to the runtime.</summary>
+    public static bool IsAuto(string? setting) => setting is null || setting.Equals("auto", StringComparison.OrdinalIgnoreCase);
+
+    public static MachineType Select(string? setting, GuestKernelKind kernel) => IsAuto(setting) ? AutoFor(kernel) : setting!.ToLowerInvariant() switch
     {
-        "auto" => kernel == GuestKernelKind.Minimal ? MachineType.Microvm : MachineType.Q35,
         "q35" => MachineType.Q35,
         "microvm" when kernel == GuestKernelKind.Debian => throw new VmSandboxException(ErrorCode.Config,
             "hypervisor.machine \"microvm\" cannot boot Debian's cloud kernel (it lacks virtio-mmio command-line devices)")
@@ -36,6 +38,8 @@ public static class MachineSetting
     /// </summary>
     public static MachineType ForNetwork(RuntimeConfig config, bool namespaceWired, bool wiredLater) =>
         config.MachineAuto && config.Machine == MachineType.Microvm && !namespaceWired && wiredLater ? MachineType.Q35 : config.Machine;
+
+    private static MachineType AutoFor(GuestKernelKind kernel) => kernel == GuestKernelKind.Minimal ? MachineType.Microvm : MachineType.Q35;
 
     /// <summary>How `vmsandbox check` and docs name a machine type.</summary>
     public static string Name(MachineType machine) => machine == MachineType.Microvm ? "microvm" : "q35";

@@ -78,14 +78,15 @@ public static class RuntimeConfigLoader
         CheckVsockTransport(Str(c, "vsock:transport"));
         string guestDir = Str(c, "guest:dir") ?? DefaultGuestDir(exeDir);
         (string kernel, string initrd, GuestKernelKind kind) = GuestKernel.Select(Str(c, "guest:kernel"), Str(c, "guest:initrd"), guestDir, File.Exists);
+        string? machine = Str(c, "hypervisor:machine");
         return d with
         {
             Source = source,
             QemuPath = Str(c, "hypervisor:path") ?? d.QemuPath,
             VirtiofsdPath = Str(c, "virtiofsd:path") ?? d.VirtiofsdPath,
             Accel = AccelDetector.ParseMode(Str(c, "hypervisor:accel")),
-            Machine = MachineSetting.Select(Str(c, "hypervisor:machine"), kind),
-            MachineAuto = (Str(c, "hypervisor:machine") ?? "auto").Equals("auto", StringComparison.OrdinalIgnoreCase),
+            Machine = MachineSetting.Select(machine, kind),
+            MachineAuto = MachineSetting.IsAuto(machine),
             MemoryMiB = Str(c, "hypervisor:memory") is { } mem ? SizeParser.ParseMemoryMiB(mem, "hypervisor.memory") : d.MemoryMiB,
             Vcpus = Int(c, "hypervisor:vcpus", 1, 64) ?? d.Vcpus,
             TcgCacheMiB = Int(c, "hypervisor:tcgCacheMiB", 0, 4096) ?? d.TcgCacheMiB,

@@ -54,8 +54,9 @@ public static class AgentReadinessWatcher
                 {
                     throw error;
                 }
-                string message = $"{error.Message}; {(oops.Describe() is { } o ? $"guest kernel: {o}; " : "")}last console line: \"{Sanitize(lastLine)}\"";
-                throw oops.Describe() is null ? new VmSandboxException(error.Code, message) : new GuestKernelCrashException(error.Code, message);
+                string? crash = oops.Describe();
+                string message = $"{error.Message}; {(crash is null ? "" : $"guest kernel: {crash}; ")}last console line: \"{Sanitize(lastLine)}\"";
+                throw crash is null ? new VmSandboxException(error.Code, message) : new GuestKernelCrashException(error.Code, message);
             }
             if (DateTime.UtcNow > deadline)
             {
