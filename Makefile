@@ -12,6 +12,7 @@ KERNEL_DIR  := $(OUT)/kernel
 MINIMAL_KERNEL := $(KERNEL_DIR)/vmlinux-minimal
 AGENT_BIN   := $(OUT)/agent/vmsandbox-agent
 CLI_BIN     := $(BIN)/vmsandbox
+SHIM_BIN    := $(BIN)/containerd-shim-vmsandbox-v2
 PUBLISH     := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --nologo -v quiet -p:DebugType=none
 
 # Sources only: obj/ and bin/ hold files every build rewrites, which would make each target always stale.
@@ -30,7 +31,7 @@ help: ## List the targets
 setup: ## Install what the project needs with apt-get (Debian 12; idempotent)
 	@packaging/scripts/setup.sh
 
-build: $(CLI_BIN) guest $(SOLUTION_STAMP) ## Build everything: solution, NativeAOT CLI and agent, guest image (incremental)
+build: $(CLI_BIN) $(SHIM_BIN) guest $(SOLUTION_STAMP) ## Build everything: solution, NativeAOT CLI, shim and agent, guest image (incremental)
 
 $(SOLUTION_STAMP): $(ALL_SRC)
 	@$(DOTNET) build VmSandbox.sln -c $(CONFIGURATION) --nologo -v quiet -clp:ErrorsOnly
@@ -40,6 +41,11 @@ $(CLI_BIN): $(CLI_SRC)
 	@echo "publish vmsandbox (NativeAOT)"
 	@$(PUBLISH) src/VmSandbox.Cli -o $(OUT)/publish/cli
 	@install -D -m 0755 $(OUT)/publish/cli/vmsandbox $@
+
+$(SHIM_BIN): $(CLI_SRC)
+	@echo "publish containerd-shim-vmsandbox-v2 (NativeAOT)"
+	@$(PUBLISH) src/VmSandbox.Shim -o $(OUT)/publish/shim
+	@install -D -m 0755 $(OUT)/publish/shim/containerd-shim-vmsandbox-v2 $@
 
 $(AGENT_BIN): $(AGENT_SRC)
 	@echo "publish vmsandbox-agent (NativeAOT)"
@@ -95,6 +101,7 @@ bench: build ## Benchmarks; results go to docs/performance.md (BENCH_ARGS="--onl
 install: build ## Install under PREFIX (default /usr/local) and register the runtime with Docker
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vmsandbox/guest
 	install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/vmsandbox
+	install -m 0755 $(SHIM_BIN) $(DESTDIR)$(PREFIX)/bin/containerd-shim-vmsandbox-v2
 	install -m 0644 $(GUEST_DIR)/vmlinuz $(GUEST_DIR)/initramfs.img $(GUEST_DIR)/manifest.json $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/
 	@# The minimal kernel and its initramfs when built (make kernel); the runtime prefers them.
 	@rm -f $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/vmlinuz-minimal $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/vmlinux-minimal $(DESTDIR)$(PREFIX)/share/vmsandbox/guest/initramfs-minimal.img
@@ -104,7 +111,7 @@ install: build ## Install under PREFIX (default /usr/local) and register the run
 
 uninstall: ## Unregister from Docker and remove what install put under PREFIX
 	@if [ -z "$(DESTDIR)" ] && [ -x $(PREFIX)/bin/vmsandbox ]; then $(PREFIX)/bin/vmsandbox uninstall --docker; fi
-	rm -f $(DESTDIR)$(PREFIX)/bin/vmsandbox
+	rm -f $(DESTDIR)$(PREFIX)/bin/vmsandbox $(DESTDIR)$(PREFIX)/bin/containerd-shim-vmsandbox-v2
 	rm -rf $(DESTDIR)$(PREFIX)/share/vmsandbox
 
 demo: setup build install ## Set up, build, install, then `docker run --runtime=vmsandbox … uname -a`

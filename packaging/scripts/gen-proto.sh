@@ -56,4 +56,5 @@ gen() {
 
 gen src/VmSandbox.Ttrpc/Protos src/VmSandbox.Ttrpc/Generated
 gen src/VmSandbox.Agent.Protocol/Protos src/VmSandbox.Agent.Protocol/Generated
+gen src/VmSandbox.Shim/Protos src/VmSandbox.Shim/Generated
 echo "gen-proto: regenerated C# with the protoc of Grpc.Tools $version"

@@ -5,7 +5,7 @@ namespace VmSandbox.Cli.Commands;
 /// <summary>
 /// The hidden verbs the runtime starts itself with: the sandbox monitor
 /// (`__monitor --report S [--tty P] ID`, <see cref="MonitorProcess"/>) and the detached exec's
-/// relay (`__exec --report S --process F [--tty P] ID`, <see cref="ExecRelay"/>).
+/// relay (`__exec --report S --process F [--exec-id E] [--tty P] ID`, <see cref="ExecRelay"/>).
 /// </summary>
 public static class HelperVerbs
 {
@@ -18,7 +18,7 @@ public static class HelperVerbs
     public static int ExecRelay(ArgReader reader, ContainerRuntime rt)
     {
         const string verb = Runtime.Containers.ExecRelay.Verb;
-        VerbArgs args = VerbArgs.Parse(reader, verb, ["report", "process", "tty"], []);
-        return Runtime.Containers.ExecRelay.Run(rt, args.SingleId(verb), args.Required(verb, "report"), args.Required(verb, "process"), args.Value("tty"));
+        VerbArgs args = VerbArgs.Parse(reader, verb, ["report", "process", "tty", "exec-id"], []);
+        return Runtime.Containers.ExecRelay.Run(rt, args.SingleId(verb), args.Required(verb, "report"), args.Required(verb, "process"), args.Value("tty"), args.Value("exec-id"));
     }
 }

@@ -17,6 +17,8 @@ public sealed record CreateOptions
     public string? PidFile { get; init; }
     /// <summary>`run` without --detach: a terminal may then be the caller's own (no console socket).</summary>
     public bool Foreground { get; init; }
+    /// <summary>The monitor's stdio (the container's, without a terminal) are pipes the caller holds (<see cref="IHelperProcess.Stdio"/>).</summary>
+    public bool PipeStdio { get; init; }
 }
 
 public sealed partial class Container
@@ -89,7 +91,8 @@ public sealed partial class Container
             // Held open until the monitor has opened the pty too (it reports after that).
             using ConsolePty? console = options.ConsoleSocket is null ? null : ConsoleSetup.SendNewPty(options.ConsoleSocket, loaded.Spec.Process?.ConsoleSize);
             (monitor, MonitorReport outcome) = rt.Host.Launch(new HelperLaunch(MonitorProcess.Verb, [], id, console?.PeerPath,
-                Path.Combine(runDir, "create.sock"), rt.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor"));
+                Path.Combine(runDir, "create.sock"), rt.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor")
+            { PipeStdio = options.PipeStdio });
             record = record with { MonitorPid = monitor.Pid, MonitorStartTime = monitor.StartTime, GuestPid = outcome.GuestPid };
             rt.Store.Save(record);
             rt.Log.Debug($"create {id}: sandbox monitor {monitor.Pid}, container process {outcome.GuestPid} in the guest, stopped before exec");

@@ -23,9 +23,10 @@ public static class ExecSession
     /// <param name="started">Called with the guest PID once the process runs (or with the error).</param>
     /// <param name="log">Where the relay's own troubles go (the --log file).</param>
     /// <param name="relay">This process is the detached exec relay: its stdio are the process's alone.</param>
-    public static async Task<int> RunAsync(ContainerRecord record, byte[] processJson, bool terminal, string? ttyPath, Action<int, Exception?> started, Action<string> log, bool relay, CancellationToken ct)
+    /// <param name="execId">The agent's name for the process (signals to it use it); null: a new random one.</param>
+    public static async Task<int> RunAsync(ContainerRecord record, byte[] processJson, bool terminal, string? ttyPath, Action<int, Exception?> started, Action<string> log, bool relay, CancellationToken ct, string? execId = null)
     {
-        string execId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        execId ??= NewExecId();
         await using AgentConnection conn = await AgentConnection.ConnectAsync(record.RunDir, ct);
         AgentClient agent = conn.Agent;
         using SafeFd? tty = ttyPath is null ? null : Terminal.ConsolePty.OpenControllingPeer(ttyPath, log);
@@ -61,6 +62,9 @@ public static class ExecSession
         await io.DrainAsync();
         return exit.ExitCode;
     }
+
+    /// <summary>A fresh exec ID for the agent: 16 hex digits.</summary>
+    public static string NewExecId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
 
     /// <summary>The size of the caller's terminal on standard input, or null when it is none.</summary>
     public static TerminalSize? CallerTerminalSize()

@@ -43,13 +43,26 @@ public interface IHelperProcess : IDisposable
     int ExitCode { get; }
 
     Task WaitForExitAsync();
+
+    /// <summary>The caller's ends of the helper's stdin, stdout and stderr pipes (<see cref="HelperLaunch.PipeStdio"/>), else null.</summary>
+    HelperStdio? Stdio { get; }
 }
+
+/// <summary>
+/// A helper's standard streams as pipes its starter holds: a caller whose own stdio is not the
+/// container's (the containerd shim copies between these and containerd's FIFOs) starts helpers so.
+/// </summary>
+public sealed record HelperStdio(Stream Input, Stream Output, Stream Error);
 
 /// <summary>
 /// <c>EXE [global flags] VERB --report SOCK ARGS… [--tty P] ID</c>: a helper to start, the socket
 /// it reports on, and how long it may take (<paramref name="What"/> names it in errors).
 /// </summary>
-public sealed record HelperLaunch(string Verb, IReadOnlyList<string> Args, string Id, string? TtyPath, string ReportSocket, TimeSpan Timeout, string What);
+public sealed record HelperLaunch(string Verb, IReadOnlyList<string> Args, string Id, string? TtyPath, string ReportSocket, TimeSpan Timeout, string What)
+{
+    /// <summary>The helper's stdio are pipes to the caller (<see cref="IHelperProcess.Stdio"/>), not the caller's own; ignored with a tty.</summary>
+    public bool PipeStdio { get; init; }
+}
 
 /// <summary>One sandbox's guest agent (container operations) and monitor (what needs the VM's owner).</summary>
 public interface IContainerAgent
@@ -60,6 +73,9 @@ public interface IContainerAgent
     void Start();
 
     void Signal(int signal, bool all);
+
+    /// <summary>A signal to one exec'd process, by the exec ID its session gave the agent.</summary>
+    void SignalExec(string execId, int signal);
 
     void Pause();
 

@@ -19,7 +19,7 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
     public (IHelperProcess Helper, MonitorReport Report) Launch(HelperLaunch launch)
     {
         using var report = new ReportChannel(launch.ReportSocket);
-        Process process = HelperProcess.Start(executable, globalArgs, [launch.Verb, "--report", report.Path, .. launch.Args], launch.Id, launch.TtyPath);
+        Process process = HelperProcess.Start(executable, globalArgs, [launch.Verb, "--report", report.Path, .. launch.Args], launch.Id, launch.TtyPath, launch.PipeStdio);
         try
         {
             MonitorReport outcome = report.Await(process, launch.Timeout, launch.What);
@@ -28,7 +28,10 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
                 process.WaitForExit(s_failedHelperExit);
                 outcome.ThrowIfFailed();
             }
-            return (new OsHelper(process), outcome);
+            HelperStdio? stdio = launch.PipeStdio && launch.TtyPath is null
+                ? new HelperStdio(process.StandardInput.BaseStream, process.StandardOutput.BaseStream, process.StandardError.BaseStream)
+                : null;
+            return (new OsHelper(process, stdio), outcome);
         }
         catch
         {
@@ -59,7 +62,7 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
         }
     }
 
-    private sealed class OsHelper(Process process) : IHelperProcess
+    private sealed class OsHelper(Process process, HelperStdio? stdio) : IHelperProcess
     {
         public int Pid => process.Id;
 
@@ -70,6 +73,8 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
         public int ExitCode => process.ExitCode;
 
         public Task WaitForExitAsync() => process.WaitForExitAsync();
+
+        public HelperStdio? Stdio => stdio;
 
         public void Dispose() => process.Dispose();
     }
@@ -87,6 +92,9 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
 
         public void Signal(int signal, bool all) =>
             Call(a => a.SignalProcessAsync(new SignalProcessRequest { ContainerId = Id, Signal = (uint)signal, All = all }, s_call, CancellationToken.None));
+
+        public void SignalExec(string execId, int signal) =>
+            Call(a => a.SignalProcessAsync(new SignalProcessRequest { ContainerId = Id, ExecId = execId, Signal = (uint)signal }, s_call, CancellationToken.None));
 
         public void Pause() => Call(a => a.PauseContainerAsync(new PauseContainerRequest { ContainerId = Id }, s_call, CancellationToken.None));
 

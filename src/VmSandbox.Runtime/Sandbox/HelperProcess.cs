@@ -14,14 +14,16 @@ public static class HelperProcess
     /// uses the pty: it must not hold the caller's stdout/stderr (go-runc reads them to EOF when
     /// creating a tty container).
     /// </summary>
-    public static Process Start(string executable, IReadOnlyList<string> globalArgs, IReadOnlyList<string> verbArgs, string id, string? ttyPath)
+    /// With <paramref name="pipeStdio"/> (and no tty) its stdio are pipes the caller keeps.
+    public static Process Start(string executable, IReadOnlyList<string> globalArgs, IReadOnlyList<string> verbArgs, string id, string? ttyPath, bool pipeStdio = false)
     {
+        bool redirect = ttyPath is not null || pipeStdio;
         var psi = new ProcessStartInfo(executable)
         {
             UseShellExecute = false,
-            RedirectStandardInput = ttyPath is not null,
-            RedirectStandardOutput = ttyPath is not null,
-            RedirectStandardError = ttyPath is not null,
+            RedirectStandardInput = redirect,
+            RedirectStandardOutput = redirect,
+            RedirectStandardError = redirect,
         };
         foreach (string a in (IEnumerable<string>)[.. globalArgs, .. verbArgs])
         {

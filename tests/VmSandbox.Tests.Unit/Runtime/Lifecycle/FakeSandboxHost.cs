@@ -62,6 +62,8 @@ internal sealed class FakeSandboxHost : ISandboxHost
 
         public Task WaitForExitAsync() => Task.CompletedTask;
 
+        public HelperStdio? Stdio => null;
+
         public void Dispose()
         {
         }
@@ -81,6 +83,8 @@ internal sealed class FakeSandboxHost : ISandboxHost
                 host.Exit(record.MonitorPid); // the container died: its monitor takes the VM down and exits
             }
         }
+
+        public void SignalExec(string execId, int signal) => Record($"signal {signal} exec {execId}");
 
         public void Pause() => Record("pause");
 
