@@ -1,3 +1,7 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+
 namespace VmSandbox.Tests.Containerd;
 
 /// <summary>ctr against this daemon, and what tests read back from it.</summary>
@@ -82,6 +86,30 @@ public sealed partial class ContainerdDaemon
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
             // The test has already failed or passed; the fixture sweeps again at the end.
+        }
+        RemoveStaleRuncSocket(id);
+    }
+
+    /// <summary>
+    /// The runc shim listens on /run/containerd/s/HEX(sha256(ADDRESS/NAMESPACE/ID)) (containerd 1.6
+    /// runtime/v2/shim SocketAddress) and leaves the file there when it is killed: neither its
+    /// `delete` nor containerd removes it.
+    /// </summary>
+    private void RemoveStaleRuncSocket(string id)
+    {
+        string path = Path.Combine("/run/containerd/s", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Socket}/{Namespace}/{id}"))));
+        if (!File.Exists(path))
+        {
+            return;
+        }
+        using var probe = new System.Net.Sockets.Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            File.Delete(path); // nobody listens: a dead shim's
         }
     }
 

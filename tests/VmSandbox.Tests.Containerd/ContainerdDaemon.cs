@@ -15,8 +15,9 @@ namespace VmSandbox.Tests.Containerd;
 /// snapshotter's overlay mounts, the directory). CRI stays loaded for a later test, with a sandbox
 /// image of our own naming and no CNI configuration (its start-up only logs about that).
 /// Two things containerd 1.6 writes outside <c>state</c> whatever the config says: the runc
-/// shim's socket under /run/containerd/s (named by a hash of our socket's path) and the host
-/// cgroups /NAMESPACE/ID that ctr gives containers (removed at the end when empty).
+/// shim's socket under /run/containerd/s (named by a hash of our socket's path; removed with the
+/// container when a killed shim left it) and the host cgroups /NAMESPACE/ID that ctr gives
+/// containers (removed at the end when empty).
 /// Set VMSANDBOX_TEST_CONTAINERD_LOG_LEVEL=debug for a debug log (containerd then also passes
 /// `-debug` to the shims).
 /// </summary>
