@@ -23,7 +23,7 @@ CLI_SRC     := $(COMMON_SRC) $(call sources,src)
 ALL_SRC     := $(CLI_SRC) $(call sources,guest-agent tests) VmSandbox.sln
 SOLUTION_STAMP := $(OUT)/.solution-built
 
-.PHONY: help setup build kernel guest FORCE test test-unit test-vm stress test-e2e test-conformance lint bench install uninstall demo clean proto
+.PHONY: help setup build kernel guest FORCE test test-unit test-vm stress test-containerd test-e2e test-conformance lint bench install uninstall demo clean proto
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -72,8 +72,8 @@ guest: $(GUEST_DIR)/initramfs.img ## Build the guest image (Debian cloud kernel 
 $(GUEST_DIR)/initramfs.img: $(AGENT_BIN) packaging/guest/build-guest.sh packaging/guest/modules.list $(GUEST_KERNEL)
 	@packaging/guest/build-guest.sh $(AGENT_BIN) $(GUEST_DIR) $(KERNEL_DIR)
 
-test: setup kernel build ## Run all tests (unit, VM, then Docker end to end) and print one summary line
-	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit tests/VmSandbox.Tests.Vm tests/VmSandbox.Tests.E2e
+test: setup kernel build ## Run all tests (unit, VM, containerd, then Docker end to end) and print one summary line
+	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit tests/VmSandbox.Tests.Vm tests/VmSandbox.Tests.Containerd tests/VmSandbox.Tests.E2e
 
 test-unit: ## Unit tests only (no root, no VM)
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit
@@ -84,6 +84,9 @@ test-vm: build ## VM tests: boot the real guest under QEMU
 stress: build ## 300 short containers (the VM suite runs 16), 4 at once under load, every exit status and byte of output checked (STRESS=N)
 	VMSANDBOX_STRESS=$(or $(STRESS),300) $(DOTNET) test tests/VmSandbox.Tests.Vm -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal" \
 		--filter 'FullyQualifiedName~ExitStatusStressTests.Short_containers_under_load'
+
+test-containerd: build ## containerd end to end: a private containerd, ctr against runc's shim and ours (TEST_FILTER='Runtime!=vmsandbox': all but ours)
+	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Containerd
 
 test-e2e: build ## End to end: a private dockerd, Testcontainers, the runc-parity table, podman (private store)
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.E2e

@@ -2,6 +2,7 @@
 # Runs the given test projects one after the other and prints one closing line
 # "test summary: N passed, N failed, N skipped". Skipped tests are listed with their reason.
 # Counts come from each run's TRX file. Exits non-zero when a test failed or a project did not run.
+# TEST_FILTER, when set, is passed to dotnet test as --filter (e.g. 'Runtime!=vmsandbox').
 set -uo pipefail
 
 passed=0 failed=0 skipped=0 status=0
@@ -11,7 +12,7 @@ trap 'rm -rf "$results"' EXIT
 for project in "$@"; do
     name=$(basename "$project")
     echo "== $name"
-    dotnet test "$project" -c "${CONFIGURATION:-Release}" --nologo \
+    dotnet test "$project" -c "${CONFIGURATION:-Release}" --nologo ${TEST_FILTER:+--filter "$TEST_FILTER"} \
         --logger "console;verbosity=normal" --logger "trx;LogFileName=$name.trx" --results-directory "$results" 2>&1 |
         grep -vE '^\s*(Passed |Build started|Test run for|VSTest version|Starting test execution|A total of|Results File:)' || true
     rc=${PIPESTATUS[0]}

@@ -9,7 +9,8 @@ packages=(
     runc runsc        # the runtimes `make bench` compares against
     crun              # a second runc-compatible runtime to compare behaviour and start-up with
     docker.io         # the end-to-end client: `vmsandbox install --docker`, `docker run --runtime=vmsandbox`
-    containerd        # containerd 1.6 with CRI and `ctr`: the shim v2 end-to-end tests
+    containerd        # containerd 1.6 with CRI and `ctr`: the shim v2 end-to-end tests (tests/VmSandbox.Tests.Containerd)
+    containernetworking-plugins  # CNI plugins in /usr/lib/cni for containerd's CRI (the pod network of the CRI test)
     podman            # podman 4.3 and conmon: the podman end-to-end test (`podman --runtime`, docs/podman.md)
     netavark aardvark-dns iptables  # podman's network stack (only recommended or suggested by it): bridge, names, -p
     busybox-static    # one static binary that makes the test images' rootfs (`docker import`, no registry)
