@@ -29,10 +29,18 @@ public sealed class ContainerdConfig
     public string Path { get; }
 
     /// <summary>Adds the handler, or replaces a table of its name whose content differs.</summary>
-    public ContainerdConfigChange AddRuntime(CriRuntimeHandler handler) => Edit(text => ContainerdConfigText.Add(text, handler));
+    public ContainerdConfigChange AddRuntime(CriRuntimeHandler handler)
+    {
+        handler.Validate();
+        return Edit(text => ContainerdConfigText.Add(text, handler));
+    }
 
     /// <summary>Takes the table of runtime handler <paramref name="name"/> and its sub-tables out.</summary>
-    public ContainerdConfigChange RemoveRuntime(string name) => Edit(text => ContainerdConfigText.Remove(text, name));
+    public ContainerdConfigChange RemoveRuntime(string name)
+    {
+        CriRuntimeHandler.ValidateName(name);
+        return Edit(text => ContainerdConfigText.Remove(text, name));
+    }
 
     private ContainerdConfigChange Edit(Func<string, ContainerdEdit> edit)
     {
@@ -43,7 +51,7 @@ public sealed class ContainerdConfig
         {
             result = edit(exists ? Read(target) : "");
         }
-        catch (VmSandboxException e) when (e.Code != ErrorCode.InvalidArgument)
+        catch (VmSandboxException e)
         {
             throw new VmSandboxException(e.Code, target, e) { Hint = e.Hint ?? $"fix {target} or move it away" };
         }

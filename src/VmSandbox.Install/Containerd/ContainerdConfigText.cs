@@ -21,7 +21,6 @@ internal static class ContainerdConfigText
 
     public static ContainerdEdit Add(string text, CriRuntimeHandler handler)
     {
-        handler.Validate();
         (string body, string nl, bool finalNewline) = Normalize(text);
         var doc = TomlDocument.Parse(body);
         CriConfigLayout? layout = Layout(doc);
@@ -48,7 +47,6 @@ internal static class ContainerdConfigText
 
     public static ContainerdEdit Remove(string text, string name)
     {
-        CriRuntimeHandler.ValidateName(name);
         (string body, string nl, bool finalNewline) = Normalize(text);
         var doc = TomlDocument.Parse(body);
         // install never writes a version 1 file (or one without a version line).
