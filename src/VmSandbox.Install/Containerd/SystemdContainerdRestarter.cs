@@ -12,11 +12,20 @@ public sealed class SystemdContainerdRestarter : IContainerdRestarter
 {
     private const string Unit = "containerd";
     private static readonly TimeSpan s_restartTimeout = TimeSpan.FromSeconds(120);
+    private readonly string _systemctl;
+    private readonly string _systemdRunDir;
+
+    /// <param name="systemctl">The systemctl to run (tests pass a script).</param>
+    /// <param name="systemdRunDir">sd_booted(3): systemd is the init system when this directory exists.</param>
+    public SystemdContainerdRestarter(string systemctl = "systemctl", string systemdRunDir = "/run/systemd/system")
+    {
+        _systemctl = systemctl;
+        _systemdRunDir = systemdRunDir;
+    }
 
     public ContainerdRestart RestartIfActive()
     {
-        // sd_booted(3): systemd is the init system when this directory exists.
-        if (!Directory.Exists("/run/systemd/system"))
+        if (!Directory.Exists(_systemdRunDir))
         {
             return ContainerdRestart.NoSystemd;
         }
@@ -32,9 +41,9 @@ public sealed class SystemdContainerdRestarter : IContainerdRestarter
         return ContainerdRestart.Restarted;
     }
 
-    private static (int ExitCode, string Error) Systemctl(TimeSpan timeout, params string[] args)
+    private (int ExitCode, string Error) Systemctl(TimeSpan timeout, params string[] args)
     {
-        var psi = new ProcessStartInfo("systemctl", args)
+        var psi = new ProcessStartInfo(_systemctl, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
