@@ -32,7 +32,7 @@ public static class CliApp
             // The lifecycle verbs' flag parser (VerbArgs) answers -h with their flags; these have their own parsers.
             if (reader.Peek() is "-h" or "--help" && verb is "check" or "boot" or "spec" or "features" or "install" or "uninstall")
             {
-                throw new HelpRequestedException(verb, []);
+                throw new HelpRequestedException(verb, verb is "install" or "uninstall" ? InstallFlags.Help(verb) : []);
             }
             return verb switch
             {
@@ -134,8 +134,8 @@ public static class CliApp
         ("boot", "boot a sandbox VM, wait for the guest agent's greeting, power it off"),
         ("spec", "write a default config.json (as runc spec) into the bundle"),
         ("features", "print the runtime's features as JSON (as runc features)"),
-        ("install", "register with Docker: install --docker [--daemon-json PATH] [--runtime-name NAME] [--no-reload]"),
-        ("uninstall", "remove that registration (same flags)"),
+        ("install", "register with Docker (install --docker) or with containerd's CRI for Kubernetes (install --containerd); --help lists the flags"),
+        ("uninstall", "remove that registration (uninstall --docker or --containerd; --help lists the flags)"),
         ("version", "print the version"),
     ];
 

@@ -38,8 +38,7 @@ public sealed class DockerDaemonConfig
     public string BackupPath => Target + ".vmsandbox.bak";
 
     // A symlinked daemon.json is edited where it points, so that the rename keeps the link.
-    private string Target => new FileInfo(Path).LinkTarget is null ? Path
-        : File.ResolveLinkTarget(Path, returnFinalTarget: true)?.FullName ?? Path;
+    private string Target => ConfigFile.Target(Path);
 
     /// <summary>Adds or updates runtime <paramref name="name"/> with <paramref name="binaryPath"/>; other fields of that entry are kept.</summary>
     public DaemonConfigChange AddRuntime(string name, string binaryPath)
@@ -150,40 +149,8 @@ public sealed class DockerDaemonConfig
             backup = BackupPath;
             File.Copy(target, backup, overwrite: true);
         }
-        WriteAtomically(target, Format(root), exists ? File.GetUnixFileMode(target) : DefaultMode);
+        ConfigFile.WriteAtomically(target, Format(root), exists ? File.GetUnixFileMode(target) : ConfigFile.DefaultMode);
         return new DaemonConfigChange(true, !exists, backup);
-    }
-
-    private const UnixFileMode DefaultMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-
-    private static void WriteAtomically(string path, string text, UnixFileMode mode)
-    {
-        string? dir = System.IO.Path.GetDirectoryName(path);
-        if (!string.IsNullOrEmpty(dir))
-        {
-            Directory.CreateDirectory(dir);
-        }
-        string temp = path + ".vmsandbox-tmp";
-        try
-        {
-            using (var stream = new FileStream(temp, new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                UnixCreateMode = mode,
-            }))
-            {
-                stream.Write(Encoding.UTF8.GetBytes(text));
-                stream.Flush(flushToDisk: true);
-            }
-            File.SetUnixFileMode(temp, mode);
-            File.Move(temp, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
     }
 
     private static JsonObject? ObjectAt(JsonObject parent, string key, string where) => parent[key] switch

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using VmSandbox.Cli;
 using VmSandbox.Cli.Commands;
 using VmSandbox.Common;
+using VmSandbox.Install.Containerd;
 using VmSandbox.Install.Docker;
 using Xunit;
 
@@ -15,6 +16,13 @@ public sealed class InstallCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private string DaemonJson => Path.Combine(_dir, "daemon.json");
+
+    private static readonly IContainerdRestarter s_noContainerd = new UnusedRestarter();
+
+    private sealed class UnusedRestarter : IContainerdRestarter
+    {
+        public ContainerdRestart RestartIfActive() => throw new InvalidOperationException("install --docker restarted containerd");
+    }
 
     private sealed class RecordingReloader(int? pid) : IDockerReloader
     {
@@ -64,22 +72,27 @@ public sealed class InstallCommandTests : IDisposable
     {
         var reloader = new RecordingReloader(pid);
         var stdout = new StringWriter();
-        InstallCommand.Run(new ArgReader(["--docker", "--daemon-json", DaemonJson, "--runtime-name", "vms"]), stdout, reloader, "/opt/vmsandbox");
+        InstallCommand.Run(new ArgReader(["--docker", "--daemon-json", DaemonJson, "--runtime-name", "vms"]), stdout, reloader, s_noContainerd, "/opt/vmsandbox");
         Assert.Equal(1, reloader.Calls);
         Assert.Contains(expected, stdout.ToString(), StringComparison.Ordinal);
         Assert.Equal("/opt/vmsandbox", (string?)JsonNode.Parse(File.ReadAllText(DaemonJson))!["runtimes"]!["vms"]!["path"]);
 
-        UninstallCommand.Run(new ArgReader(["--docker", "--daemon-json", DaemonJson, "--runtime-name=vms"]), new StringWriter(), reloader);
+        UninstallCommand.Run(new ArgReader(["--docker", "--daemon-json", DaemonJson, "--runtime-name=vms"]), new StringWriter(), reloader, s_noContainerd);
         Assert.Equal(2, reloader.Calls);
-        UninstallCommand.Run(new ArgReader(["--docker", "--daemon-json", DaemonJson, "--runtime-name=vms"]), new StringWriter(), reloader);
+        UninstallCommand.Run(new ArgReader(["--docker", "--daemon-json", DaemonJson, "--runtime-name=vms"]), new StringWriter(), reloader, s_noContainerd);
         Assert.Equal(2, reloader.Calls);
-        InstallCommand.Run(new ArgReader(["--docker", "--daemon-json", DaemonJson, "--no-reload"]), new StringWriter(), reloader, "/opt/vmsandbox");
+        InstallCommand.Run(new ArgReader(["--docker", "--daemon-json", DaemonJson, "--no-reload"]), new StringWriter(), reloader, s_noContainerd, "/opt/vmsandbox");
         Assert.Equal(2, reloader.Calls);
     }
 
     [Theory]
-    [InlineData(new[] { "install" }, "vmsandbox: install: say what to install for: --docker (fix: vmsandbox install --docker)")]
-    [InlineData(new[] { "uninstall", "--containerd" }, "vmsandbox: unknown flag --containerd for uninstall")]
+    [InlineData(new[] { "install" }, "vmsandbox: install: say what to install for: --docker or --containerd (fix: vmsandbox install --docker, or vmsandbox install --containerd)")]
+    [InlineData(new[] { "uninstall", "--docker", "--containerd" }, "vmsandbox: uninstall: --docker and --containerd are two runs: pass one")]
+    [InlineData(new[] { "uninstall", "--containerd", "--config-path", "/x" }, "vmsandbox: unknown flag --config-path for uninstall")]
+    [InlineData(new[] { "install", "--containerd", "--daemon-json", "/x" }, "vmsandbox: install: --daemon-json goes with --docker")]
+    [InlineData(new[] { "install", "--docker", "--containerd-config=/x" }, "vmsandbox: install: --containerd-config goes with --containerd")]
+    [InlineData(new[] { "install", "--docker", "--config-path", "/x" }, "vmsandbox: install: --config-path goes with --containerd")]
+    [InlineData(new[] { "install", "--containerd", "--runtime-name", "VMS" }, "vmsandbox: runtime name \"VMS\" is not a DNS label (1-63 of a-z 0-9 -, a letter or digit at both ends), which a RuntimeClass handler must be")]
     [InlineData(new[] { "install", "--docker", "extra" }, "vmsandbox: install takes no positional arguments, got \"extra\"")]
     [InlineData(new[] { "install", "--docker", "--daemon-json" }, "vmsandbox: flag --daemon-json needs a value")]
     public void Bad_usage_is_one_line(string[] args, string message)
