@@ -30,6 +30,12 @@ public sealed class VirtiofsDaemon : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    /// <summary>Completes when the daemon has exited, for whatever reason.</summary>
+    public Task Exited => _process.WaitForExitAsync();
+
+    /// <summary>The daemon's exit status and its last line of output, for the log of an unexpected end.</summary>
+    public string ExitDescription => $"exit status {(_process.HasExited ? _process.ExitCode : -1)}" + (_stderr.LastLine.Length > 0 ? $": {_stderr.LastLine}" : "");
+
     /// <summary>The VM device attaching this share as share number <paramref name="index"/>.</summary>
     public VirtiofsDevice Device(int index) => new("vfs" + index.ToString(System.Globalization.CultureInfo.InvariantCulture), SocketPath, Dir.Tag);
 

@@ -86,6 +86,7 @@ public sealed class SandboxMonitor
             };
             long phase = Environment.TickCount64;
             sandbox = await factory.BootAsync(spec, [plan.Share], ct);
+            _ = EndWhenShareLostAsync(sandbox);
             BootTimings t = sandbox.Timings;
             _log($"container {_id}: vm ready in {Environment.TickCount64 - phase} ms (qemu {t.QemuStartMs:F0}, firmware {t.FirmwareMs:F0}, kernel {t.KernelMs:F0}, agent {t.AgentInitMs:F0} ms)");
             phase = Environment.TickCount64;
@@ -195,6 +196,21 @@ public sealed class SandboxMonitor
             }
             tty?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A killed virtiofsd would leave the container hanging on its files, so the VM goes: the
+    /// waiter then sees the guest lost and the container exits with <see cref="VmLostExitCode"/>.
+    /// </summary>
+    private async Task EndWhenShareLostAsync(SandboxVm sandbox)
+    {
+        string why = await sandbox.ShareDaemonLostAsync();
+        if (sandbox.Vm.HasExited)
+        {
+            return;
+        }
+        _log($"container {_id}: {why}; stopping the vm");
+        await sandbox.Vm.StopAsync(TimeSpan.Zero, CancellationToken.None);
     }
 
     private void AddMember(SandboxVm sandbox, string shareDir, string member)

@@ -37,6 +37,22 @@ public sealed class SandboxVm : IAsyncDisposable
     /// <summary>The virtiofsd serving share <paramref name="index"/> (a pod member's files go into its mount namespace).</summary>
     public int ShareDaemonPid(int index = 0) => _shares[index].Pid;
 
+    /// <summary>
+    /// Completes when a virtiofsd ends while the VM runs, with what it said: the guest's file
+    /// systems then hang on every access (QEMU does not notice), so the sandbox must end.
+    /// Never completes after dispose.
+    /// </summary>
+    public async Task<string> ShareDaemonLostAsync()
+    {
+        Task first = await Task.WhenAny(_shares.Select(s => s.Exited));
+        VirtiofsDaemon lost = _shares.First(s => s.Exited == first || s.Exited.IsCompleted);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            await Task.Delay(Timeout.Infinite);
+        }
+        return $"virtiofsd {lost.Pid} of share {lost.Dir.Tag} ended ({lost.ExitDescription})";
+    }
+
     /// <summary>The agent's readiness line, as it announced itself on the console.</summary>
     public AgentReadiness Readiness { get; }
 
