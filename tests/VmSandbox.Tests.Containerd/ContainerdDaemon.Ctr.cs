@@ -13,11 +13,12 @@ public sealed partial class ContainerdDaemon
     /// <summary>ctr's global flags for this daemon and the test namespace.</summary>
     public IReadOnlyList<string> CtrCommand(params IEnumerable<string> args) => [CtrPath, "-a", Socket, "-n", Namespace, .. args];
 
-    public Task<CommandResult> CtrAsync(IEnumerable<string> args, TimeSpan timeout, string? stdin = null)
-    {
-        IReadOnlyList<string> command = CtrCommand(args);
-        return ChildProcess.RunAsync(command[0], command.Skip(1), timeout, stdin);
-    }
+    public Task<CommandResult> CtrAsync(IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
+        CtrInAsync(Namespace, args, timeout, stdin);
+
+    /// <summary>ctr in another containerd namespace (CRI's is <see cref="CriNamespace"/>).</summary>
+    public Task<CommandResult> CtrInAsync(string ns, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
+        ChildProcess.RunAsync(CtrPath, ["-a", Socket, "-n", ns, .. args], timeout, stdin);
 
     /// <summary>ctr left running with its stdio as pipes (to feed stdin while the task runs).</summary>
     public ChildProcess StartCtr(IEnumerable<string> args)
