@@ -90,7 +90,11 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
         psi.Environment["VMSANDBOX_GUEST__DIR"] = TestEnvironment.GuestDir;
         psi.Environment["VMSANDBOX_HYPERVISOR__BOOTTIMEOUTSECONDS"] = "180";
         // runc and the shims are found on PATH; a test runner's PATH may lack the sbin directories.
-        psi.Environment["PATH"] = $"{Environment.GetEnvironmentVariable("PATH")}:/usr/local/sbin:/usr/sbin:/sbin";
+        // out/bin comes first, as /usr/local/bin does after `make install`: Debian's containerd
+        // 1.6.20 ignores a CRI handler's runtime_path when it starts a pod's sandbox task and
+        // looks the shim up by its name ("failed to resolve runtime path: runtime
+        // \"io.containerd.vmsandbox.v2\" binary not installed"; ContainerdDaemon.Cri.cs).
+        psi.Environment["PATH"] = $"{TestEnvironment.OutBin}:{Environment.GetEnvironmentVariable("PATH")}:/usr/local/sbin:/usr/sbin:/sbin";
         _containerd = Process.Start(psi) ?? throw new InvalidOperationException("start containerd: no process");
         _logCopy = Task.WhenAll(CopyToLog(_containerd.StandardOutput), CopyToLog(_containerd.StandardError));
 
