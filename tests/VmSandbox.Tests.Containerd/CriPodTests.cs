@@ -18,6 +18,7 @@ public sealed class CriPodTests
     private const string Page = "pod-web-says-hi\n";
     private const int HttpPort = 8080;
     private const string BootIdPath = "/proc/sys/kernel/random/boot_id";
+    private const string CriSandboxes = "io.containerd.grpc.v1.cri/sandboxes";
     private static readonly string[] s_catBootId = ["cat", BootIdPath];
 
     private readonly ContainerdDaemon _daemon;
@@ -257,9 +258,14 @@ public sealed class CriPodTests
                     left.Add($"bundle {bundle}");
                 }
             }
-            foreach (Kubelet.Pod pod in pods)
+            // CRI's per-pod files: hostname, hosts, resolv.conf under root, the /dev/shm tmpfs under state.
+            foreach (string dir in pods.SelectMany(p => (string[])[Path.Combine(_daemon.Root, CriSandboxes, p.Id), Path.Combine(_daemon.State, CriSandboxes, p.Id)]))
             {
-                left.AddRange(HostProcesses.MountsUnder(Path.Combine(_daemon.Root, "io.containerd.grpc.v1.cri", "sandboxes", pod.Id)).Select(m => $"mount {m}"));
+                left.AddRange(HostProcesses.MountsUnder(dir).Select(m => $"mount {m}"));
+                if (Directory.Exists(dir))
+                {
+                    left.Add($"CRI's sandbox directory {dir}");
+                }
             }
             if (shim.IsVmSandbox)
             {
