@@ -118,6 +118,8 @@ public sealed partial class ContainerdDaemon
                 {
                     // The network sweep below and the shim kill in DisposeAsync are the fallback.
                 }
+                // A pod's runc shim is grouped by the sandbox id (protocols.md §5.2).
+                RemoveStaleRuncSocket(CriNamespace, pod.Id);
             }
         }
         catch (RpcException)

@@ -88,7 +88,7 @@ public sealed partial class ContainerdDaemon
         {
             // The test has already failed or passed; the fixture sweeps again at the end.
         }
-        RemoveStaleRuncSocket(id);
+        RemoveStaleRuncSocket(Namespace, id);
     }
 
     /// <summary>
@@ -96,9 +96,9 @@ public sealed partial class ContainerdDaemon
     /// runtime/v2/shim SocketAddress) and leaves the file there when it is killed: neither its
     /// `delete` nor containerd removes it.
     /// </summary>
-    private void RemoveStaleRuncSocket(string id)
+    private void RemoveStaleRuncSocket(string ns, string id)
     {
-        string path = Path.Combine("/run/containerd/s", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Socket}/{Namespace}/{id}"))));
+        string path = Path.Combine("/run/containerd/s", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Socket}/{ns}/{id}"))));
         if (!File.Exists(path))
         {
             return;
