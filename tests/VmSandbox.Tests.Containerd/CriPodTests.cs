@@ -173,8 +173,8 @@ public sealed class CriPodTests
     {
         Kubelet.Pod pod = await kubelet.RunPodAsync(handler, name);
         pods.Add(pod);
-        PodSandboxStatus status = await kubelet.PodStatusAsync(pod.Id);
-        Assert.Equal(handler, status.RuntimeHandler);
+        Assert.True(pod.Status.State == PodSandboxState.SandboxReady, $"pod {name} is not READY after RunPodSandbox: {pod.Status}");
+        Assert.Equal(handler, pod.Status.RuntimeHandler);
         Assert.True(PodNetwork.InSubnet(pod.Ip), $"pod {name}'s IP \"{pod.Ip}\" is not in {PodNetwork.Subnet}");
         Assert.True(pod.NetnsPath is not null && File.Exists(pod.NetnsPath), $"pod {name}'s network namespace \"{pod.NetnsPath}\" is not on the host");
         return pod;

@@ -26,12 +26,15 @@ internal sealed class Kubelet
         _logRoot = logRoot;
     }
 
-    /// <summary>A pod the kubelet started: its id, the config it passes again with each container, its IP and netns.</summary>
-    public sealed record Pod(string Id, string Name, PodSandboxConfig Config, string Ip, string? NetnsPath);
+    /// <summary>A pod the kubelet started: its id, the config it passes again with each container, its first status and netns.</summary>
+    public sealed record Pod(string Id, string Name, PodSandboxConfig Config, PodSandboxStatus Status, string? NetnsPath)
+    {
+        public string Ip => Status.Network?.Ip ?? "";
+    }
 
     public RuntimeService.RuntimeServiceClient Runtime => _cri.Runtime;
 
-    /// <summary>RunPodSandbox on <paramref name="handler"/>; returns once CRI reports the pod READY with an IP.</summary>
+    /// <summary>RunPodSandbox on <paramref name="handler"/>; the pod as PodSandboxStatus then reports it.</summary>
     public async Task<Pod> RunPodAsync(string handler, string name)
     {
         string uid = Guid.NewGuid().ToString();
@@ -56,11 +59,7 @@ internal sealed class Kubelet
         RunPodSandboxResponse run = await Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, CriClient.Deadline());
         PodSandboxStatusResponse status = await Runtime.PodSandboxStatusAsync(
             new PodSandboxStatusRequest { PodSandboxId = run.PodSandboxId, Verbose = true }, CriClient.Deadline());
-        if (status.Status.State != PodSandboxState.SandboxReady)
-        {
-            throw new InvalidOperationException($"pod {name} ({run.PodSandboxId}) is {status.Status.State} right after RunPodSandbox");
-        }
-        return new Pod(run.PodSandboxId, name, config, status.Status.Network?.Ip ?? "", ContainerdDaemon.NetnsPathOf(status));
+        return new Pod(run.PodSandboxId, name, config, status.Status, ContainerdDaemon.NetnsPathOf(status));
     }
 
     /// <summary>CreateContainer from <paramref name="image"/> running <paramref name="command"/>, then StartContainer; returns its id.</summary>
