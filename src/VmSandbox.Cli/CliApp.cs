@@ -55,6 +55,7 @@ public static class CliApp
                 "events" => Commands.EventsCommand.Run(reader, Core(options, log), stdout),
                 Runtime.Containers.MonitorProcess.Verb => Commands.HelperVerbs.Monitor(reader, Core(options, log)),
                 Runtime.Containers.ExecRelay.Verb => Commands.HelperVerbs.ExecRelay(reader, Core(options, log)),
+                Runtime.Containers.MemberProcess.Verb => Commands.HelperVerbs.Member(reader, Core(options, log)),
                 "install" => Commands.InstallCommand.Run(reader, stdout),
                 "uninstall" => Commands.UninstallCommand.Run(reader, stdout),
                 "version" or "--version" or "-v" => PrintVersion(stdout),

@@ -43,7 +43,18 @@ public static unsafe partial class Mount
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static partial long syscall_mount_setattr(long nr, int dirfd, byte* path, uint flags, MountAttr* attr, nuint size);
 
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long syscall_open_tree(long nr, int dirfd, byte* path, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long syscall_move_mount(long nr, int fromDirfd, byte* fromPath, int toDirfd, byte* toPath, uint flags);
+
     // arch/x86/entry/syscalls/syscall_64.tbl
+    private const long SYS_open_tree = 428;
+    private const long SYS_move_mount = 429;
+    private const uint OPEN_TREE_CLONE = 1;
+    private const uint OPEN_TREE_CLOEXEC = 0x80000;
+    private const uint MOVE_MOUNT_F_EMPTY_PATH = 0x4;
     private const long SYS_pivot_root = 155;
     private const long SYS_mount_setattr = 442;
     private const int AT_FDCWD = -100;
@@ -154,6 +165,39 @@ public static unsafe partial class Mount
             if (chroot(p) < 0)
             {
                 throw SyscallError.Create("chroot", path, Marshal.GetLastPInvokeError());
+            }
+        }
+    }
+
+    /// <summary>
+    /// open_tree(2) with OPEN_TREE_CLONE | AT_RECURSIVE: a detached copy of the mounts at
+    /// <paramref name="path"/> (a recursive bind not yet attached anywhere), which
+    /// <see cref="MoveDetached"/> can attach in another mount namespace (Linux 5.2+).
+    /// </summary>
+    public static SafeFd CloneTree(string path)
+    {
+        fixed (byte* p = CString.Utf8(path))
+        {
+            // SAFETY: p is a pinned, NUL-terminated buffer.
+            long fd = syscall_open_tree(SYS_open_tree, AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+            if (fd < 0)
+            {
+                throw SyscallError.Create("open_tree", path, Marshal.GetLastPInvokeError());
+            }
+            return new SafeFd((int)fd);
+        }
+    }
+
+    /// <summary>move_mount(2): attaches the detached tree <paramref name="tree"/> at <paramref name="target"/>.</summary>
+    public static void MoveDetached(SafeFd tree, string target)
+    {
+        byte empty = 0;
+        fixed (byte* p = CString.Utf8(target))
+        {
+            // SAFETY: p is a pinned, NUL-terminated buffer; &empty is an empty C string on this frame.
+            if (syscall_move_mount(SYS_move_mount, tree.Fd, &empty, AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            {
+                throw SyscallError.Create("move_mount", target, Marshal.GetLastPInvokeError());
             }
         }
     }

@@ -89,7 +89,17 @@ public static class InitProcess
         // A cgroup namespace always (the agent already put us in the container's cgroup): the
         // container's /sys/fs/cgroup then shows its own cgroup as the root, with its limits, as
         // runc's private cgroupns does, and nothing of the agent's.
-        Namespace.Unshare(Namespace.CLONE_NEWNS | Namespace.CLONE_NEWUTS | Namespace.CLONE_NEWIPC | Namespace.CLONE_NEWCGROUP);
+        // A pod member shares the pod's ipc and uts namespaces (the sandbox container's), as
+        // Kubernetes expects of a pod's containers; the network namespace is the guest's one anyway.
+        if (config.PodPid > 0)
+        {
+            JoinPod(config.PodPid);
+            Namespace.Unshare(Namespace.CLONE_NEWNS | Namespace.CLONE_NEWCGROUP);
+        }
+        else
+        {
+            Namespace.Unshare(Namespace.CLONE_NEWNS | Namespace.CLONE_NEWUTS | Namespace.CLONE_NEWIPC | Namespace.CLONE_NEWCGROUP);
+        }
         // Before the rootfs: the guest's /proc is still at /proc and writable, and the container's
         // /proc/sys will be read-only (runc also writes sysctls before readonlyPaths). net.* go
         // to the guest's one network namespace, ipc and uts ones to the namespaces just made.
@@ -102,7 +112,7 @@ public static class InitProcess
             File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
         }
         new RootfsSetup(spec, config.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "init: no rootfs"), config.Binds).Run();
-        if (!string.IsNullOrEmpty(spec.Hostname))
+        if (!string.IsNullOrEmpty(spec.Hostname) && config.PodPid == 0)
         {
             Namespace.SetHostName(spec.Hostname);
         }
@@ -110,6 +120,16 @@ public static class InitProcess
         {
             Namespace.SetDomainName(spec.Domainname);
         }
+    }
+
+    /// <summary>Joins the ipc and uts namespaces of the pod sandbox's init.</summary>
+    private static void JoinPod(int pid)
+    {
+        string proc = $"/proc/{pid}";
+        using SafeFd ipc = FileSystemCalls.Open($"{proc}/ns/ipc", FileSystemCalls.O_RDONLY);
+        using SafeFd uts = FileSystemCalls.Open($"{proc}/ns/uts", FileSystemCalls.O_RDONLY);
+        Namespace.Join(ipc, Namespace.CLONE_NEWIPC, $"{proc}/ns/ipc");
+        Namespace.Join(uts, Namespace.CLONE_NEWUTS, $"{proc}/ns/uts");
     }
 
     /// <summary>Joins the cgroup, ipc, uts and mount namespaces and the root of the container's init (the pid namespace came from the agent's spawning thread).</summary>

@@ -64,10 +64,12 @@ public sealed partial class ContainerManager
                 binds.Add(new InitMessage.BindSource(m.Destination, _shares.Acquire(m.ShareTag, m.Path), [.. m.Submounts]));
                 container.Shares.Add(m.ShareTag);
             }
+            (int podPid, int? sharedPidOf) = PodNamespaces(request.SandboxId, spec);
             var config = new InitMessage
             {
                 Type = InitMessage.ConfigType,
                 Mode = InitMessage.InitMode,
+                PodPid = podPid,
                 ContainerId = id,
                 Spec = spec,
                 Rootfs = rootPath,
@@ -75,7 +77,7 @@ public sealed partial class ContainerManager
                 Binds = binds,
                 Terminal = request.Terminal,
             };
-            container.Init = Launch(container, "", config, request.Stdio, request.Terminal, joinPidOf: null);
+            container.Init = Launch(container, "", config, request.Stdio, request.Terminal, joinPidOf: sharedPidOf);
             lock (_lock)
             {
                 _containers[id] = container;
@@ -95,6 +97,31 @@ public sealed partial class ContainerManager
             }
             throw e is VmSandboxException ? e : new VmSandboxException(ErrorCode.Internal, $"create container {id}", e);
         }
+    }
+
+    /// <summary>
+    /// A pod member's namespaces: its sandbox container's init joins ipc and uts; the pid
+    /// namespace too when the spec names one (a pod with shareProcessNamespace).
+    /// </summary>
+    private (int PodPid, int? SharedPidOf) PodNamespaces(string sandboxId, RuntimeSpec spec)
+    {
+        if (sandboxId.Length == 0)
+        {
+            return (0, null);
+        }
+        Container sandbox;
+        lock (_lock)
+        {
+            sandbox = _containers.TryGetValue(sandboxId, out Container? c) ? c
+                : throw new VmSandboxException(ErrorCode.NotFound, $"pod sandbox container {sandboxId}: not in this VM");
+        }
+        int pid = sandbox.Init?.Pid ?? 0;
+        if (pid <= 0 || sandbox.Init!.HasExited)
+        {
+            throw new VmSandboxException(ErrorCode.FailedPrecondition, $"pod sandbox container {sandboxId}: not running");
+        }
+        bool sharesPid = spec.Linux?.Namespaces?.Any(n => n.Type == "pid" && !string.IsNullOrEmpty(n.Path)) == true;
+        return (pid, sharesPid ? pid : null);
     }
 
     public StartContainerResponse Start(StartContainerRequest request)

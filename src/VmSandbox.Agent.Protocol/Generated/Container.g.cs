@@ -37,55 +37,55 @@ namespace VmSandbox.Agent.Protocol {
             "CRIMCgRwYXRoGAIgASgJEg8KB2ZzX3R5cGUYAyABKAkSDwoHb3B0aW9ucxgE",
             "IAMoCRIQCghyZWFkb25seRgFIAEoCCJnCgtTaGFyZWRNb3VudBITCgtkZXN0",
             "aW5hdGlvbhgBIAEoCRIRCglzaGFyZV90YWcYAiABKAkSDAoEcGF0aBgDIAEo",
-            "CRIPCgdvcHRpb25zGAQgAygJEhEKCXN1Ym1vdW50cxgFIAMoCSL1AQoWQ3Jl",
+            "CRIPCgdvcHRpb25zGAQgAygJEhEKCXN1Ym1vdW50cxgFIAMoCSKJAgoWQ3Jl",
             "YXRlQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSEAoI",
             "b2NpX3NwZWMYAiABKAwSLwoGcm9vdGZzGAMgASgLMh8udm1zYW5kYm94LmFn",
             "ZW50LnYxLlJvb3Rmc01vdW50EigKBXN0ZGlvGAQgASgLMhkudm1zYW5kYm94",
             "LmFnZW50LnYxLlN0ZGlvEhAKCHRlcm1pbmFsGAUgASgIEjYKDXNoYXJlZF9t",
             "b3VudHMYBiADKAsyHy52bXNhbmRib3guYWdlbnQudjEuU2hhcmVkTW91bnQS",
-            "DgoGYnVuZGxlGAcgASgJIiYKF0NyZWF0ZUNvbnRhaW5lclJlc3BvbnNlEgsK",
-            "A3BpZBgBIAEoDSItChVTdGFydENvbnRhaW5lclJlcXVlc3QSFAoMY29udGFp",
-            "bmVyX2lkGAEgASgJIiUKFlN0YXJ0Q29udGFpbmVyUmVzcG9uc2USCwoDcGlk",
-            "GAEgASgNIogBChJFeGVjUHJvY2Vzc1JlcXVlc3QSFAoMY29udGFpbmVyX2lk",
-            "GAEgASgJEg8KB2V4ZWNfaWQYAiABKAkSDwoHcHJvY2VzcxgDIAEoDBIoCgVz",
-            "dGRpbxgEIAEoCzIZLnZtc2FuZGJveC5hZ2VudC52MS5TdGRpbxIQCgh0ZXJt",
-            "aW5hbBgFIAEoCCIiChNFeGVjUHJvY2Vzc1Jlc3BvbnNlEgsKA3BpZBgBIAEo",
-            "DSJaChRTaWduYWxQcm9jZXNzUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASAB",
-            "KAkSDwoHZXhlY19pZBgCIAEoCRIOCgZzaWduYWwYAyABKA0SCwoDYWxsGAQg",
-            "ASgIIjsKEldhaXRQcm9jZXNzUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASAB",
-            "KAkSDwoHZXhlY19pZBgCIAEoCSJVChNXYWl0UHJvY2Vzc1Jlc3BvbnNlEhEK",
-            "CWV4aXRfY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKA0SGwoTZXhpdGVkX2F0",
-            "X3VuaXhfbmFubxgDIAEoAyJYChBSZXNpemVUdHlSZXF1ZXN0EhQKDGNvbnRh",
-            "aW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJEgwKBHJvd3MYAyABKA0S",
-            "DwoHY29sdW1ucxgEIAEoDSJPChFDbG9zZVN0ZGluUmVxdWVzdBIUCgxjb250",
-            "YWluZXJfaWQYASABKAkSDwoHZXhlY19pZBgCIAEoCRITCgtzdGRpbl9ieXRl",
-            "cxgDIAEoBCIsChRMaXN0UHJvY2Vzc2VzUmVxdWVzdBIUCgxjb250YWluZXJf",
-            "aWQYASABKAkiWAoLUHJvY2Vzc0luZm8SCwoDcGlkGAEgASgNEgwKBHBwaWQY",
-            "AiABKA0SDwoHZXhlY19pZBgDIAEoCRIPCgdjb21tYW5kGAQgASgJEgwKBGFy",
-            "Z3MYBSADKAkiSwoVTGlzdFByb2Nlc3Nlc1Jlc3BvbnNlEjIKCXByb2Nlc3Nl",
-            "cxgBIAMoCzIfLnZtc2FuZGJveC5hZ2VudC52MS5Qcm9jZXNzSW5mbyJCChZS",
-            "ZW1vdmVDb250YWluZXJSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIS",
-            "Cgp0aW1lb3V0X21zGAIgASgNIiQKDFN0YXRzUmVxdWVzdBIUCgxjb250YWlu",
-            "ZXJfaWQYASABKAkiiAEKCENwdVN0YXRzEhIKCnVzYWdlX3VzZWMYASABKAQS",
-            "EQoJdXNlcl91c2VjGAIgASgEEhMKC3N5c3RlbV91c2VjGAMgASgEEhIKCm5y",
-            "X3BlcmlvZHMYBCABKAQSFAoMbnJfdGhyb3R0bGVkGAUgASgEEhYKDnRocm90",
-            "dGxlZF91c2VjGAYgASgEIowBCgtNZW1vcnlTdGF0cxITCgt1c2FnZV9ieXRl",
-            "cxgBIAEoBBITCgtsaW1pdF9ieXRlcxgCIAEoBBIYChBzd2FwX3VzYWdlX2J5",
-            "dGVzGAMgASgEEhIKCmFub25fYnl0ZXMYBCABKAQSEgoKZmlsZV9ieXRlcxgF",
-            "IAEoBBIRCglvb21fa2lsbHMYBiABKAQiKwoJUGlkc1N0YXRzEg8KB2N1cnJl",
-            "bnQYASABKAQSDQoFbGltaXQYAiABKAQiewoNSW9EZXZpY2VTdGF0cxINCgVt",
-            "YWpvchgBIAEoDRINCgVtaW5vchgCIAEoDRISCgpyZWFkX2J5dGVzGAMgASgE",
-            "EhMKC3dyaXRlX2J5dGVzGAQgASgEEhAKCHJlYWRfaW9zGAUgASgEEhEKCXdy",
-            "aXRlX2lvcxgGIAEoBCLHAQoNU3RhdHNSZXNwb25zZRIpCgNjcHUYASABKAsy",
-            "HC52bXNhbmRib3guYWdlbnQudjEuQ3B1U3RhdHMSLwoGbWVtb3J5GAIgASgL",
-            "Mh8udm1zYW5kYm94LmFnZW50LnYxLk1lbW9yeVN0YXRzEisKBHBpZHMYAyAB",
-            "KAsyHS52bXNhbmRib3guYWdlbnQudjEuUGlkc1N0YXRzEi0KAmlvGAQgAygL",
-            "MiEudm1zYW5kYm94LmFnZW50LnYxLklvRGV2aWNlU3RhdHMiLQoVUGF1c2VD",
-            "b250YWluZXJSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSIuChZSZXN1",
-            "bWVDb250YWluZXJSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSJBChZV",
-            "cGRhdGVDb250YWluZXJSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIR",
-            "CglyZXNvdXJjZXMYAiABKAxCG6oCGFZtU2FuZGJveC5BZ2VudC5Qcm90b2Nv",
-            "bGIGcHJvdG8z"));
+            "DgoGYnVuZGxlGAcgASgJEhIKCnNhbmRib3hfaWQYCCABKAkiJgoXQ3JlYXRl",
+            "Q29udGFpbmVyUmVzcG9uc2USCwoDcGlkGAEgASgNIi0KFVN0YXJ0Q29udGFp",
+            "bmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkiJQoWU3RhcnRDb250",
+            "YWluZXJSZXNwb25zZRILCgNwaWQYASABKA0iiAEKEkV4ZWNQcm9jZXNzUmVx",
+            "dWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSDwoHZXhlY19pZBgCIAEoCRIP",
+            "Cgdwcm9jZXNzGAMgASgMEigKBXN0ZGlvGAQgASgLMhkudm1zYW5kYm94LmFn",
+            "ZW50LnYxLlN0ZGlvEhAKCHRlcm1pbmFsGAUgASgIIiIKE0V4ZWNQcm9jZXNz",
+            "UmVzcG9uc2USCwoDcGlkGAEgASgNIloKFFNpZ25hbFByb2Nlc3NSZXF1ZXN0",
+            "EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJEg4KBnNp",
+            "Z25hbBgDIAEoDRILCgNhbGwYBCABKAgiOwoSV2FpdFByb2Nlc3NSZXF1ZXN0",
+            "EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lkGAIgASgJIlUKE1dh",
+            "aXRQcm9jZXNzUmVzcG9uc2USEQoJZXhpdF9jb2RlGAEgASgFEg4KBnNpZ25h",
+            "bBgCIAEoDRIbChNleGl0ZWRfYXRfdW5peF9uYW5vGAMgASgDIlgKEFJlc2l6",
+            "ZVR0eVJlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJEg8KB2V4ZWNfaWQY",
+            "AiABKAkSDAoEcm93cxgDIAEoDRIPCgdjb2x1bW5zGAQgASgNIk8KEUNsb3Nl",
+            "U3RkaW5SZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgdleGVjX2lk",
+            "GAIgASgJEhMKC3N0ZGluX2J5dGVzGAMgASgEIiwKFExpc3RQcm9jZXNzZXNS",
+            "ZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSJYCgtQcm9jZXNzSW5mbxIL",
+            "CgNwaWQYASABKA0SDAoEcHBpZBgCIAEoDRIPCgdleGVjX2lkGAMgASgJEg8K",
+            "B2NvbW1hbmQYBCABKAkSDAoEYXJncxgFIAMoCSJLChVMaXN0UHJvY2Vzc2Vz",
+            "UmVzcG9uc2USMgoJcHJvY2Vzc2VzGAEgAygLMh8udm1zYW5kYm94LmFnZW50",
+            "LnYxLlByb2Nlc3NJbmZvIkIKFlJlbW92ZUNvbnRhaW5lclJlcXVlc3QSFAoM",
+            "Y29udGFpbmVyX2lkGAEgASgJEhIKCnRpbWVvdXRfbXMYAiABKA0iJAoMU3Rh",
+            "dHNSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCSKIAQoIQ3B1U3RhdHMS",
+            "EgoKdXNhZ2VfdXNlYxgBIAEoBBIRCgl1c2VyX3VzZWMYAiABKAQSEwoLc3lz",
+            "dGVtX3VzZWMYAyABKAQSEgoKbnJfcGVyaW9kcxgEIAEoBBIUCgxucl90aHJv",
+            "dHRsZWQYBSABKAQSFgoOdGhyb3R0bGVkX3VzZWMYBiABKAQijAEKC01lbW9y",
+            "eVN0YXRzEhMKC3VzYWdlX2J5dGVzGAEgASgEEhMKC2xpbWl0X2J5dGVzGAIg",
+            "ASgEEhgKEHN3YXBfdXNhZ2VfYnl0ZXMYAyABKAQSEgoKYW5vbl9ieXRlcxgE",
+            "IAEoBBISCgpmaWxlX2J5dGVzGAUgASgEEhEKCW9vbV9raWxscxgGIAEoBCIr",
+            "CglQaWRzU3RhdHMSDwoHY3VycmVudBgBIAEoBBINCgVsaW1pdBgCIAEoBCJ7",
+            "Cg1Jb0RldmljZVN0YXRzEg0KBW1ham9yGAEgASgNEg0KBW1pbm9yGAIgASgN",
+            "EhIKCnJlYWRfYnl0ZXMYAyABKAQSEwoLd3JpdGVfYnl0ZXMYBCABKAQSEAoI",
+            "cmVhZF9pb3MYBSABKAQSEQoJd3JpdGVfaW9zGAYgASgEIscBCg1TdGF0c1Jl",
+            "c3BvbnNlEikKA2NwdRgBIAEoCzIcLnZtc2FuZGJveC5hZ2VudC52MS5DcHVT",
+            "dGF0cxIvCgZtZW1vcnkYAiABKAsyHy52bXNhbmRib3guYWdlbnQudjEuTWVt",
+            "b3J5U3RhdHMSKwoEcGlkcxgDIAEoCzIdLnZtc2FuZGJveC5hZ2VudC52MS5Q",
+            "aWRzU3RhdHMSLQoCaW8YBCADKAsyIS52bXNhbmRib3guYWdlbnQudjEuSW9E",
+            "ZXZpY2VTdGF0cyItChVQYXVzZUNvbnRhaW5lclJlcXVlc3QSFAoMY29udGFp",
+            "bmVyX2lkGAEgASgJIi4KFlJlc3VtZUNvbnRhaW5lclJlcXVlc3QSFAoMY29u",
+            "dGFpbmVyX2lkGAEgASgJIkEKFlVwZGF0ZUNvbnRhaW5lclJlcXVlc3QSFAoM",
+            "Y29udGFpbmVyX2lkGAEgASgJEhEKCXJlc291cmNlcxgCIAEoDEIbqgIYVm1T",
+            "YW5kYm94LkFnZW50LlByb3RvY29sYgZwcm90bzM="));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(null, null, new pbr::GeneratedClrTypeInfo[] {
@@ -93,7 +93,7 @@ namespace VmSandbox.Agent.Protocol {
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.Stdio), global::VmSandbox.Agent.Protocol.Stdio.Parser, new[]{ "Stdin", "Stdout", "Stderr" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.RootfsMount), global::VmSandbox.Agent.Protocol.RootfsMount.Parser, new[]{ "ShareTag", "Path", "FsType", "Options", "Readonly" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.SharedMount), global::VmSandbox.Agent.Protocol.SharedMount.Parser, new[]{ "Destination", "ShareTag", "Path", "Options", "Submounts" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerRequest), global::VmSandbox.Agent.Protocol.CreateContainerRequest.Parser, new[]{ "ContainerId", "OciSpec", "Rootfs", "Stdio", "Terminal", "SharedMounts", "Bundle" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerRequest), global::VmSandbox.Agent.Protocol.CreateContainerRequest.Parser, new[]{ "ContainerId", "OciSpec", "Rootfs", "Stdio", "Terminal", "SharedMounts", "Bundle", "SandboxId" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.CreateContainerResponse), global::VmSandbox.Agent.Protocol.CreateContainerResponse.Parser, new[]{ "Pid" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.StartContainerRequest), global::VmSandbox.Agent.Protocol.StartContainerRequest.Parser, new[]{ "ContainerId" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::VmSandbox.Agent.Protocol.StartContainerResponse), global::VmSandbox.Agent.Protocol.StartContainerResponse.Parser, new[]{ "Pid" }, null, null, null, null),
@@ -1404,6 +1404,7 @@ namespace VmSandbox.Agent.Protocol {
       terminal_ = other.terminal_;
       sharedMounts_ = other.sharedMounts_.Clone();
       bundle_ = other.bundle_;
+      sandboxId_ = other.sandboxId_;
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -1505,6 +1506,21 @@ namespace VmSandbox.Agent.Protocol {
       }
     }
 
+    /// <summary>Field number for the "sandbox_id" field.</summary>
+    public const int SandboxIdFieldNumber = 8;
+    private string sandboxId_ = "";
+    /// <summary>
+    /// a pod member: the pod's sandbox container, whose ipc and uts
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string SandboxId {
+      get { return sandboxId_; }
+      set {
+        sandboxId_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -1527,6 +1543,7 @@ namespace VmSandbox.Agent.Protocol {
       if (Terminal != other.Terminal) return false;
       if(!sharedMounts_.Equals(other.sharedMounts_)) return false;
       if (Bundle != other.Bundle) return false;
+      if (SandboxId != other.SandboxId) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -1541,6 +1558,7 @@ namespace VmSandbox.Agent.Protocol {
       if (Terminal != false) hash ^= Terminal.GetHashCode();
       hash ^= sharedMounts_.GetHashCode();
       if (Bundle.Length != 0) hash ^= Bundle.GetHashCode();
+      if (SandboxId.Length != 0) hash ^= SandboxId.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -1584,6 +1602,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(58);
         output.WriteString(Bundle);
       }
+      if (SandboxId.Length != 0) {
+        output.WriteRawTag(66);
+        output.WriteString(SandboxId);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -1619,6 +1641,10 @@ namespace VmSandbox.Agent.Protocol {
         output.WriteRawTag(58);
         output.WriteString(Bundle);
       }
+      if (SandboxId.Length != 0) {
+        output.WriteRawTag(66);
+        output.WriteString(SandboxId);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -1647,6 +1673,9 @@ namespace VmSandbox.Agent.Protocol {
       size += sharedMounts_.CalculateSize(_repeated_sharedMounts_codec);
       if (Bundle.Length != 0) {
         size += 1 + pb::CodedOutputStream.ComputeStringSize(Bundle);
+      }
+      if (SandboxId.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(SandboxId);
       }
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
@@ -1684,6 +1713,9 @@ namespace VmSandbox.Agent.Protocol {
       sharedMounts_.Add(other.sharedMounts_);
       if (other.Bundle.Length != 0) {
         Bundle = other.Bundle;
+      }
+      if (other.SandboxId.Length != 0) {
+        SandboxId = other.SandboxId;
       }
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
@@ -1738,6 +1770,10 @@ namespace VmSandbox.Agent.Protocol {
             Bundle = input.ReadString();
             break;
           }
+          case 66: {
+            SandboxId = input.ReadString();
+            break;
+          }
         }
       }
     #endif
@@ -1789,6 +1825,10 @@ namespace VmSandbox.Agent.Protocol {
           }
           case 58: {
             Bundle = input.ReadString();
+            break;
+          }
+          case 66: {
+            SandboxId = input.ReadString();
             break;
           }
         }

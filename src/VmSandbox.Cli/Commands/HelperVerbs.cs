@@ -15,6 +15,12 @@ public static class HelperVerbs
         return MonitorProcess.Run(rt, args.SingleId(MonitorProcess.Verb), args.Required(MonitorProcess.Verb, "report"), args.Value("tty"));
     }
 
+    public static int Member(ArgReader reader, ContainerRuntime rt)
+    {
+        VerbArgs args = VerbArgs.Parse(reader, MemberProcess.Verb, ["report", "tty"], []);
+        return MemberProcess.Run(rt, args.SingleId(MemberProcess.Verb), args.Required(MemberProcess.Verb, "report"), args.Value("tty"));
+    }
+
     public static int ExecRelay(ArgReader reader, ContainerRuntime rt)
     {
         const string verb = Runtime.Containers.ExecRelay.Verb;

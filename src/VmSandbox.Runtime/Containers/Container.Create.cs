@@ -55,8 +55,10 @@ public sealed partial class Container
         {
             throw new VmSandboxException(ErrorCode.AlreadyExists, $"container with id exists: {id}");
         }
+        // A pod member runs in its pod's VM, which lives in the sandbox container's host cgroup.
+        ContainerRecord? pod = PodSandboxOf(rt, loaded.Spec);
         IHostCgroups cgroups = rt.Host.Cgroups;
-        IReadOnlyList<string> hostCgroups = cgroups.Resolve(loaded.Spec.Linux?.CgroupsPath, id, rt.SystemdCgroup);
+        IReadOnlyList<string> hostCgroups = pod is not null ? [] : cgroups.Resolve(loaded.Spec.Linux?.CgroupsPath, id, rt.SystemdCgroup);
         cgroups.ThrowIfFrozen(hostCgroups);
         if (cgroups.CountProcesses(hostCgroups) is > 0 and int found)
         {
@@ -85,12 +87,14 @@ public sealed partial class Container
                 Terminal = terminal,
                 Owner = "",
                 HostCgroups = hostCgroups,
+                SandboxId = pod?.Id,
+                SandboxRunDir = pod?.RunDir,
             };
             rt.Store.Save(record);
 
             // Held open until the monitor has opened the pty too (it reports after that).
             using ConsolePty? console = options.ConsoleSocket is null ? null : ConsoleSetup.SendNewPty(options.ConsoleSocket, loaded.Spec.Process?.ConsoleSize);
-            (monitor, MonitorReport outcome) = rt.Host.Launch(new HelperLaunch(MonitorProcess.Verb, [], id, console?.PeerPath,
+            (monitor, MonitorReport outcome) = rt.Host.Launch(new HelperLaunch(pod is null ? MonitorProcess.Verb : MemberProcess.Verb, [], id, console?.PeerPath,
                 Path.Combine(runDir, "create.sock"), rt.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor")
             { PipeStdio = options.PipeStdio });
             record = record with { MonitorPid = monitor.Pid, MonitorStartTime = monitor.StartTime, GuestPid = outcome.GuestPid };
@@ -122,6 +126,40 @@ public sealed partial class Container
             rt.Store.Remove(id, runDir);
             throw;
         }
+    }
+
+    public const string CriContainerTypeAnnotation = "io.kubernetes.cri.container-type";
+    public const string CriSandboxIdAnnotation = "io.kubernetes.cri.sandbox-id";
+
+    /// <summary>
+    /// The pod sandbox container whose VM runs a CRI pod's other containers (ADR 0017): named by
+    /// CRI's annotations and kept in this store; null for anything else (a sandbox, a container
+    /// of a pod whose sandbox another runtime runs, a plain container).
+    /// </summary>
+    public static ContainerRecord? PodSandboxOf(ContainerRuntime rt, Oci.Spec.RuntimeSpec spec)
+    {
+        if (spec.Annotations is not { } a
+            || !a.TryGetValue(CriContainerTypeAnnotation, out string? type) || type != "container"
+            || !a.TryGetValue(CriSandboxIdAnnotation, out string? sandboxId) || string.IsNullOrEmpty(sandboxId))
+        {
+            return null;
+        }
+        ContainerIdValidator.Validate(sandboxId);
+        if (!rt.Store.Exists(sandboxId))
+        {
+            return null;
+        }
+        ContainerRecord sandbox = rt.Store.Load(sandboxId);
+        if (sandbox.SandboxId is not null)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"pod sandbox {sandboxId} is itself a pod member");
+        }
+        ContainerStatus status = ContainerStore.StatusOf(sandbox, rt.Host.IsAlive);
+        if (status is not (ContainerStatus.Created or ContainerStatus.Running))
+        {
+            throw new VmSandboxException(ErrorCode.FailedPrecondition, $"pod sandbox {sandboxId} is {status.ToString().ToLowerInvariant()}: its VM cannot take containers");
+        }
+        return sandbox;
     }
 
     /// <summary>runc's refusals of a terminal without a console socket and the reverse, before anything is created.</summary>

@@ -43,7 +43,8 @@ public sealed partial class Container
         {
             // A namespace that outlives the container (CNI's, podman's) keeps nothing of ours,
             // even when the monitor died before its own clean-up.
-            if (Spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path is { Length: > 0 } netns)
+            // A pod member's namespace is its pod's, which the sandbox's VM still uses.
+            if (Record.SandboxId is null && Spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path is { Length: > 0 } netns)
             {
                 NetworkMirror.CleanUpNamespace(netns, _rt.Log.Debug);
             }

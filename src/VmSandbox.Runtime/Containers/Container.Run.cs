@@ -53,7 +53,7 @@ public sealed partial class Container
         AgentConnection conn;
         try
         {
-            conn = await AgentConnection.ConnectAsync(Record.RunDir, CancellationToken.None);
+            conn = await AgentConnection.ConnectAsync(Record.VmRunDir(), CancellationToken.None);
         }
         catch
         {

@@ -27,4 +27,11 @@ public sealed record ContainerRecord
     public string Owner { get; init; } = "";
     /// <summary>The host cgroup directories the monitor joins (<see cref="Sandbox.HostCgroup"/>); removed by delete.</summary>
     public IReadOnlyList<string>? HostCgroups { get; init; }
+    /// <summary>A pod member: the pod's sandbox container, whose VM runs this one (its "monitor" is then a member relay).</summary>
+    public string? SandboxId { get; init; }
+    /// <summary>A pod member: the run directory of that sandbox, where its agent and monitor are reached.</summary>
+    public string? SandboxRunDir { get; init; }
+
+    /// <summary>Where the VM that runs this container has its sockets: its own run directory, or its pod sandbox's.</summary>
+    public string VmRunDir() => SandboxRunDir ?? RunDir;
 }

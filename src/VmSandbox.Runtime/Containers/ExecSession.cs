@@ -27,7 +27,7 @@ public static class ExecSession
     public static async Task<int> RunAsync(ContainerRecord record, byte[] processJson, bool terminal, string? ttyPath, Action<int, Exception?> started, Action<string> log, bool relay, CancellationToken ct, string? execId = null)
     {
         execId ??= NewExecId();
-        await using AgentConnection conn = await AgentConnection.ConnectAsync(record.RunDir, ct);
+        await using AgentConnection conn = await AgentConnection.ConnectAsync(record.VmRunDir(), ct);
         AgentClient agent = conn.Agent;
         using SafeFd? tty = ttyPath is null ? null : Terminal.ConsolePty.OpenControllingPeer(ttyPath, log);
         // Foreground with the caller's own terminal (no console socket): raw while the process
@@ -35,8 +35,8 @@ public static class ExecSession
         using SafeFd? callerTty = CallerTerminal(terminal && tty is null);
         using IDisposable? raw = callerTty is null ? null : Pty.RawUntilDisposed(callerTty);
         using ProcessIo io = tty is not null
-            ? new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), true, tty.Fd, tty.Fd, tty.Fd)
-            : new ProcessIo(Path.Combine(record.RunDir, Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2) { ReleaseHostOutputsAtEof = relay };
+            ? new ProcessIo(Path.Combine(record.VmRunDir(), Vsock.HybridVsockTransport.UdsFileName), true, tty.Fd, tty.Fd, tty.Fd)
+            : new ProcessIo(Path.Combine(record.VmRunDir(), Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2) { ReleaseHostOutputsAtEof = relay };
         ExecProcessResponse response;
         try
         {
@@ -58,7 +58,7 @@ public static class ExecSession
         started((int)response.Pid, null);
         using var signals = new GuestSignalRelay(agent, record.Id, execId, tty ?? callerTty, log);
         await signals.ResizeAsync();
-        WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, record.RunDir, record.Id, execId, () => !Directory.Exists($"/proc/{record.MonitorPid}"), log, ct);
+        WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, record.VmRunDir(), record.Id, execId, () => !Directory.Exists($"/proc/{record.MonitorPid}"), log, ct);
         await io.DrainAsync();
         return exit.ExitCode;
     }

@@ -36,7 +36,15 @@ public static class MonitorProcess
         try
         {
             ContainerRecord record = rt.Store.Load(id);
-            launch = new MonitorLaunch(id, record.RunDir, record.HostCgroups ?? [], rt.Store.LoadSpec(record), code => rt.Store.WriteExit(id, code));
+            launch = new MonitorLaunch(id, record.RunDir, record.HostCgroups ?? [], rt.Store.LoadSpec(record), code => rt.Store.WriteExit(id, code))
+            {
+                LoadMember = member =>
+                {
+                    ContainerRecord m = rt.Store.Load(member);
+                    return m.SandboxId == id ? rt.Store.LoadSpec(m)
+                        : throw new VmSandboxException(ErrorCode.InvalidArgument, $"container {member} is not a pod member of {id}");
+                },
+            };
             // Namespaces are per thread: enter the network namespace on the main thread, before
             // anything else runs, so /proc/<monitor pid>/ns/net is the container's.
             EnterNetworkNamespace(launch.Spec.Spec);

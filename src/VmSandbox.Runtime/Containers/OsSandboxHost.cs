@@ -86,7 +86,7 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
 
         private string Id => record.Id;
 
-        public void SyncNetwork() => MonitorControl.Request(record.RunDir, MonitorControl.SyncNetwork, TimeSpan.FromSeconds(60));
+        public void SyncNetwork() => MonitorControl.Request(record.VmRunDir(), MonitorControl.SyncNetwork, TimeSpan.FromSeconds(60));
 
         public void Start() => Call(a => a.StartContainerAsync(new StartContainerRequest { ContainerId = Id }, s_call, CancellationToken.None));
 
@@ -111,7 +111,7 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
 
         private async Task<T> CallAsync<T>(Func<AgentClient, Task<T>> call)
         {
-            await using AgentConnection conn = await AgentConnection.ConnectAsync(record.RunDir, CancellationToken.None);
+            await using AgentConnection conn = await AgentConnection.ConnectAsync(record.VmRunDir(), CancellationToken.None);
             return await call(conn.Agent);
         }
     }

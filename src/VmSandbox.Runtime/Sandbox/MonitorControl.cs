@@ -19,6 +19,12 @@ public sealed class MonitorControl : IAsyncDisposable
     /// <summary>Mirror the interfaces that appeared in the namespace since boot (`start` asks, before the process runs).</summary>
     public const string SyncNetwork = "sync-network";
 
+    /// <summary>"add-member ID": pod member ID's rootfs and bind sources go into the share (ADR 0017).</summary>
+    public const string AddMember = "add-member";
+
+    /// <summary>"remove-member ID": and out again.</summary>
+    public const string RemoveMember = "remove-member";
+
     private const int MaxRequestBytes = 256;
 
     private readonly Socket _listener;

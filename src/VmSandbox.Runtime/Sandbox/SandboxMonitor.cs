@@ -104,9 +104,11 @@ public sealed class SandboxMonitor
                     _ = mirror.WatchAsync(booted.Vm, booted.Agent, relays, NetworkWatchInterval, watch.Token);
                 }
             }
-            control = MonitorControl.Start(_launch.RunDir, (verb, token) => verb switch
+            control = MonitorControl.Start(_launch.RunDir, (verb, token) => verb.Split(' ', 2) switch
             {
-                MonitorControl.SyncNetwork => SyncAndWatch(token),
+                [MonitorControl.SyncNetwork] => SyncAndWatch(token),
+                [MonitorControl.AddMember, string member] => Task.Run(() => AddMember(booted, shareDir, member), token),
+                [MonitorControl.RemoveMember, string member] => Task.Run(() => MemberShares.Remove(booted.ShareDaemonPid(), SandboxPlan.MemberPrefix(member)), token),
                 _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown control verb \"{verb}\""),
             }, _log);
 
@@ -193,6 +195,16 @@ public sealed class SandboxMonitor
             }
             tty?.Dispose();
         }
+    }
+
+    private void AddMember(SandboxVm sandbox, string shareDir, string member)
+    {
+        Oci.ContainerIdValidator.Validate(member);
+        LoadedSpec loaded = (_launch.LoadMember ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"container {_id} takes no pod members"))(member);
+        string prefix = SandboxPlan.MemberPrefix(member);
+        SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines(HostMountInfo), prefix);
+        MemberShares.Add(sandbox.ShareDaemonPid(), plan.Share.Binds, prefix);
+        _log($"container {_id}: pod member {member}'s files are in the share under {prefix}");
     }
 
     /// <summary>

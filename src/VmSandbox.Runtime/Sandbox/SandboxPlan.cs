@@ -26,12 +26,13 @@ public sealed record SandboxPlan
     public required int Vcpus { get; init; }
 
     /// <param name="mountinfo">the host's /proc/self/mountinfo lines, for the mounts below an rbind source (none: not looked for)</param>
-    public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists, IEnumerable<string>? mountinfo = null)
+    /// <param name="prefix">Where in the share this container's files go: "" for the VM's own container, "c/KEY/" for a pod member's.</param>
+    public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists, IEnumerable<string>? mountinfo = null, string prefix = "")
     {
         // Read only when an rbind needs it: most containers have none.
         var hostMounts = new Lazy<List<string>>(() => mountinfo is null ? [] : MountPoints(mountinfo));
         RuntimeSpec spec = loaded.Spec;
-        var binds = new List<ShareBind> { new(loaded.RootfsPath, "rootfs") };
+        var binds = new List<ShareBind> { new(loaded.RootfsPath, prefix + "rootfs") };
         var mounts = new List<SharedMount>();
         var bySource = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (Mount m in spec.Mounts ?? [])
@@ -49,7 +50,7 @@ public sealed record SandboxPlan
             }
             if (!bySource.TryGetValue(source, out string? target))
             {
-                target = $"m/{bySource.Count}";
+                target = $"{prefix}m/{bySource.Count}";
                 bySource[source] = target;
                 binds.Add(new ShareBind(source, target));
             }
@@ -65,7 +66,7 @@ public sealed record SandboxPlan
         return new SandboxPlan
         {
             Share = new SharedDir(ShareTag, shareDir) { Binds = binds },
-            Rootfs = new RootfsMount { ShareTag = ShareTag, Path = "rootfs", FsType = "virtiofs", Readonly = spec.Root?.Readonly ?? false },
+            Rootfs = new RootfsMount { ShareTag = ShareTag, Path = prefix + "rootfs", FsType = "virtiofs", Readonly = spec.Root?.Readonly ?? false },
             SharedMounts = mounts,
             MemoryMiB = memory,
             Vcpus = vcpus,
@@ -73,6 +74,10 @@ public sealed record SandboxPlan
     }
 
     /// <summary>Mount points of a mountinfo (field 5, octal escapes such as \040 decoded), in mount order.</summary>
+    /// <summary>Where pod member <paramref name="id"/>'s files go in its pod's share.</summary>
+    public static string MemberPrefix(string id) =>
+        "c/" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(id)))[..16] + "/";
+
     public static List<string> MountPoints(IEnumerable<string> mountinfo) =>
         [.. mountinfo.Select(line => line.Split(' ')).Where(f => f.Length > 4).Select(f => Common.MountInfo.Unescape(f[4]))];
 

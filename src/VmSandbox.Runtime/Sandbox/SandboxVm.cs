@@ -34,6 +34,9 @@ public sealed class SandboxVm : IAsyncDisposable
 
     public IVm Vm { get; }
 
+    /// <summary>The virtiofsd serving share <paramref name="index"/> (a pod member's files go into its mount namespace).</summary>
+    public int ShareDaemonPid(int index = 0) => _shares[index].Pid;
+
     /// <summary>The agent's readiness line, as it announced itself on the console.</summary>
     public AgentReadiness Readiness { get; }
 

@@ -48,6 +48,9 @@ public sealed record InitMessage
     /// <summary>Guest pid of the container's init, whose namespaces an exec joins.</summary>
     public int JoinPid { get; init; }
 
+    /// <summary>init of a pod member: guest pid of the pod sandbox's init, whose ipc and uts namespaces it joins (0: new ones).</summary>
+    public int PodPid { get; init; }
+
     // ready (init → agent): a terminal's master comes with it as SCM_RIGHTS.
     public bool HasPty { get; init; }
 

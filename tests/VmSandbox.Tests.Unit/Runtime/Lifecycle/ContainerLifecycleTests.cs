@@ -233,4 +233,51 @@ public sealed class ContainerLifecycleTests : IDisposable
         }
         Assert.Equal(expected, actual);
     }
+
+    private void Annotate(string type, string sandboxId)
+    {
+        RuntimeSpec spec = SpecLoader.Parse(File.ReadAllBytes(Path.Combine(_bundle, "config.json")));
+        spec = spec with { Annotations = new Dictionary<string, string> { [Container.CriContainerTypeAnnotation] = type, [Container.CriSandboxIdAnnotation] = sandboxId } };
+        File.WriteAllText(Path.Combine(_bundle, "config.json"), SpecLoader.Serialize(spec));
+    }
+
+    [Fact]
+    public void A_pod_member_runs_in_its_sandboxs_vm_through_a_member_relay()
+    {
+        Annotate("sandbox", "pod1");
+        using Container sandbox = Create("pod1");
+        sandbox.Start();
+        Annotate("container", "pod1");
+        using Container member = Create("app");
+        Assert.Equal("launch __member", _host.Calls[^1]);
+        Assert.Equal("pod1", member.Record.SandboxId);
+        Assert.Equal(sandbox.Record.RunDir, member.Record.SandboxRunDir);
+        Assert.Equal(sandbox.Record.RunDir, member.Record.VmRunDir());
+        Assert.Empty(member.Record.HostCgroups!); // the pod's VM lives in the sandbox's cgroup
+    }
+
+    [Fact]
+    public void A_pod_container_whose_sandbox_is_not_here_gets_its_own_vm()
+    {
+        Annotate("container", "elsewhere");
+        using Container c = Create("app");
+        Assert.Equal(["launch __monitor"], _host.Calls);
+        Assert.Null(c.Record.SandboxId);
+        Assert.Equal(c.Record.RunDir, c.Record.VmRunDir());
+    }
+
+    [Fact]
+    public void A_stopped_pod_sandbox_takes_no_members()
+    {
+        Annotate("sandbox", "pod1");
+        using (Container sandbox = Create("pod1"))
+        {
+            sandbox.Start();
+            sandbox.Kill(9, all: false);
+        }
+        Annotate("container", "pod1");
+        var e = Assert.Throws<VmSandboxException>(() => Create("app"));
+        Assert.Contains("pod sandbox pod1 is stopped", e.Message);
+        Assert.False(Directory.Exists(_rt.Store.DirOf("app")));
+    }
 }

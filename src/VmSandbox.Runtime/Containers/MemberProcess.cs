@@ -1,0 +1,142 @@
+using System.Net.Sockets;
+using Google.Protobuf;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
+using VmSandbox.Oci;
+using VmSandbox.Runtime.Sandbox;
+using VmSandbox.Runtime.Stdio;
+using VmSandbox.Ttrpc;
+
+namespace VmSandbox.Runtime.Containers;
+
+/// <summary>
+/// A pod member's relay, the runtime binary under a hidden verb that create starts instead of a
+/// sandbox monitor when the container belongs to a pod whose sandbox container runs here:
+/// <c>__member --report SOCK [--tty P] ID</c> (ADR 0017). It has the sandbox's monitor put the
+/// member's files into the pod's share, has the pod VM's agent create the container (joining the
+/// pod's ipc and uts namespaces; the guest's network is the pod's), relays its stdio and signals
+/// as a monitor does, and exits with its status, after the container and its files are gone from
+/// the VM. The VM is the sandbox's: it outlives the member.
+/// </summary>
+public static class MemberProcess
+{
+    public const string Verb = "__member";
+
+    private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(60) };
+
+    public static int Run(ContainerRuntime rt, string id, string report, string? ttyPath)
+    {
+        _ = Interop.ProcessCalls.NewSession();
+        string logPath = Path.Combine(rt.Store.DirOf(id), "monitor.log");
+        void Log(string line)
+        {
+            try
+            {
+                File.AppendAllText(logPath, $"{DateTimeOffset.UtcNow:O} {line}\n");
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return RunAsync(rt, id, report, ttyPath, Log).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunAsync(ContainerRuntime rt, string id, string report, string? ttyPath, Action<string> log)
+    {
+        bool reported = false, shared = false, created = false;
+        string vmDir = "";
+        AgentConnection? conn = null;
+        try
+        {
+            ContainerRecord record = rt.Store.Load(id);
+            LoadedSpec loaded = rt.Store.LoadSpec(record);
+            string sandboxId = record.SandboxId ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"container {id} is not a pod member");
+            vmDir = record.VmRunDir();
+            ContainerRecord sandbox = rt.Store.Load(sandboxId);
+            MonitorControl.Request(vmDir, $"{MonitorControl.AddMember} {id}", TimeSpan.FromSeconds(60));
+            shared = true;
+            string prefix = SandboxPlan.MemberPrefix(id);
+            SandboxPlan plan = SandboxPlan.Create(loaded, rt.Config, "", p => File.Exists(p) || Directory.Exists(p), File.ReadLines("/proc/self/mountinfo"), prefix);
+            conn = await AgentConnection.ConnectAsync(vmDir, CancellationToken.None);
+            AgentClient agent = conn.Agent;
+            bool terminal = loaded.Spec.Process?.Terminal ?? false;
+            using Interop.SafeFd? tty = ttyPath is null ? null : Terminal.ConsolePty.OpenControllingPeer(ttyPath, log);
+            using ProcessIo io = tty is not null
+                ? new ProcessIo(Path.Combine(vmDir, Vsock.HybridVsockTransport.UdsFileName), true, tty.Fd, tty.Fd, tty.Fd)
+                : new ProcessIo(Path.Combine(vmDir, Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2) { ReleaseHostOutputsAtEof = true };
+            var request = new CreateContainerRequest
+            {
+                ContainerId = id,
+                OciSpec = ByteString.CopyFrom(loaded.Json.Span),
+                Rootfs = plan.Rootfs,
+                Bundle = loaded.BundlePath,
+                Stdio = io.Describe(),
+                Terminal = terminal,
+                SandboxId = sandboxId,
+            };
+            request.SharedMounts.AddRange(plan.SharedMounts);
+            CreateContainerResponse response = await agent.CreateContainerAsync(request, s_call, CancellationToken.None);
+            created = true;
+            await io.StartAsync(bytes => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = id, StdinBytes = bytes }, s_call, CancellationToken.None), CancellationToken.None);
+            await MonitorReport.SendAsync(report, new MonitorReport { GuestPid = (int)response.Pid }, log);
+            reported = true;
+            log($"pod member {id}: created in the VM of {sandboxId}, guest pid {response.Pid}");
+
+            using var signals = new GuestSignalRelay(agent, id, "", tty, log);
+            await signals.ResizeAsync();
+            int code;
+            try
+            {
+                WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, vmDir, id, "", () => !rt.Host.IsAlive(sandbox.MonitorPid, sandbox.MonitorStartTime), log, CancellationToken.None);
+                code = exit.ExitCode;
+            }
+            catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
+            {
+                log($"pod member {id}: lost the pod's VM: {VmSandboxException.FormatChain(e)}");
+                code = SandboxMonitor.VmLostExitCode;
+            }
+            await io.DrainAsync();
+            rt.Store.WriteExit(id, code);
+            log($"pod member {id}: exited with status {code}");
+            return code;
+        }
+        catch (Exception e)
+        {
+            log($"pod member {id}: {VmSandboxException.FormatChain(e)}");
+            if (!reported)
+            {
+                await MonitorReport.SendAsync(report, MonitorReport.Failed(e), log);
+            }
+            return ExitCodes.Failure;
+        }
+        finally
+        {
+            if (created && conn is not null)
+            {
+                try
+                {
+                    await conn.Agent.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id }, s_call, CancellationToken.None);
+                }
+                catch (Exception e) when (e is VmSandboxException or TtrpcException or IOException or SocketException)
+                {
+                    log($"pod member {id}: remove from the VM: {e.Message}");
+                }
+            }
+            if (conn is not null)
+            {
+                await conn.DisposeAsync();
+            }
+            if (shared)
+            {
+                try
+                {
+                    MonitorControl.Request(vmDir, $"{MonitorControl.RemoveMember} {id}", TimeSpan.FromSeconds(30));
+                }
+                catch (VmSandboxException e)
+                {
+                    log($"pod member {id}: take its files out of the share: {e.Message}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace VmSandbox.Tests.Vm;
+
+/// <summary>
+/// One VM per pod (ADR 0017): CRI's annotations make a pod's containers run in its sandbox
+/// container's VM, sharing its ipc and uts namespaces and the guest's network, each with its
+/// own rootfs; a member's end leaves the pod's VM running and takes its files out of the share.
+/// One VM boot for the whole test.
+/// </summary>
+[Collection(LifecycleCollection.Name)]
+public sealed class PodTests(BundleFixture fx)
+{
+    private string PodBundle(string type, string pod, string hostname, params string[] args)
+    {
+        JsonObject spec = ContainerSpecs.Spec(ContainerSpecs.Process(args));
+        spec["hostname"] = hostname;
+        spec["annotations"] = new JsonObject
+        {
+            ["io.kubernetes.cri.container-type"] = type,
+            ["io.kubernetes.cri.sandbox-id"] = pod,
+        };
+        return fx.Bundle(spec);
+    }
+
+    private async Task<string> Exec(string root, string id, string script)
+    {
+        var r = await fx.Cli(root, "exec", id, "sh", "-c", script);
+        Assert.True(r.ExitCode == 0, $"exec in {id}: {r.ExitCode} {r.Stderr}");
+        return r.Stdout.Trim();
+    }
+
+    [Fact]
+    public async Task A_pods_containers_share_its_vm_and_namespaces_and_leave_it_clean()
+    {
+        string root = fx.NewRoot();
+        string pod = "pod-" + Guid.NewGuid().ToString("N")[..8];
+        const string Ids = "cat /proc/sys/kernel/random/boot_id; readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname";
+        var created = await fx.Cli(root, "create", "--bundle", PodBundle("sandbox", pod, "podhost", "sleep", "600"), pod);
+        Assert.True(created.ExitCode == 0, created.Stderr);
+        try
+        {
+            Assert.Equal(0, (await fx.Cli(root, "start", pod)).ExitCode);
+            string sandboxIds = await Exec(root, pod, Ids);
+
+            // A member in the foreground: its status, and the pod's boot id, ipc, uts and hostname
+            // (not the one its own spec names).
+            string app = pod + "-app";
+            var run = await fx.Cli(root, "run", "--bundle", PodBundle("container", pod, "other", "sh", "-c", Ids + "; exit 4"), app);
+            Assert.Equal(4, run.ExitCode);
+            Assert.Equal(sandboxIds, run.Stdout.Trim());
+            Assert.EndsWith("podhost", run.Stdout.Trim(), StringComparison.Ordinal);
+
+            // A detached member: exec in it, then delete -f while it runs; the pod goes on.
+            string side = pod + "-side";
+            Assert.Equal(0, (await fx.Cli(root, "create", "--bundle", PodBundle("container", pod, "", "sleep", "601"), side)).ExitCode);
+            Assert.Equal(0, (await fx.Cli(root, "start", side)).ExitCode);
+            Assert.Equal(sandboxIds, await Exec(root, side, Ids));
+            // Its own pid namespace: its pid 1 is its own process, not the sandbox's.
+            Assert.Equal("sleep 601", await Exec(root, side, "tr '\\0' ' ' < /proc/1/cmdline"));
+            var deleted = await fx.Cli(root, "delete", "--force", side);
+            Assert.True(deleted.ExitCode == 0, deleted.Stderr);
+            Assert.False(Directory.Exists(Path.Combine(root, side)));
+            Assert.Equal(sandboxIds, await Exec(root, pod, Ids));
+
+            // The members' files are out of the pod's share (virtiofsd's mount namespace).
+            foreach (int virtiofsd in TestEnvironment.ProcessesMatching("virtiofsd"))
+            {
+                string mounts = File.ReadAllText($"/proc/{virtiofsd}/mountinfo");
+                Assert.DoesNotContain(" /c/", mounts, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            await fx.Cli(root, "delete", "--force", pod);
+        }
+        fx.AssertNothingLeft(root, pod);
+    }
+}
