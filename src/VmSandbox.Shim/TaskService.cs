@@ -360,19 +360,29 @@ public sealed class TaskService
         return new Empty();
     }
 
+    /// <summary>
+    /// The task's processes as runc's shim lists them: the init's PID (its monitor) and each running
+    /// exec's (its relay), an exec's with its ID in ProcessDetails. The VM's own processes (QEMU,
+    /// virtiofsd) are the sandbox's, not the task's, and `vmsandbox ps` lists them.
+    /// </summary>
     public PidsResponse Pids(PidsRequest r)
     {
         ShimTask task = Get(r.Id);
         var response = new PidsResponse();
-        foreach (int pid in task.Container.HostPids())
+        if (!task.Init.HasExited && task.Init.Pid != 0)
         {
-            response.Processes.Add(new Protocol.ProcessInfo { Pid = (uint)pid });
+            response.Processes.Add(new Protocol.ProcessInfo { Pid = task.Init.Pid });
         }
         lock (task.Lock)
         {
             foreach (ShimProcess exec in task.Execs.Values.Where(e => e.Started && !e.HasExited && e.Pid != 0))
             {
-                response.Processes.Add(new Protocol.ProcessInfo { Pid = exec.Pid });
+                var details = new ProcessDetails { ExecId = exec.ExecId };
+                response.Processes.Add(new Protocol.ProcessInfo
+                {
+                    Pid = exec.Pid,
+                    Info = new Any { TypeUrl = ProcessDetails.Descriptor.FullName, Value = details.ToByteString() },
+                });
             }
         }
         return response;
@@ -425,8 +435,9 @@ public sealed class TaskService
     {
         if (_tasks.IsEmpty && _creating.IsEmpty)
         {
-            // After this reply: containerd tolerates the connection closing under its call.
-            ShutdownRequested.CancelAfter(TimeSpan.FromMilliseconds(50));
+            // At once: containerd tolerates the connection closing under its call, and returns to
+            // its caller (ctr) without waiting for this process to end.
+            _ = Task.Run(ShutdownRequested.Cancel);
         }
         return new Empty();
     }

@@ -73,6 +73,17 @@ public sealed class BadInputTests
         CommandResult ls = await _daemon.CtrAsync(["containers", "ls", "--quiet"], ShimTaskTests.CtrTimeout);
         Assert.DoesNotContain(id, ls.Stdout.Split('\n'));
         Assert.False(Directory.Exists(_daemon.BundleOf(id)), $"bundle {_daemon.BundleOf(id)} is left");
-        Assert.Empty(HostProcesses.All().Where(p => p.Argv.Any(a => a.Contains(id, StringComparison.Ordinal))).Select(p => p.CommandLine));
+        // containerd answers once the shim closed its connection; the process may take a moment more to end.
+        List<string> left = [];
+        for (int i = 0; i < 50; i++)
+        {
+            left = [.. HostProcesses.All().Where(p => p.Argv.Any(a => a.Contains(id, StringComparison.Ordinal))).Select(p => p.CommandLine)];
+            if (left.Count == 0)
+            {
+                break;
+            }
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.Empty(left);
     }
 }
