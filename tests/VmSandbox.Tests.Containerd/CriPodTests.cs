@@ -21,6 +21,9 @@ public sealed class CriPodTests
     private const string CriSandboxes = "io.containerd.grpc.v1.cri/sandboxes";
     private static readonly string[] s_catBootId = ["cat", BootIdPath];
 
+    /// <summary>How soon a pod's containers must exit once its VM is gone (the sandbox's own exit takes well under a second).</summary>
+    private static readonly TimeSpan s_vmLossBound = TimeSpan.FromSeconds(5);
+
     private readonly ContainerdDaemon _daemon;
 
     public CriPodTests(ContainerdDaemon daemon)
@@ -127,12 +130,19 @@ public sealed class CriPodTests
             Assert.True(vms.Count == 1, $"the pod should run one VM, found {vms.Count}: {Describe(vms)}");
             HostProcesses.Proc vm = vms[0];
             Assert.True(OfPod(vm, pod.Id, _daemon.CriBundleOf(pod.Id)), $"the one new VM is not the pod's (no sandbox id {pod.Id} in its command line or its ancestors'): {vm.CommandLine}");
+            long killedAtNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
             Assert.True(HostProcesses.Kill(vm.Pid, HostProcesses.SIGKILL), $"kill -9 {vm.Pid}");
 
             foreach (string id in (string[])[first, second])
             {
                 ContainerStatus exited = await kubelet.WaitForContainerStateAsync(id, ContainerState.ContainerExited, ShimTaskTests.StateTimeout);
-                Assert.True(exited.FinishedAt > 0, $"container {id} EXITED without a finish time: {exited}");
+                Assert.True(exited.ExitCode != 0, $"container {id} exited 0 with its VM killed: {exited}");
+                // The runtime's exit time, not our polling: the VM's death is an event (the vsock
+                // connections close, QEMU exits), and until the exit shows, a kubelet's probes and
+                // execs go to a VM that is gone.
+                double after = (exited.FinishedAt - killedAtNs) / 1e9;
+                Assert.True(after < s_vmLossBound.TotalSeconds,
+                    $"container {id} exited {after:0.0} s after its VM was killed (bound {s_vmLossBound.TotalSeconds:0} s): {exited}");
             }
             // The kubelet sees the sandbox die too, and would make the pod anew.
             _ = await kubelet.WaitForPodStateAsync(pod.Id, PodSandboxState.SandboxNotready, ShimTaskTests.StateTimeout);

@@ -197,6 +197,13 @@ internal sealed class Kubelet
     {
         try
         {
+            // Only a pod CRI still has: a removed one would put a NotFound error in containerd's log.
+            ListPodSandboxResponse listed = await Runtime.ListPodSandboxAsync(
+                new ListPodSandboxRequest { Filter = new PodSandboxFilter { Id = podId } }, CriClient.Deadline());
+            if (listed.Items.Count == 0)
+            {
+                return;
+            }
             _ = await Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, CriClient.Deadline());
             _ = await Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, CriClient.Deadline());
         }
