@@ -85,7 +85,7 @@ stress: build ## 300 short containers (the VM suite runs 16), 4 at once under lo
 	VMSANDBOX_STRESS=$(or $(STRESS),300) $(DOTNET) test tests/VmSandbox.Tests.Vm -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal" \
 		--filter 'FullyQualifiedName~ExitStatusStressTests.Short_containers_under_load'
 
-test-containerd: build ## containerd end to end: a private containerd, ctr against runc's shim and ours (TEST_FILTER='Runtime!=vmsandbox': all but ours)
+test-containerd: build ## containerd end to end: a private containerd, ctr and CRI (as a kubelet) against runc's shim and ours (TEST_FILTER='Runtime!=vmsandbox': all but ours)
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Containerd
 
 test-e2e: build ## End to end: a private dockerd, Testcontainers, the runc-parity table, podman (private store)

@@ -13,11 +13,12 @@ public sealed partial class ContainerdDaemon
     /// <summary>ctr's global flags for this daemon and the test namespace.</summary>
     public IReadOnlyList<string> CtrCommand(params IEnumerable<string> args) => [CtrPath, "-a", Socket, "-n", Namespace, .. args];
 
-    public Task<CommandResult> CtrAsync(IEnumerable<string> args, TimeSpan timeout, string? stdin = null)
-    {
-        IReadOnlyList<string> command = CtrCommand(args);
-        return ChildProcess.RunAsync(command[0], command.Skip(1), timeout, stdin);
-    }
+    public Task<CommandResult> CtrAsync(IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
+        CtrInAsync(Namespace, args, timeout, stdin);
+
+    /// <summary>ctr in another containerd namespace (CRI's is <see cref="CriNamespace"/>).</summary>
+    public Task<CommandResult> CtrInAsync(string ns, IEnumerable<string> args, TimeSpan timeout, string? stdin = null) =>
+        ChildProcess.RunAsync(CtrPath, ["-a", Socket, "-n", ns, .. args], timeout, stdin);
 
     /// <summary>ctr left running with its stdio as pipes (to feed stdin while the task runs).</summary>
     public ChildProcess StartCtr(IEnumerable<string> args)
@@ -87,7 +88,7 @@ public sealed partial class ContainerdDaemon
         {
             // The test has already failed or passed; the fixture sweeps again at the end.
         }
-        RemoveStaleRuncSocket(id);
+        RemoveStaleRuncSocket(Namespace, id);
     }
 
     /// <summary>
@@ -95,9 +96,9 @@ public sealed partial class ContainerdDaemon
     /// runtime/v2/shim SocketAddress) and leaves the file there when it is killed: neither its
     /// `delete` nor containerd removes it.
     /// </summary>
-    private void RemoveStaleRuncSocket(string id)
+    private void RemoveStaleRuncSocket(string ns, string id)
     {
-        string path = Path.Combine("/run/containerd/s", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Socket}/{Namespace}/{id}"))));
+        string path = Path.Combine("/run/containerd/s", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Socket}/{ns}/{id}"))));
         if (!File.Exists(path))
         {
             return;

@@ -12,8 +12,9 @@ namespace VmSandbox.Tests.Containerd;
 /// state, sockets and log in a temporary directory, so the system containerd's /run/containerd and
 /// /var/lib/containerd are never used; a busybox image imported from an OCI archive built here
 /// (<see cref="OciImageArchive"/>); stopped and cleaned up at the end (tasks, shims, the
-/// snapshotter's overlay mounts, the directory). CRI stays loaded for a later test, with a sandbox
-/// image of our own naming and no CNI configuration (its start-up only logs about that).
+/// snapshotter's overlay mounts, the directory). CRI is loaded too, as a kubelet's containerd
+/// has it (ContainerdDaemon.Cri.cs): two handlers, runc's shim and ours, a pod network of the
+/// tests' own, and the pause and busybox images in CRI's namespace.
 /// Two things containerd 1.6 writes outside <c>state</c> whatever the config says: the runc
 /// shim's socket under /run/containerd/s (named by a hash of our socket's path; removed with the
 /// container when a killed shim left it) and the host cgroups /NAMESPACE/ID that ctr gives
@@ -68,6 +69,7 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
             }
         }
         Directory.CreateDirectory(FifoDir);
+        await PrepareCriAsync();
         string configPath = Path.Combine(_dir, "config.toml");
         File.WriteAllText(configPath, Config());
         // The shims inherit containerd's environment: ours reads the guest image and the boot
@@ -88,7 +90,11 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
         psi.Environment["VMSANDBOX_GUEST__DIR"] = TestEnvironment.GuestDir;
         psi.Environment["VMSANDBOX_HYPERVISOR__BOOTTIMEOUTSECONDS"] = "180";
         // runc and the shims are found on PATH; a test runner's PATH may lack the sbin directories.
-        psi.Environment["PATH"] = $"{Environment.GetEnvironmentVariable("PATH")}:/usr/local/sbin:/usr/sbin:/sbin";
+        // out/bin comes first, as /usr/local/bin does after `make install`: Debian's containerd
+        // 1.6.20 ignores a CRI handler's runtime_path when it starts a pod's sandbox task and
+        // looks the shim up by its name ("failed to resolve runtime path: runtime
+        // \"io.containerd.vmsandbox.v2\" binary not installed"; ContainerdDaemon.Cri.cs).
+        psi.Environment["PATH"] = $"{TestEnvironment.OutBin}:{Environment.GetEnvironmentVariable("PATH")}:/usr/local/sbin:/usr/sbin:/sbin";
         _containerd = Process.Start(psi) ?? throw new InvalidOperationException("start containerd: no process");
         _logCopy = Task.WhenAll(CopyToLog(_containerd.StandardOutput), CopyToLog(_containerd.StandardError));
 
@@ -109,7 +115,8 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
             }
             await Task.Delay(200);
         }
-        await ImportImageAsync();
+        await ImportImagesAsync();
+        StartCriClient();
     }
 
     public async ValueTask DisposeAsync()
@@ -118,6 +125,7 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
         {
             if (_containerd is { HasExited: false })
             {
+                await RemoveAllPodsAsync();
                 await RemoveEverythingAsync();
                 _ = HostProcesses.Kill(_containerd.Id, HostProcesses.SIGTERM);
                 using var cts = new CancellationTokenSource(s_stopTimeout);
@@ -149,6 +157,7 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
                 _ = HostProcesses.Kill(shim.Pid, HostProcesses.SIGKILL);
             }
             HostProcesses.UnmountUnder(_dir);
+            await RemovePodNetworkAsync();
             RemoveEmptyCgroups();
             try
             {
@@ -238,16 +247,15 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
         [plugins."io.containerd.internal.v1.opt"]
           path = "{{Path.Combine(_dir, "opt")}}"
 
-        [plugins."io.containerd.grpc.v1.cri"]
-          sandbox_image = "{{SandboxImage}}"
-
-        [plugins."io.containerd.grpc.v1.cri".cni]
-          bin_dir = "/usr/lib/cni"
-          conf_dir = "{{Path.Combine(_dir, "cni")}}"
+        {{CriConfig()}}
         """;
 
-    /// <summary>make-busybox-rootfs.sh's tree as an OCI archive, imported as <see cref="Image"/>.</summary>
-    private async Task ImportImageAsync()
+    /// <summary>
+    /// make-busybox-rootfs.sh's tree as two OCI archives: <see cref="Image"/>, imported into the
+    /// ctr tests' namespace and CRI's, and CRI's pause image <see cref="SandboxImage"/> (the same
+    /// tree running <see cref="PauseCommand"/>), imported into CRI's.
+    /// </summary>
+    private async Task ImportImagesAsync()
     {
         string work = Directory.CreateDirectory(Path.Combine(_dir, "image")).FullName;
         string rootfs = Path.Combine(work, "rootfs");
@@ -259,19 +267,28 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
         }
         string archive = Path.Combine(work, "image.tar");
         string manifest = OciImageArchive.Write(rootfs, Image, archive);
-        // Not --index-name: ctr 1.6 then also names the index, whose blob an OCI layout does
-        // not hold, and the import fails with "content digest …: not found".
-        CommandResult imported = await CtrAsync(["images", "import", archive], TimeSpan.FromMinutes(2));
+        await ImportAsync(Namespace, archive, Image, manifest);
+        await ImportAsync(CriNamespace, archive, Image, manifest);
+        string pauseArchive = Path.Combine(work, "pause.tar");
+        string pauseManifest = OciImageArchive.Write(rootfs, SandboxImage, pauseArchive, entrypoint: PauseCommand, cmd: []);
+        await ImportAsync(CriNamespace, pauseArchive, SandboxImage, pauseManifest);
+        Directory.Delete(work, recursive: true);
+    }
+
+    private async Task ImportAsync(string ns, string archive, string image, string manifest)
+    {
+        // Not --index-name: ctr 1.6 then also names the index, whose blob an OCI layout does not
+        // hold, and the import fails with "content digest …: not found".
+        CommandResult imported = await CtrInAsync(ns, ["images", "import", archive], TimeSpan.FromMinutes(2));
         if (imported.ExitCode != 0)
         {
-            throw new InvalidOperationException($"import the test image: {imported}");
+            throw new InvalidOperationException($"import {image} into namespace {ns}: {imported}");
         }
-        CommandResult listed = await CtrAsync(["images", "ls"], TimeSpan.FromSeconds(30));
-        if (!listed.Stdout.Split('\n').Any(l => l.StartsWith(Image + " ", StringComparison.Ordinal) && l.Contains(manifest, StringComparison.Ordinal)))
+        CommandResult listed = await CtrInAsync(ns, ["images", "ls"], TimeSpan.FromSeconds(30));
+        if (!listed.Stdout.Split('\n').Any(l => l.StartsWith(image + " ", StringComparison.Ordinal) && l.Contains(manifest, StringComparison.Ordinal)))
         {
-            throw new InvalidOperationException($"{Image} ({manifest}) is not in `ctr images ls` after the import: {listed}");
+            throw new InvalidOperationException($"{image} ({manifest}) is not in `ctr -n {ns} images ls` after the import: {listed}");
         }
-        Directory.Delete(work, recursive: true);
     }
 
     private async Task CopyToLog(StreamReader from)

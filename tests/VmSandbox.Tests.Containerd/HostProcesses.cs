@@ -49,6 +49,30 @@ internal static partial class HostProcesses
         return found;
     }
 
+    /// <summary>Live processes with <paramref name="id"/> in their command line (ids are unique to a test).</summary>
+    public static List<Proc> Mentioning(string id) =>
+        All().Where(p => p.Argv.Any(a => a.Contains(id, StringComparison.Ordinal))).ToList();
+
+    /// <summary>What a VM-backed container runs on the host: QEMU, virtiofsd, our CLI (the monitor) and shim.</summary>
+    public static List<Proc> SandboxProcesses() =>
+        All().Where(p => Path.GetFileName(p.Argv[0]) is var name
+            && (name.StartsWith("qemu-system", StringComparison.Ordinal) || name is "virtiofsd" or "vmsandbox" or ShimRuntime.VmSandboxShimFile)).ToList();
+
+    /// <summary>The parent of <paramref name="pid"/>, or 0 when it is gone.</summary>
+    public static int ParentOf(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            // "pid (comm) S ppid …": the fields after the last ')'.
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>True while <paramref name="pid"/> exists and is not a zombie.</summary>
     public static bool IsAlive(int pid)
     {

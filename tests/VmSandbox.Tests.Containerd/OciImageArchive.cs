@@ -21,8 +21,11 @@ internal static class OciImageArchive
     private const string IndexType = "application/vnd.oci.image.index.v1+json";
     private const string RefNameAnnotation = "org.opencontainers.image.ref.name";
 
-    /// <summary>Writes the archive; returns the manifest's digest (what `ctr images ls` shows).</summary>
-    public static string Write(string rootfs, string reference, string archivePath)
+    /// <summary>
+    /// Writes the archive; returns the manifest's digest (what `ctr images ls` shows). The image
+    /// runs <paramref name="entrypoint"/> (none by default) with <paramref name="cmd"/> (default `sh`).
+    /// </summary>
+    public static string Write(string rootfs, string reference, string archivePath, string[]? entrypoint = null, string[]? cmd = null)
     {
         byte[] layerTar = TarDirectory(rootfs);
         // image-spec config.md: diff_ids are digests of the uncompressed layers.
@@ -33,11 +36,7 @@ internal static class OciImageArchive
         {
             ["architecture"] = "amd64",
             ["os"] = "linux",
-            ["config"] = new JsonObject
-            {
-                ["Env"] = new JsonArray("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-                ["Cmd"] = new JsonArray("sh"),
-            },
+            ["config"] = ImageConfig(entrypoint, cmd ?? ["sh"]),
             ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray(diffId) },
         });
         byte[] manifest = Json(new JsonObject
@@ -68,6 +67,20 @@ internal static class OciImageArchive
             AddFile(tar, "blobs/sha256/" + Digest(blob)["sha256:".Length..], blob);
         }
         return Digest(manifest);
+    }
+
+    private static JsonObject ImageConfig(string[]? entrypoint, string[] cmd)
+    {
+        var config = new JsonObject
+        {
+            ["Env"] = new JsonArray("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+            ["Cmd"] = new JsonArray([.. cmd.Select(a => JsonValue.Create(a))]),
+        };
+        if (entrypoint is not null)
+        {
+            config["Entrypoint"] = new JsonArray([.. entrypoint.Select(a => JsonValue.Create(a))]);
+        }
+        return config;
     }
 
     private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute

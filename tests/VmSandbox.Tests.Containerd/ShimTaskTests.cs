@@ -153,12 +153,12 @@ public sealed class ShimTaskTests
     {
         ShimRuntime shim = Shim(runtime);
         string id = NewId("shim", shim);
-        HashSet<int> before = SandboxProcesses().Select(p => p.Pid).ToHashSet();
+        HashSet<int> before = HostProcesses.SandboxProcesses().Select(p => p.Pid).ToHashSet();
         try
         {
             ContainerdDaemon.TaskRow task = await RunDetachedAsync(shim, id);
             List<HostProcesses.Proc> shims = shim.ShimProcesses(id, _daemon.BundleOf(id));
-            Assert.True(shims.Count > 0, $"no {shim.ShimFile} process with -id {id} or in its bundle; processes naming it: {Describe(Mentioning(id))}");
+            Assert.True(shims.Count > 0, $"no {shim.ShimFile} process with -id {id} or in its bundle; processes naming it: {Describe(HostProcesses.Mentioning(id))}");
             foreach (HostProcesses.Proc p in shims)
             {
                 _ = HostProcesses.Kill(p.Pid, HostProcesses.SIGKILL);
@@ -257,14 +257,14 @@ public sealed class ShimTaskTests
         while (true)
         {
             var left = new List<string>();
-            left.AddRange(Mentioning(id).Select(p => $"process {p.Pid}: {p.CommandLine}"));
+            left.AddRange(HostProcesses.Mentioning(id).Select(p => $"process {p.Pid}: {p.CommandLine}"));
             if (!shim.IsVmSandbox && HostProcesses.IsAlive(taskPid))
             {
                 left.Add($"the task's process {taskPid}");
             }
             if (shim.IsVmSandbox)
             {
-                left.AddRange(SandboxProcesses().Where(p => !before.Contains(p.Pid)).Select(p => $"process {p.Pid}: {p.CommandLine}"));
+                left.AddRange(HostProcesses.SandboxProcesses().Where(p => !before.Contains(p.Pid)).Select(p => $"process {p.Pid}: {p.CommandLine}"));
                 left.AddRange(stateDirs.Where(Directory.Exists).Select(d => $"state directory {d}"));
             }
             left.AddRange(HostProcesses.MountsUnder(bundle).Select(m => $"mount {m}"));
@@ -283,15 +283,6 @@ public sealed class ShimTaskTests
             await Task.Delay(500);
         }
     }
-
-    /// <summary>Live processes with the container id in their command line (the id is unique to the test).</summary>
-    private static List<HostProcesses.Proc> Mentioning(string id) =>
-        HostProcesses.All().Where(p => p.Argv.Any(a => a.Contains(id, StringComparison.Ordinal))).ToList();
-
-    /// <summary>What a VM-backed container runs on the host: QEMU, virtiofsd, our CLI (the monitor) and shim.</summary>
-    private static List<HostProcesses.Proc> SandboxProcesses() =>
-        HostProcesses.All().Where(p => Path.GetFileName(p.Argv[0]) is var name
-            && (name.StartsWith("qemu-system", StringComparison.Ordinal) || name is "virtiofsd" or "vmsandbox" or ShimRuntime.VmSandboxShimFile)).ToList();
 
     private static string Describe(List<HostProcesses.Proc> procs) =>
         procs.Count == 0 ? "none" : string.Join("; ", procs.Select(p => $"{p.Pid}: {p.CommandLine}"));

@@ -46,7 +46,6 @@ public sealed partial class Container
         bool terminal = loaded.Spec.Process?.Terminal ?? false;
         ThrowIfConsoleMisused(terminal, options.ConsoleSocket, detached: !options.Foreground);
         SeccompNotify.ThrowIfRequested(loaded.Spec.Linux?.Seccomp);
-        NetworkNamespacePolicy.ThrowIfUnsupported(loaded.Spec, NetworkNamespacePolicy.SameNamespace);
         RequireGuestImage(rt.Config);
         // runc's order: an ID in use is refused before the cgroup is looked at (the other
         // container's processes would otherwise read as a non-empty cgroup first). Claim, below,
@@ -57,6 +56,12 @@ public sealed partial class Container
         }
         // A pod member runs in its pod's VM, which lives in the sandbox container's host cgroup.
         ContainerRecord? pod = PodSandboxOf(rt, loaded.Spec);
+        // Only a container with a VM of its own has a network namespace to check: a member's is
+        // its sandbox's, which CRI names /proc/SANDBOX_PID/ns/net (the sandbox's monitor).
+        if (pod is null)
+        {
+            NetworkNamespacePolicy.ThrowIfUnsupported(loaded.Spec, NetworkNamespacePolicy.SameNamespace);
+        }
         IHostCgroups cgroups = rt.Host.Cgroups;
         IReadOnlyList<string> hostCgroups = pod is not null ? [] : cgroups.Resolve(loaded.Spec.Linux?.CgroupsPath, id, rt.SystemdCgroup);
         cgroups.ThrowIfFrozen(hostCgroups);

@@ -257,6 +257,31 @@ public sealed class ContainerLifecycleTests : IDisposable
     }
 
     [Fact]
+    public void A_pod_member_may_name_its_sandboxs_namespaces_by_proc_path_as_cri_does()
+    {
+        Annotate("sandbox", "pod1");
+        using Container sandbox = Create("pod1");
+        sandbox.Start();
+        // containerd 1.6's CRI joins a pod's containers to the sandbox task's namespaces by the
+        // pid the shim reported (docs/protocols/shim-v2-as-observed.md, "CRI").
+        Annotate("container", "pod1");
+        RuntimeSpec spec = SpecLoader.Parse(File.ReadAllBytes(Path.Combine(_bundle, "config.json")));
+        spec = spec with
+        {
+            Hostname = null, // the uts namespace is the sandbox's: CRI sets none
+            Linux = (spec.Linux ?? new LinuxSpec()) with
+            {
+                Namespaces = [new() { Type = "pid" }, new() { Type = "mount" },
+                    .. ((string[])["network", "ipc", "uts"]).Select(t => new LinuxNamespace { Type = t, Path = $"/proc/4242/ns/{(t == "network" ? "net" : t)}" })],
+            },
+        };
+        File.WriteAllText(Path.Combine(_bundle, "config.json"), SpecLoader.Serialize(spec));
+        using Container member = Create("app");
+        Assert.Equal("launch __member", _host.Calls[^1]);
+        Assert.Equal("pod1", member.Record.SandboxId);
+    }
+
+    [Fact]
     public void A_pod_container_whose_sandbox_is_not_here_gets_its_own_vm()
     {
         Annotate("container", "elsewhere");
