@@ -87,10 +87,13 @@ public static class MemberProcess
             int code;
             try
             {
-                WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, vmDir, id, "", () => !rt.Host.IsAlive(sandbox.MonitorPid, sandbox.MonitorStartTime), log, CancellationToken.None);
+                // The pod's VM is gone once its monitor recorded the sandbox's exit (it does so
+                // before it tears the VM down) or is dead.
+                bool PodGone() => rt.Store.ReadExit(sandboxId) is not null || !rt.Host.IsAlive(sandbox.MonitorPid, sandbox.MonitorStartTime);
+                WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, vmDir, id, "", PodGone, log, CancellationToken.None);
                 code = exit.ExitCode;
             }
-            catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
+            catch (Exception e) when (e is VmSandboxException or IOException or SocketException or TtrpcException { Status: StatusCode.Unavailable })
             {
                 log($"pod member {id}: lost the pod's VM: {VmSandboxException.FormatChain(e)}");
                 code = SandboxMonitor.VmLostExitCode;

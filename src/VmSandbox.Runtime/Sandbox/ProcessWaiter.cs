@@ -50,14 +50,26 @@ public static class ProcessWaiter
                         await own.DisposeAsync();
                         own = null;
                     }
+                    // The connect retries for seconds; a sandbox that goes meanwhile ends it at once.
+                    using var gone = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    Task watch = WatchGoneAsync(sandboxGone, gone);
                     try
                     {
-                        own = await AgentConnection.ConnectAsync(runDir, ct);
+                        own = await AgentConnection.ConnectAsync(runDir, gone.Token);
                         agent = own.Agent;
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        throw new IOException($"wait for {Describe(containerId, execId)}: the sandbox is gone");
                     }
                     catch (Exception connect) when ((connect is VmSandboxException || IsConnectionFailure(connect)) && failures < MaxReconnects)
                     {
                         log($"wait for {Describe(containerId, execId)}: reconnect: {VmSandboxException.FormatChain(connect)}");
+                    }
+                    finally
+                    {
+                        await gone.CancelAsync();
+                        await watch;
                     }
                 }
             }
@@ -67,6 +79,26 @@ public static class ProcessWaiter
             if (own is not null)
             {
                 await own.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task WatchGoneAsync(Func<bool> sandboxGone, CancellationTokenSource gone)
+    {
+        while (!gone.IsCancellationRequested)
+        {
+            if (sandboxGone())
+            {
+                await gone.CancelAsync();
+                return;
+            }
+            try
+            {
+                await Task.Delay(100, gone.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }

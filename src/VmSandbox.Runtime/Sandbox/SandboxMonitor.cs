@@ -151,7 +151,7 @@ public sealed class SandboxMonitor
                     await ForwardOomKillAsync(agent);
                 }
             }
-            catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
+            catch (Exception e) when (e is VmSandboxException or IOException or SocketException or TtrpcException { Status: StatusCode.Unavailable })
             {
                 _log($"container {_id}: lost the guest: {VmSandboxException.FormatChain(e)}");
                 code = VmLostExitCode;
