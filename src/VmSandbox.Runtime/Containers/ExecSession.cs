@@ -34,9 +34,7 @@ public static class ExecSession
         // runs, as runc does, so only the guest's terminal echoes and edits.
         using SafeFd? callerTty = CallerTerminal(terminal && tty is null);
         using IDisposable? raw = callerTty is null ? null : Pty.RawUntilDisposed(callerTty);
-        using ProcessIo io = tty is not null
-            ? new ProcessIo(Path.Combine(record.VmRunDir(), Vsock.HybridVsockTransport.UdsFileName), true, tty.Fd, tty.Fd, tty.Fd)
-            : new ProcessIo(Path.Combine(record.VmRunDir(), Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2) { ReleaseHostOutputsAtEof = relay };
+        using ProcessIo io = ProcessIo.ForHelper(Path.Combine(record.VmRunDir(), Vsock.HybridVsockTransport.UdsFileName), tty, terminal, releaseAtEof: relay);
         ExecProcessResponse response;
         try
         {

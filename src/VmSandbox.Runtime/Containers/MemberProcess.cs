@@ -61,9 +61,7 @@ public static class MemberProcess
             AgentClient agent = conn.Agent;
             bool terminal = loaded.Spec.Process?.Terminal ?? false;
             using Interop.SafeFd? tty = ttyPath is null ? null : Terminal.ConsolePty.OpenControllingPeer(ttyPath, log);
-            using ProcessIo io = tty is not null
-                ? new ProcessIo(Path.Combine(vmDir, Vsock.HybridVsockTransport.UdsFileName), true, tty.Fd, tty.Fd, tty.Fd)
-                : new ProcessIo(Path.Combine(vmDir, Vsock.HybridVsockTransport.UdsFileName), terminal, 0, 1, 2) { ReleaseHostOutputsAtEof = true };
+            using ProcessIo io = ProcessIo.ForHelper(Path.Combine(vmDir, Vsock.HybridVsockTransport.UdsFileName), tty, terminal, releaseAtEof: true);
             var request = new CreateContainerRequest
             {
                 ContainerId = id,

@@ -118,9 +118,7 @@ public sealed class SandboxMonitor
             {
                 tty = Terminal.ConsolePty.OpenControllingPeer(_ttyPath, _log);
             }
-            io = tty is not null
-                ? new ProcessIo(sandbox.VsockUdsPath!, terminal: true, tty.Fd, tty.Fd, tty.Fd)
-                : new ProcessIo(sandbox.VsockUdsPath!, terminal, 0, 1, 2) { ReleaseHostOutputsAtEof = true };
+            io = ProcessIo.ForHelper(sandbox.VsockUdsPath!, tty, terminal, releaseAtEof: true);
             var request = new CreateContainerRequest
             {
                 ContainerId = _id,

@@ -31,6 +31,15 @@ public sealed class ProcessIo : IDisposable
     /// </summary>
     public bool ReleaseHostOutputsAtEof { get; init; }
 
+    /// <summary>
+    /// A process's stdio as the runtime's helpers relay it: a host pty (<paramref name="tty"/>)
+    /// for all three, else this process's own descriptors 0-2, which it lets go at their EOF when
+    /// <paramref name="releaseAtEof"/> (they are the container's alone).
+    /// </summary>
+    public static ProcessIo ForHelper(string udsPath, Interop.SafeFd? tty, bool terminal, bool releaseAtEof) => tty is not null
+        ? new ProcessIo(udsPath, terminal: true, tty.Fd, tty.Fd, tty.Fd)
+        : new ProcessIo(udsPath, terminal, 0, 1, 2) { ReleaseHostOutputsAtEof = releaseAtEof };
+
     /// <param name="udsPath">The sandbox's hybrid vsock socket.</param>
     /// <param name="inFd">Host descriptor to read stdin from, -1 for none.</param>
     /// <param name="outFd">Host descriptor for stdout (the pty with a terminal).</param>
