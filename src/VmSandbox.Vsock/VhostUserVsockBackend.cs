@@ -139,7 +139,7 @@ public sealed class VhostUserVsockBackend : IAsyncDisposable
         {
             _muxer.Reset(stop: true);
         }
-        HybridListener.DeleteStale(_options.SocketPath);
+        HybridListener.TryDeleteSocket(_options.SocketPath);
         _completion.TrySetResult();
     }
 }

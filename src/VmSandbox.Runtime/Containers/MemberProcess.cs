@@ -90,6 +90,10 @@ public static class MemberProcess
                 bool PodGone() => rt.Store.ReadExit(sandboxId) is not null || !rt.Host.IsAlive(sandbox.MonitorPid, sandbox.MonitorStartTime);
                 WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, vmDir, id, "", PodGone, log, CancellationToken.None);
                 code = exit.ExitCode;
+                if (exit.Signal == 9)
+                {
+                    await OomForwarder.ForwardIfOomKilledAsync(agent, id, log);
+                }
             }
             catch (Exception e) when (e is VmSandboxException or IOException or SocketException or TtrpcException { Status: StatusCode.Unavailable })
             {

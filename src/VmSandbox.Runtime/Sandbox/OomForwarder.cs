@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using Google.Protobuf;
+using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
+using VmSandbox.Ttrpc;
 
 namespace VmSandbox.Runtime.Sandbox;
 
@@ -20,8 +23,29 @@ public static class OomForwarder
 
     public sealed record ShimInfo(string Address, string Namespace, string ContainerId, string PublishBinary);
 
-    /// <summary>Publishes TaskOOM for the container if our parent is a containerd shim; returns what happened, for the log.</summary>
-    public static string Publish(TimeSpan timeout)
+    /// <summary>A SIGKILL that the guest cgroup counts as an OOM kill is reported to containerd (Docker's OOMKilled, a pod's OOMKilled reason).</summary>
+    public static async Task ForwardIfOomKilledAsync(AgentClient agent, string containerId, Action<string> log)
+    {
+        try
+        {
+            StatsResponse stats = await agent.StatsAsync(new StatsRequest { ContainerId = containerId }, new TtrpcCallOptions { Timeout = TimeSpan.FromSeconds(30) }, CancellationToken.None);
+            if (stats.Memory?.OomKills > 0)
+            {
+                log($"container {containerId}: OOM-killed in the guest; {Publish(containerId, TimeSpan.FromSeconds(10))}");
+            }
+        }
+        catch (Exception e) when (e is VmSandboxException or IOException or System.Net.Sockets.SocketException or TtrpcException)
+        {
+            log($"container {containerId}: OOM check: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Publishes TaskOOM for <paramref name="containerId"/> if our parent is a containerd shim;
+    /// returns what happened, for the log. The ID is ours, not the shim's -id: a shim serves a
+    /// whole pod under its first task's ID.
+    /// </summary>
+    public static string Publish(string containerId, TimeSpan timeout)
     {
         int ppid = Interop.ProcessCalls.GetParentPid();
         string[] argv;
@@ -51,7 +75,7 @@ public static class OomForwarder
         try
         {
             using Process p = Process.Start(psi)!;
-            p.StandardInput.BaseStream.Write(Payload(shim.ContainerId));
+            p.StandardInput.BaseStream.Write(Payload(containerId));
             p.StandardInput.Close();
             string stderr = p.StandardError.ReadToEnd();
             if (!p.WaitForExit(timeout))
@@ -59,7 +83,7 @@ public static class OomForwarder
                 p.Kill();
                 return $"{shim.PublishBinary} publish timed out";
             }
-            return p.ExitCode == 0 ? $"published TaskOOM for {shim.ContainerId}" : $"{shim.PublishBinary} publish failed: {stderr.Trim()}";
+            return p.ExitCode == 0 ? $"published TaskOOM for {containerId}" : $"{shim.PublishBinary} publish failed: {stderr.Trim()}";
         }
         catch (System.ComponentModel.Win32Exception e)
         {

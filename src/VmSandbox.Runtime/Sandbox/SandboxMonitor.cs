@@ -146,7 +146,7 @@ public sealed class SandboxMonitor
                 code = exit.ExitCode;
                 if (exit.Signal == 9)
                 {
-                    await ForwardOomKillAsync(agent);
+                    await OomForwarder.ForwardIfOomKilledAsync(agent, _id, _log);
                 }
             }
             catch (Exception e) when (e is VmSandboxException or IOException or SocketException or TtrpcException { Status: StatusCode.Unavailable })
@@ -278,23 +278,6 @@ public sealed class SandboxMonitor
             relays.Add(new DnsRelay { ListenAddress = server.ToString(), HostPort = entry.Port, HostDatagramPort = entry.Port + 1 });
         }
         return relays;
-    }
-
-    /// <summary>A SIGKILL that the guest cgroup counts as an OOM kill is reported to containerd (Docker's OOMKilled).</summary>
-    private async Task ForwardOomKillAsync(AgentClient agent)
-    {
-        try
-        {
-            StatsResponse stats = await agent.StatsAsync(new StatsRequest { ContainerId = _id }, s_call, CancellationToken.None);
-            if (stats.Memory?.OomKills > 0)
-            {
-                _log($"container {_id}: OOM-killed in the guest; {OomForwarder.Publish(TimeSpan.FromSeconds(10))}");
-            }
-        }
-        catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
-        {
-            _log($"container {_id}: OOM check: {e.Message}");
-        }
     }
 
     /// <summary>Tells `create` that the monitor failed before it could boot anything.</summary>

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using VmSandbox.Common;
 using VmSandbox.Vsock.Muxer;
 
 namespace VmSandbox.Vsock.Hybrid;
@@ -46,20 +47,50 @@ internal sealed class HybridListener : IDisposable
         {
         }
         _stop.Dispose();
-        DeleteStale(_path);
+        TryDeleteSocket(_path);
     }
 
+    /// <summary>
+    /// Removes a socket left at <paramref name="path"/> by an earlier run. Anything else there (a
+    /// file, a directory, a symlink) is never removed: a path that is not ours is a refusal.
+    /// </summary>
     internal static void DeleteStale(string path)
+    {
+        if (!IsSocketOrAbsent(path))
+        {
+            throw new VmSandboxException(ErrorCode.FailedPrecondition, $"{path} exists and is not a socket; not removing it");
+        }
+        TryDeleteSocket(path);
+    }
+
+    /// <summary>Removes our socket at <paramref name="path"/> if one is there; anything else stays.</summary>
+    internal static void TryDeleteSocket(string path)
     {
         try
         {
-            File.Delete(path);
+            if (Path.Exists(path) && IsSocketOrAbsent(path))
+            {
+                File.Delete(path);
+            }
         }
         catch (IOException)
         {
         }
         catch (UnauthorizedAccessException)
         {
+        }
+    }
+
+    private static bool IsSocketOrAbsent(string path)
+    {
+        const uint SocketType = 0xC000; // S_IFSOCK
+        try
+        {
+            return Interop.FileStat.GetFileType(path) == SocketType;
+        }
+        catch (VmSandboxException e) when (e.Errno == 2)
+        {
+            return true; // ENOENT: nothing there
         }
     }
 

@@ -82,6 +82,19 @@ public sealed class VhostUserBackendTests : IDisposable
         return b;
     }
 
+    [Theory]
+    [InlineData("vhost.sock")]
+    [InlineData("v.sock")]
+    public void A_file_that_is_not_a_socket_where_a_socket_goes_is_refused_and_kept(string name)
+    {
+        // Issue 15: the back-end deleted whatever was at its socket paths.
+        string path = Path.Combine(_dir, name);
+        File.WriteAllText(path, "not ours");
+        var e = Assert.Throws<VmSandbox.Common.VmSandboxException>(() => VhostUserVsockBackend.Start(_options).DisposeAsync().AsTask().Wait(TestContext.Current.CancellationToken));
+        Assert.Contains("is not a socket", e.Message);
+        Assert.Equal("not ours", File.ReadAllText(path));
+    }
+
     [Fact]
     public async Task FullSession_GuestToHostAndHostToGuest_ThenDisconnectReleasesEverything()
     {
