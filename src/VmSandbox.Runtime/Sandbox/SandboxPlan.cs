@@ -62,7 +62,7 @@ public sealed record SandboxPlan
             }
             mounts.Add(shared);
         }
-        (int memory, int vcpus) = Size(spec.Linux?.Resources, config);
+        (int memory, int vcpus) = Size(PodResources(spec) ?? spec.Linux?.Resources, config);
         return new SandboxPlan
         {
             Share = new SharedDir(ShareTag, shareDir) { Binds = binds },
@@ -73,11 +73,11 @@ public sealed record SandboxPlan
         };
     }
 
-    /// <summary>Mount points of a mountinfo (field 5, octal escapes such as \040 decoded), in mount order.</summary>
     /// <summary>Where pod member <paramref name="id"/>'s files go in its pod's share.</summary>
     public static string MemberPrefix(string id) =>
         "c/" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(id)))[..16] + "/";
 
+    /// <summary>Mount points of a mountinfo (field 5, octal escapes such as \040 decoded), in mount order.</summary>
     public static List<string> MountPoints(IEnumerable<string> mountinfo) =>
         [.. mountinfo.Select(line => line.Split(' ')).Where(f => f.Length > 4).Select(f => Common.MountInfo.Unescape(f[4]))];
 
@@ -109,6 +109,31 @@ public sealed record SandboxPlan
     /// its number of CPUs, or gives that many when there is no quota: the host cgroup pins the
     /// vCPUs to those CPUs, so more vCPUs than CPUs would only contend.
     /// </summary>
+    /// <summary>
+    /// A pod sandbox's VM holds the whole pod: containerd 1.7+ names the pod's limits in the
+    /// sandbox's annotations (sandbox-memory in bytes, sandbox-cpu-quota/-period), and those size
+    /// the VM. containerd 1.6 sends none: null, and the sandbox's own resources (the default) apply.
+    /// </summary>
+    public static LinuxResources? PodResources(RuntimeSpec spec)
+    {
+        if (spec.Annotations is not { } a || a.GetValueOrDefault("io.kubernetes.cri.container-type") != "sandbox")
+        {
+            return null;
+        }
+        long? memory = long.TryParse(a.GetValueOrDefault("io.kubernetes.cri.sandbox-memory"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long m) && m > 0 ? m : null;
+        long? quota = long.TryParse(a.GetValueOrDefault("io.kubernetes.cri.sandbox-cpu-quota"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long q) && q > 0 ? q : null;
+        ulong? period = ulong.TryParse(a.GetValueOrDefault("io.kubernetes.cri.sandbox-cpu-period"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong p) && p > 0 ? p : null;
+        if (memory is null && (quota is null || period is null))
+        {
+            return null;
+        }
+        return new LinuxResources
+        {
+            Memory = memory is null ? null : new LinuxResources.MemoryLimits { Limit = memory },
+            Cpu = quota is null || period is null ? null : new LinuxResources.CpuLimits { Quota = quota, Period = period },
+        };
+    }
+
     public static (int MemoryMiB, int Vcpus) Size(LinuxResources? resources, RuntimeConfig config)
     {
         int memory = config.MemoryMiB;

@@ -20,6 +20,24 @@ public sealed class SandboxPlanTests
             Memory = memory is null ? null : new LinuxResources.MemoryLimits { Limit = memory },
         }, s_config);
 
+    private static RuntimeSpec Sandbox(params (string Key, string Value)[] annotations) => new()
+    {
+        Annotations = annotations.Append(("io.kubernetes.cri.container-type", "sandbox")).ToDictionary(a => a.Item1, a => a.Item2),
+    };
+
+    [Fact]
+    public void A_pod_sandboxs_vm_is_sized_from_the_pods_limits_when_containerd_names_them()
+    {
+        // containerd 1.7+ annotates the sandbox with the pod's totals; the VM holds the whole pod.
+        LinuxResources pod = SandboxPlan.PodResources(Sandbox(("io.kubernetes.cri.sandbox-memory", "1073741824"),
+            ("io.kubernetes.cri.sandbox-cpu-quota", "200000"), ("io.kubernetes.cri.sandbox-cpu-period", "100000")))!;
+        Assert.Equal((1024 + SandboxPlan.MemoryOverheadMiB, 2), SandboxPlan.Size(pod, s_config));
+        // containerd 1.6 names none, a container is no sandbox, garbage is ignored: the default.
+        Assert.Null(SandboxPlan.PodResources(Sandbox()));
+        Assert.Null(SandboxPlan.PodResources(new RuntimeSpec { Annotations = new Dictionary<string, string> { ["io.kubernetes.cri.sandbox-memory"] = "1073741824" } }));
+        Assert.Null(SandboxPlan.PodResources(Sandbox(("io.kubernetes.cri.sandbox-memory", "-5"))));
+    }
+
     [Fact]
     public void Without_limits_the_configured_size_is_used() =>
         Assert.Equal((256, 1), SandboxPlan.Size(null, s_config));
