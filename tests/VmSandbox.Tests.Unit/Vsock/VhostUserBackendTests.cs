@@ -91,7 +91,7 @@ public sealed class VhostUserBackendTests : IDisposable
         string path = Path.Combine(_dir, name);
         File.WriteAllText(path, "not ours");
         var e = Assert.Throws<VmSandbox.Common.VmSandboxException>(() => VhostUserVsockBackend.Start(_options).DisposeAsync().AsTask().Wait(TestContext.Current.CancellationToken));
-        Assert.Contains("is not a socket", e.Message);
+        Assert.Contains("is not a socket", VmSandbox.Common.VmSandboxException.FormatChain(e));
         Assert.Equal("not ours", File.ReadAllText(path));
     }
 
