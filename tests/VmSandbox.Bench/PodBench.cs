@@ -40,14 +40,15 @@ internal static class PodBench
             return;
         }
         string accel = Program.Accelerator();
-        doc.AppendLine("A private containerd (Debian's 1.6; the containerd tests' fixture: its own root, state and sockets, a CNI bridge of its own,")
-            .AppendLine("busybox and a busybox-based pause image imported locally) with CRI's two runtime handlers: `runc` (runc's shim) and `vmsandbox`")
-            .AppendLine("(containerd-shim-vmsandbox-v2, one VM per pod, 1 vCPU). Per handler one unmeasured pod, then")
-            .AppendLine(CultureInfo.InvariantCulture, $"{runs} pods one after the other, each as a kubelet starts it: RunPodSandbox (with the PodSandboxStatus that the kubelet reads")
-            .AppendLine("the pod's IP from), then CreateContainer and StartContainer of a busybox `sleep 3600`, until ContainerStatus says RUNNING;")
-            .AppendLine("medians. Stopping and removing each pod is not timed.")
+        doc.AppendLine("A private containerd (Debian's 1.6, the containerd tests' fixture: its own root, state and sockets, a CNI bridge of its own,")
+            .AppendLine("busybox and a busybox-based pause image imported locally) with two CRI runtime handlers: `runc` (runc's shim) and `vmsandbox`")
+            .AppendLine(CultureInfo.InvariantCulture, $"(containerd-shim-vmsandbox-v2: one VM per pod, 1 vCPU). Per handler one unmeasured pod, then {runs} pods one after the other,")
+            .AppendLine("each started as a kubelet starts it: RunPodSandbox (with the PodSandboxStatus that the kubelet reads the pod's IP from), then")
+            .AppendLine("CreateContainer and StartContainer of a busybox `sleep 3600`, until ContainerStatus says RUNNING. Medians, each column its own")
+            .AppendLine("(the phases' medians need not add up to the total's). Stopping and removing each pod is not timed.")
             .AppendLine(accel == "tcg"
-                ? "These machines have no /dev/kvm: vmsandbox's pod VM boots under QEMU's TCG, which emulates every guest instruction, so its row is mostly the cost of that emulation; a measure to follow, not a target, until KVM is there."
+                ? "These machines have no /dev/kvm: vmsandbox's pod VM boots under QEMU's TCG, which emulates every guest instruction, so its\n"
+                    + "row is mostly the cost of that emulation; a measure to follow, not a target, until KVM is there."
                 : $"vmsandbox's pod VM runs under {accel}.")
             .AppendLine();
         var table = new ResultTable("pod", Title,
