@@ -45,7 +45,7 @@ internal static class BuildBench
             .AppendLine(CultureInfo.InvariantCulture, $"into a host directory bind-mounted at /src; `docker run --rm --runtime R -w /src` of an image holding Debian's gcc 12, binutils, libc6-dev")
             .AppendLine(CultureInfo.InvariantCulture, $"and make (the host's installed packages' files over the busybox rootfs) running `{Steps}`: wall time of the")
             .AppendLine(CultureInfo.InvariantCulture, $"whole call, container start included, {runs} runs, median. One job (`-j1`) everywhere: the VM has 1 vCPU.")
-            .AppendLine(CultureInfo.InvariantCulture, $"Under {Accelerator()} the guest's computation is emulated instruction by instruction, so vmsandbox's row is the cost of emulation")
+            .AppendLine(CultureInfo.InvariantCulture, $"Under {Program.Accelerator()} the guest's computation is emulated instruction by instruction, so vmsandbox's row is the cost of emulation")
             .AppendLine("plus the file system; it is a measure to follow, not a target, until KVM is there.")
             .AppendLine();
         var table = new ResultTable("build", $"Build of {Path.GetFileName(source)} (configure + make)", new Column("configure + make + test", "s", "F1"));
@@ -119,7 +119,4 @@ internal static class BuildBench
         }
         throw new InvalidOperationException($"`apt-get source {Package}` failed: {last}");
     }
-
-    private static string Accelerator() =>
-        VmSandbox.Hypervisor.AccelDetector.ForHost().Choose(VmSandbox.Hypervisor.AccelMode.Auto).Accel.ToString().ToLowerInvariant();
 }

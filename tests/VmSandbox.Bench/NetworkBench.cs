@@ -55,7 +55,7 @@ public static class NetworkBench
             doc.AppendLine(CultureInfo.InvariantCulture, $"One container per runtime whose process is `iperf3 -s` (Debian's iperf3 3.12 in a busybox rootfs), its eth0 a veth on a bridge")
                 .AppendLine(CultureInfo.InvariantCulture, $"of the host's, as Docker's bridge network gives it. TCP: the host's `iperf3 -c` for {Seconds} s, one stream, the receiver's rate; host → container")
                 .AppendLine(CultureInfo.InvariantCulture, $"as is, container → host with `-R`. Round trip: median of {Pings} pings (busybox, 56 bytes, 0.2 s apart) host → container.")
-                .AppendLine(CultureInfo.InvariantCulture, $"For vmsandbox each frame crosses the namespace's veth, the tc redirect to the tap, QEMU's virtio-net and the guest's kernel ({Accelerator()}, 1 vCPU).")
+                .AppendLine(CultureInfo.InvariantCulture, $"For vmsandbox each frame crosses the namespace's veth, the tc redirect to the tap, QEMU's virtio-net and the guest's kernel ({Program.Accelerator()}, 1 vCPU).")
                 .AppendLine();
             var rows = new List<Measured>();
             foreach ((string name, string? exe) in new[]
@@ -210,10 +210,6 @@ public static class NetworkBench
         File.WriteAllText(Path.Combine(dir, "config.json"), spec.ToJsonString());
         return dir;
     }
-
-    /// <summary>What the runtime picks with its default `auto` setting: kvm, or tcg when KVM is missing or not usable.</summary>
-    private static string Accelerator() =>
-        VmSandbox.Hypervisor.AccelDetector.ForHost().Choose(VmSandbox.Hypervisor.AccelMode.Auto).Accel.ToString().ToLowerInvariant();
 
     /// <summary>`ip ARGS`; null when it worked, else what failed.</summary>
     private static string? Ip(string[] args) => Failure(Program.Run("/usr/sbin/ip", args, TimeSpan.FromSeconds(30)), $"ip {string.Join(' ', args)}");

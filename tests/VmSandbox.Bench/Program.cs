@@ -36,7 +36,7 @@ public static class Program
         doc.AppendLine();
 
         // --only SECTION[,SECTION…] (boot, vsock, cli, lifecycle, network, docker-run, density,
-        // exec-stdio, virtiofs, build, cli-calls): those sections (for working on them; make
+        // exec-stdio, virtiofs, build, cli-calls, pod): those sections (for working on them; make
         // bench runs all), written into the existing page in place of their old numbers.
         string? only = Arg(args, "--only");
         string[] chosen = only?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
@@ -74,6 +74,13 @@ public static class Program
             Console.Error.Write(doc.ToString(from, doc.Length - from));
         }
         DockerSections(doc, plots, vmsandbox, runs, idle, Wanted);
+        if (Wanted("pod"))
+        {
+            Console.Error.WriteLine("bench: pod");
+            int from = doc.Length;
+            PodBench.Run(doc, plots, runs);
+            Console.Error.Write(doc.ToString(from, doc.Length - from));
+        }
         doc.AppendLine(NotMeasured).AppendLine();
         doc.AppendLine("vmsandbox with a warm pool of booted VMs (there is none yet: its rows go under vmsandbox's in the Docker tables), and")
             .AppendLine("everything under KVM: these machines have no /dev/kvm, so every vmsandbox number here is QEMU's TCG emulation.")
@@ -86,7 +93,7 @@ public static class Program
     }
 
     private static readonly string[] s_dockerSections = ["docker-run", "density", "exec-stdio", "virtiofs", "build"];
-    private static readonly string[] s_sections = ["boot", "vsock", "cli", "lifecycle", "network", "cli-calls", "docker-run", "density", "exec-stdio", "virtiofs", "build"];
+    private static readonly string[] s_sections = ["boot", "vsock", "cli", "lifecycle", "network", "cli-calls", "docker-run", "density", "exec-stdio", "virtiofs", "build", "pod"];
 
     /// <summary>The sections that go through dockerd, on one private daemon started for them and removed after.</summary>
     private static void DockerSections(StringBuilder doc, Plots plots, string vmsandbox, int runs, int idle, Func<string, bool> wanted)
@@ -285,6 +292,10 @@ public static class Program
         bool drained = Task.WaitAll([o, e], TimeSpan.FromSeconds(5));
         return (p.ExitCode, drained ? o.Result : "", drained ? e.Result : "");
     }
+
+    /// <summary>What the runtime picks with its default `auto` setting: kvm, or tcg when KVM is missing or not usable.</summary>
+    internal static string Accelerator() =>
+        VmSandbox.Hypervisor.AccelDetector.ForHost().Choose(VmSandbox.Hypervisor.AccelMode.Auto).Accel.ToString().ToLowerInvariant();
 
     /// <summary>The runtime at its usual path, else on PATH, else null.</summary>
     internal static string? Find(string name, string usualPath) => File.Exists(usualPath) ? usualPath : Which(name);

@@ -9,7 +9,7 @@ internal sealed record Column(string Header, string Unit, string Format);
 /// <summary>
 /// One measure's results: a row per runtime (vmsandbox, later "vmsandbox, warm pool", runc,
 /// runsc), a column per quantity. Written as a markdown table whose every cell carries its ratio
-/// to runc's and to runsc's value from the same run, and as a PNG (gnuplot, one panel per
+/// to runc's and (where there is a runsc row) to runsc's value from the same run, and as a PNG (gnuplot, one panel per
 /// column) next to the page, linked from it.
 /// </summary>
 internal sealed class ResultTable
@@ -36,10 +36,12 @@ internal sealed class ResultTable
     {
         double?[]? runc = _rows.Find(r => r.Runtime == "runc").Values;
         double?[]? runsc = _rows.Find(r => r.Runtime == "runsc").Values;
+        // A measure without runsc (CRI here has no runsc handler) has no runsc ratio.
+        bool withRunsc = _rows.Exists(r => r.Runtime == "runsc");
         doc.Append("| runtime |");
         foreach (Column c in _columns)
         {
-            doc.Append(CultureInfo.InvariantCulture, $" {c.Header}, {c.Unit} (× runc, × runsc) |");
+            doc.Append(CultureInfo.InvariantCulture, $" {c.Header}, {c.Unit} ({(withRunsc ? "× runc, × runsc" : "× runc")}) |");
         }
         doc.AppendLine().Append("|---|").AppendLine(string.Concat(Enumerable.Repeat("---:|", _columns.Length)));
         foreach ((string runtime, double?[] values, string? note) in _rows)
@@ -49,7 +51,7 @@ internal sealed class ResultTable
             string? pending = note?.Replace("|", "/", StringComparison.Ordinal);
             for (int i = 0; i < _columns.Length; i++)
             {
-                string cell = Cell(values[i], runc?[i], runsc?[i], _columns[i].Format);
+                string cell = Cell(values[i], runc?[i], runsc?[i], _columns[i].Format, withRunsc);
                 if (cell.Length == 0 && pending is not null)
                 {
                     (cell, pending) = (pending, null);
@@ -63,7 +65,7 @@ internal sealed class ResultTable
         doc.AppendLine(link is null ? "(no plot: gnuplot is missing or failed; fix: `make setup`)" : $"![{_title}]({link})").AppendLine();
     }
 
-    private static string Cell(double? value, double? runc, double? runsc, string format)
+    private static string Cell(double? value, double? runc, double? runsc, string format, bool withRunsc)
     {
         if (value is not { } v)
         {
@@ -71,6 +73,7 @@ internal sealed class ResultTable
         }
         // Two significant digits below 0.1 (a ratio of 0.0037 is not "0.00").
         string Ratio(double? b) => b is > 0 ? (v / b.Value).ToString((v / b.Value) switch { >= 10 => "F1", >= 0.1 => "F2", _ => "G2" }, CultureInfo.InvariantCulture) + "×" : "–";
-        return runc is null && runsc is null ? v.ToString(format, CultureInfo.InvariantCulture) : $"{v.ToString(format, CultureInfo.InvariantCulture)} ({Ratio(runc)}, {Ratio(runsc)})";
+        string plain = v.ToString(format, CultureInfo.InvariantCulture);
+        return runc is null && runsc is null ? plain : withRunsc ? $"{plain} ({Ratio(runc)}, {Ratio(runsc)})" : $"{plain} ({Ratio(runc)})";
     }
 }

@@ -1,3 +1,5 @@
+using VmSandbox.TestSupport;
+using VmSandbox.TestSupport.Containerd;
 using Xunit;
 
 namespace VmSandbox.Tests.Containerd;
@@ -10,9 +12,9 @@ public sealed class BadInputTests
 {
     private readonly ContainerdDaemon _daemon;
 
-    public BadInputTests(ContainerdDaemon daemon)
+    public BadInputTests(ContainerdFixture containerd)
     {
-        _daemon = daemon;
+        _daemon = containerd.Daemon;
     }
 
     [Fact(Timeout = ShimTaskTests.TestTimeoutMs)]

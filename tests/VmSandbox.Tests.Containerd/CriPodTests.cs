@@ -1,5 +1,7 @@
-using VmSandbox.Tests.Containerd.Cri;
-using VmSandbox.Tests.Containerd.Cri.V1;
+using VmSandbox.TestSupport;
+using VmSandbox.TestSupport.Containerd;
+using VmSandbox.TestSupport.Containerd.Cri;
+using VmSandbox.TestSupport.Containerd.Cri.V1;
 using Xunit;
 
 namespace VmSandbox.Tests.Containerd;
@@ -26,13 +28,13 @@ public sealed class CriPodTests
 
     private readonly ContainerdDaemon _daemon;
 
-    public CriPodTests(ContainerdDaemon daemon)
+    public CriPodTests(ContainerdFixture containerd)
     {
-        _daemon = daemon;
+        _daemon = containerd.Daemon;
     }
 
     [Theory(Timeout = ShimTaskTests.TestTimeoutMs)]
-    [MemberData(nameof(ShimRuntime.Rows), MemberType = typeof(ShimRuntime))]
+    [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
     public Task Two_pods_run_their_containers_on_one_network_and_kernel_each_and_leave_nothing(string runtime) => _daemon.WithLogOnFailure(async () =>
     {
         ShimRuntime shim = ShimTaskTests.Shim(runtime);
@@ -85,7 +87,7 @@ public sealed class CriPodTests
             }
 
             // What `kubectl top` and the kubelet's eviction read.
-            ContainerStats stats = (await kubelet.Runtime.ContainerStatsAsync(new ContainerStatsRequest { ContainerId = server }, CriClient.Deadline())).Stats;
+            ContainerStats stats = (await kubelet.Runtime.ContainerStatsAsync(new ContainerStatsRequest { ContainerId = server }, _daemon.Cri.Deadline())).Stats;
             Assert.True(stats.Cpu?.UsageCoreNanoSeconds?.Value > 0, $"no CPU usage in {stats}");
             Assert.True(stats.Memory?.WorkingSetBytes?.Value > 0, $"no memory working set in {stats}");
 
@@ -183,12 +185,12 @@ public sealed class CriPodTests
     private async Task<Kubelet> KubeletAsync()
     {
         CriClient cri = _daemon.Cri;
-        VersionResponse version = await cri.Runtime.VersionAsync(new VersionRequest { Version = "v1" }, CriClient.Deadline(TimeSpan.FromSeconds(30)));
+        VersionResponse version = await cri.Runtime.VersionAsync(new VersionRequest { Version = "v1" }, cri.Deadline(TimeSpan.FromSeconds(30)));
         Assert.True(version.RuntimeName == "containerd" && version.RuntimeApiVersion == "v1", $"CRI Version answered {version}");
         foreach (string image in (string[])[ContainerdDaemon.SandboxImage, ContainerdDaemon.Image])
         {
             ImageStatusResponse status = await cri.Images.ImageStatusAsync(
-                new ImageStatusRequest { Image = new ImageSpec { Image = image } }, CriClient.Deadline(TimeSpan.FromSeconds(30)));
+                new ImageStatusRequest { Image = new ImageSpec { Image = image } }, cri.Deadline(TimeSpan.FromSeconds(30)));
             Assert.True(status.Image is not null, $"CRI does not see {image} in namespace {ContainerdDaemon.CriNamespace}");
         }
         return new Kubelet(cri, _daemon.Scratch);
@@ -263,9 +265,9 @@ public sealed class CriPodTests
         while (true)
         {
             var left = new List<string>();
-            ListPodSandboxResponse listedPods = await _daemon.Cri.Runtime.ListPodSandboxAsync(new ListPodSandboxRequest(), CriClient.Deadline());
+            ListPodSandboxResponse listedPods = await _daemon.Cri.Runtime.ListPodSandboxAsync(new ListPodSandboxRequest(), _daemon.Cri.Deadline());
             left.AddRange(listedPods.Items.Where(p => ids.Contains(p.Id)).Select(p => $"CRI pod {p.Id} ({p.State})"));
-            ListContainersResponse listedContainers = await _daemon.Cri.Runtime.ListContainersAsync(new ListContainersRequest(), CriClient.Deadline());
+            ListContainersResponse listedContainers = await _daemon.Cri.Runtime.ListContainersAsync(new ListContainersRequest(), _daemon.Cri.Deadline());
             left.AddRange(listedContainers.Containers.Where(c => ids.Contains(c.Id)).Select(c => $"CRI container {c.Id} ({c.State})"));
             foreach (string what in (string[])["task", "containers"])
             {

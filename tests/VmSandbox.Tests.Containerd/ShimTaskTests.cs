@@ -1,3 +1,5 @@
+using VmSandbox.TestSupport;
+using VmSandbox.TestSupport.Containerd;
 using Xunit;
 
 namespace VmSandbox.Tests.Containerd;
@@ -21,13 +23,13 @@ public sealed class ShimTaskTests
 
     private readonly ContainerdDaemon _daemon;
 
-    public ShimTaskTests(ContainerdDaemon daemon)
+    public ShimTaskTests(ContainerdFixture containerd)
     {
-        _daemon = daemon;
+        _daemon = containerd.Daemon;
     }
 
     [Theory(Timeout = TestTimeoutMs)]
-    [MemberData(nameof(ShimRuntime.Rows), MemberType = typeof(ShimRuntime))]
+    [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
     public Task Run_passes_stdin_stdout_stderr_and_the_exit_status(string runtime) => _daemon.WithLogOnFailure(async () =>
     {
         ShimRuntime shim = Shim(runtime);
@@ -59,7 +61,7 @@ public sealed class ShimTaskTests
     });
 
     [Theory(Timeout = TestTimeoutMs)]
-    [MemberData(nameof(ShimRuntime.Rows), MemberType = typeof(ShimRuntime))]
+    [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
     public Task Exec_ps_pause_resume_metrics_and_kill_on_a_running_task(string runtime) => _daemon.WithLogOnFailure(async () =>
     {
         ShimRuntime shim = Shim(runtime);
@@ -112,7 +114,7 @@ public sealed class ShimTaskTests
     });
 
     [Theory(Timeout = TestTimeoutMs)]
-    [MemberData(nameof(ShimRuntime.Rows), MemberType = typeof(ShimRuntime))]
+    [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
     public Task Kill_reaches_one_exec_or_every_process(string runtime) => _daemon.WithLogOnFailure(async () =>
     {
         ShimRuntime shim = Shim(runtime);
@@ -148,7 +150,7 @@ public sealed class ShimTaskTests
     });
 
     [Theory(Timeout = TestTimeoutMs)]
-    [MemberData(nameof(ShimRuntime.Rows), MemberType = typeof(ShimRuntime))]
+    [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
     public Task A_killed_shim_is_cleaned_up_by_shim_delete(string runtime) => _daemon.WithLogOnFailure(async () =>
     {
         ShimRuntime shim = Shim(runtime);

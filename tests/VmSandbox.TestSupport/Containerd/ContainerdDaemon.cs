@@ -1,14 +1,9 @@
 using System.Diagnostics;
-using Xunit;
 
-[assembly: AssemblyFixture(typeof(VmSandbox.Tests.Containerd.ContainerdDaemon))]
-// One containerd, VMs under TCG on a small machine: one test at a time.
-[assembly: CollectionBehavior(DisableTestParallelization = true)]
-
-namespace VmSandbox.Tests.Containerd;
+namespace VmSandbox.TestSupport.Containerd;
 
 /// <summary>
-/// A private containerd (Debian's 1.6, `make setup`) for the shim tests: its own config, root,
+/// A private containerd (Debian's 1.6, `make setup`) for the shim tests and the bench: its own config, root,
 /// state, sockets and log in a temporary directory, so the system containerd's /run/containerd and
 /// /var/lib/containerd are never used; a busybox image imported from an OCI archive built here
 /// (<see cref="OciImageArchive"/>); stopped and cleaned up at the end (tasks, shims, the
@@ -22,7 +17,7 @@ namespace VmSandbox.Tests.Containerd;
 /// Set VMSANDBOX_TEST_CONTAINERD_LOG_LEVEL=debug for a debug log (containerd then also passes
 /// `-debug` to the shims).
 /// </summary>
-public sealed partial class ContainerdDaemon : IAsyncLifetime
+public sealed partial class ContainerdDaemon : IAsyncDisposable
 {
     public const string Namespace = "vmsbtest";
     public const string Image = "localhost/vmsb-busybox:test";
@@ -39,8 +34,17 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
     // under it, within the 107-byte limit of a unix socket path.
     private readonly string _dir = Directory.CreateTempSubdirectory("vmsb-c-").FullName;
     private readonly object _logLock = new();
+    private readonly Func<CancellationToken> _cancellation;
     private Process? _containerd;
     private Task _logCopy = Task.CompletedTask;
+
+    /// <param name="cancellation">
+    /// What ends a CRI call early besides its deadline (a test's token, read at each call); none by default.
+    /// </param>
+    public ContainerdDaemon(Func<CancellationToken>? cancellation = null)
+    {
+        _cancellation = cancellation ?? (() => CancellationToken.None);
+    }
 
     public string Socket => Path.Combine(_dir, "c.sock");
 
@@ -59,7 +63,8 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
     /// <summary>The bundle containerd makes for a task: the shim's working directory.</summary>
     public string BundleOf(string id) => Path.Combine(State, "io.containerd.runtime.v2.task", Namespace, id);
 
-    public async ValueTask InitializeAsync()
+    /// <summary>Starts containerd, waits until it answers, imports the images and connects the CRI client.</summary>
+    public async ValueTask StartAsync()
     {
         foreach (string tool in (string[])[ContainerdPath, CtrPath, ShimRuntime.Runc.ShimPath])
         {
@@ -196,24 +201,6 @@ public sealed partial class ContainerdDaemon : IAsyncLifetime
     }
 
     private string LogTail(int lines) => LogSince(0, lines);
-
-    /// <summary>
-    /// Runs <paramref name="test"/>; when it fails, what containerd logged meanwhile goes to the
-    /// test's output (a shim's own log lines arrive there too: containerd copies the bundle's log FIFO).
-    /// </summary>
-    public async Task WithLogOnFailure(Func<Task> test)
-    {
-        long mark = LogMark();
-        try
-        {
-            await test();
-        }
-        catch
-        {
-            TestContext.Current.TestOutputHelper?.WriteLine($"--- containerd log during the test (last lines of {LogPath}):\n{LogSince(mark)}");
-            throw;
-        }
-    }
 
     private static string LogLevel => Environment.GetEnvironmentVariable("VMSANDBOX_TEST_CONTAINERD_LOG_LEVEL") is { Length: > 0 } level ? level : "info";
 

@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using Grpc.Core;
-using VmSandbox.Tests.Containerd.Cri;
-using VmSandbox.Tests.Containerd.Cri.V1;
+using VmSandbox.TestSupport.Containerd.Cri;
+using VmSandbox.TestSupport.Containerd.Cri.V1;
 
-namespace VmSandbox.Tests.Containerd;
+namespace VmSandbox.TestSupport.Containerd;
 
 /// <summary>
 /// The daemon's CRI side, set up as a kubelet's node has it: two runtime handlers, `runc`
@@ -28,7 +28,7 @@ public sealed partial class ContainerdDaemon
     private CriClient? _cri;
 
     /// <summary>The kubelet's connection to CRI on this daemon's socket.</summary>
-    internal CriClient Cri => _cri ?? throw new InvalidOperationException("containerd is not started");
+    public CriClient Cri => _cri ?? throw new InvalidOperationException("containerd is not started");
 
     /// <summary>
     /// The cgroup parent a pod gets (a kubelet with the cgroupfs driver gives /kubepods/…/podUID):
@@ -48,7 +48,7 @@ public sealed partial class ContainerdDaemon
         PodNetwork.WriteConfig(CniConfDir, Path.Combine(_dir, "cni-ipam"));
     }
 
-    private void StartCriClient() => _cri = new CriClient(Socket);
+    private void StartCriClient() => _cri = new CriClient(Socket, _cancellation);
 
     /// <summary>containerd 1.6's CRI keys (config version 2, pkg/cri/config).</summary>
     private string CriConfig() => $$"""
@@ -85,7 +85,7 @@ public sealed partial class ContainerdDaemon
     /// The network namespace path in containerd 1.6's verbose PodSandboxStatus (info["info"] is
     /// its JSON view of the sandbox; the runtime spec names the netns CRI made), or null.
     /// </summary>
-    internal static string? NetnsPathOf(PodSandboxStatusResponse status) =>
+    public static string? NetnsPathOf(PodSandboxStatusResponse status) =>
         status.Info.TryGetValue("info", out string? json)
             && JsonNode.Parse(json)?["runtimeSpec"]?["linux"]?["namespaces"] is JsonArray namespaces
             ? namespaces.FirstOrDefault(n => (string?)n?["type"] == "network")?["path"]?.GetValue<string>()

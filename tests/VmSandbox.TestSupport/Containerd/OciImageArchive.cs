@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace VmSandbox.Tests.Containerd;
+namespace VmSandbox.TestSupport.Containerd;
 
 /// <summary>
 /// Writes an OCI image layout (image-spec v1.0: `oci-layout`, `index.json`, `blobs/sha256/…`) as

@@ -1,4 +1,4 @@
-namespace VmSandbox.Tests.Containerd;
+namespace VmSandbox.TestSupport;
 
 /// <summary>
 /// Where the build outputs are, found from the repository root as the VM tests find them

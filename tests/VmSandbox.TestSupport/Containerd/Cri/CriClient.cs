@@ -1,9 +1,9 @@
 using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Net.Client;
-using VmSandbox.Tests.Containerd.Cri.V1;
+using VmSandbox.TestSupport.Containerd.Cri.V1;
 
-namespace VmSandbox.Tests.Containerd.Cri;
+namespace VmSandbox.TestSupport.Containerd.Cri;
 
 /// <summary>
 /// What a kubelet holds: a gRPC channel to containerd's CRI plugin over its unix socket (HTTP/2
@@ -12,15 +12,18 @@ namespace VmSandbox.Tests.Containerd.Cri;
 /// Every call carries a deadline, so a hung runtime fails the call instead of the test run.
 /// GrpcChannel.ConnectAsync is never called: with a ConnectCallback it throws (grpc-dotnet#2428).
 /// </summary>
-internal sealed class CriClient : IDisposable
+public sealed class CriClient : IDisposable
 {
     /// <summary>A call that may boot a VM under TCG or wait for a stop timeout.</summary>
     public static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(3);
 
     private readonly GrpcChannel _channel;
+    private readonly Func<CancellationToken> _cancellation;
 
-    public CriClient(string socketPath)
+    /// <param name="cancellation">Read at each call: what ends it before its deadline (a test's token).</param>
+    public CriClient(string socketPath, Func<CancellationToken> cancellation)
     {
+        _cancellation = cancellation;
         var handler = new SocketsHttpHandler
         {
             ConnectCallback = async (_, cancellationToken) =>
@@ -48,8 +51,8 @@ internal sealed class CriClient : IDisposable
     public ImageService.ImageServiceClient Images { get; }
 
     /// <summary>Call options with a deadline <paramref name="timeout"/> (default <see cref="CallTimeout"/>) from now.</summary>
-    public static CallOptions Deadline(TimeSpan? timeout = null) =>
-        new(deadline: DateTime.UtcNow + (timeout ?? CallTimeout), cancellationToken: Xunit.TestContext.Current.CancellationToken);
+    public CallOptions Deadline(TimeSpan? timeout = null) =>
+        new(deadline: DateTime.UtcNow + (timeout ?? CallTimeout), cancellationToken: _cancellation());
 
     public void Dispose() => _channel.Dispose();
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace VmSandbox.Tests.Containerd;
+namespace VmSandbox.TestSupport;
 
 /// <summary>
 /// A command run with all three stdio streams as pipes: output is collected as it arrives (so a

@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace VmSandbox.Tests.Containerd;
+namespace VmSandbox.TestSupport.Containerd;
 
 /// <summary>ctr against this daemon, and what tests read back from it.</summary>
 public sealed partial class ContainerdDaemon

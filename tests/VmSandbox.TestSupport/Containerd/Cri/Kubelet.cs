@@ -1,8 +1,8 @@
 using System.Text;
 using Grpc.Core;
-using VmSandbox.Tests.Containerd.Cri.V1;
+using VmSandbox.TestSupport.Containerd.Cri.V1;
 
-namespace VmSandbox.Tests.Containerd.Cri;
+namespace VmSandbox.TestSupport.Containerd.Cri;
 
 /// <summary>
 /// The CRI calls a kubelet makes for a pod, in its order and with the configuration it builds
@@ -12,7 +12,7 @@ namespace VmSandbox.Tests.Containerd.Cri;
 /// pod's log directory and StartContainer; ExecSync for probes and `kubectl exec`; StopContainer
 /// with a grace period, RemoveContainer, StopPodSandbox, RemovePodSandbox.
 /// </summary>
-internal sealed class Kubelet
+public sealed class Kubelet
 {
     /// <summary>The pods' Kubernetes namespace (metadata only).</summary>
     public const string PodNamespace = "vmsb-cri";
@@ -56,9 +56,9 @@ internal sealed class Kubelet
                 SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = PodNamespaces() },
             },
         };
-        RunPodSandboxResponse run = await Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, CriClient.Deadline());
+        RunPodSandboxResponse run = await Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, _cri.Deadline());
         PodSandboxStatusResponse status = await Runtime.PodSandboxStatusAsync(
-            new PodSandboxStatusRequest { PodSandboxId = run.PodSandboxId, Verbose = true }, CriClient.Deadline());
+            new PodSandboxStatusRequest { PodSandboxId = run.PodSandboxId, Verbose = true }, _cri.Deadline());
         return new Pod(run.PodSandboxId, name, config, status.Status, ContainerdDaemon.NetnsPathOf(status));
     }
 
@@ -85,8 +85,8 @@ internal sealed class Kubelet
             },
         };
         CreateContainerResponse created = await Runtime.CreateContainerAsync(
-            new CreateContainerRequest { PodSandboxId = pod.Id, Config = config, SandboxConfig = pod.Config }, CriClient.Deadline());
-        _ = await Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = created.ContainerId }, CriClient.Deadline());
+            new CreateContainerRequest { PodSandboxId = pod.Id, Config = config, SandboxConfig = pod.Config }, _cri.Deadline());
+        _ = await Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = created.ContainerId }, _cri.Deadline());
         return created.ContainerId;
     }
 
@@ -101,7 +101,7 @@ internal sealed class Kubelet
     public async Task<ExecResult> ExecAsync(string containerId, string[] cmd, int timeoutSeconds = 60)
     {
         ExecSyncResponse r = await Runtime.ExecSyncAsync(
-            new ExecSyncRequest { ContainerId = containerId, Cmd = { cmd }, Timeout = timeoutSeconds }, CriClient.Deadline());
+            new ExecSyncRequest { ContainerId = containerId, Cmd = { cmd }, Timeout = timeoutSeconds }, _cri.Deadline());
         return new ExecResult(string.Join(' ', cmd), r.ExitCode, r.Stdout.ToString(Encoding.UTF8), r.Stderr.ToString(Encoding.UTF8));
     }
 
@@ -125,10 +125,10 @@ internal sealed class Kubelet
     }
 
     public async Task<ContainerStatus> ContainerStatusAsync(string containerId) =>
-        (await Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = containerId }, CriClient.Deadline())).Status;
+        (await Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = containerId }, _cri.Deadline())).Status;
 
     public async Task<PodSandboxStatus> PodStatusAsync(string podId) =>
-        (await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = podId }, CriClient.Deadline())).Status;
+        (await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = podId }, _cri.Deadline())).Status;
 
     /// <summary>Polls ContainerStatus until the container is in <paramref name="state"/>.</summary>
     public async Task<ContainerStatus> WaitForContainerStateAsync(string containerId, ContainerState state, TimeSpan timeout)
@@ -171,25 +171,25 @@ internal sealed class Kubelet
     /// <summary>StopContainer with the grace period <paramref name="timeoutSeconds"/>, then RemoveContainer.</summary>
     public async Task StopAndRemoveContainerAsync(string containerId, long timeoutSeconds)
     {
-        _ = await Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = containerId, Timeout = timeoutSeconds }, CriClient.Deadline());
+        _ = await Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = containerId, Timeout = timeoutSeconds }, _cri.Deadline());
         ContainerStatus stopped = await ContainerStatusAsync(containerId);
         if (stopped.State != ContainerState.ContainerExited)
         {
             throw new InvalidOperationException($"container {containerId} is {stopped.State} after StopContainer returned: {stopped}");
         }
-        _ = await Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = containerId }, CriClient.Deadline());
+        _ = await Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = containerId }, _cri.Deadline());
     }
 
     /// <summary>StopPodSandbox (it must leave the pod NOTREADY), then RemovePodSandbox.</summary>
     public async Task StopAndRemovePodAsync(string podId)
     {
-        _ = await Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, CriClient.Deadline());
+        _ = await Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, _cri.Deadline());
         PodSandboxStatus stopped = await PodStatusAsync(podId);
         if (stopped.State != PodSandboxState.SandboxNotready)
         {
             throw new InvalidOperationException($"pod {podId} is {stopped.State} after StopPodSandbox returned");
         }
-        _ = await Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, CriClient.Deadline());
+        _ = await Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, _cri.Deadline());
     }
 
     /// <summary>Best effort, for a test's finally: the pod stopped and removed, whatever state it is in.</summary>
@@ -199,13 +199,13 @@ internal sealed class Kubelet
         {
             // Only a pod CRI still has: a removed one would put a NotFound error in containerd's log.
             ListPodSandboxResponse listed = await Runtime.ListPodSandboxAsync(
-                new ListPodSandboxRequest { Filter = new PodSandboxFilter { Id = podId } }, CriClient.Deadline());
+                new ListPodSandboxRequest { Filter = new PodSandboxFilter { Id = podId } }, _cri.Deadline());
             if (listed.Items.Count == 0)
             {
                 return;
             }
-            _ = await Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, CriClient.Deadline());
-            _ = await Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, CriClient.Deadline());
+            _ = await Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, _cri.Deadline());
+            _ = await Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, _cri.Deadline());
         }
         catch (RpcException)
         {

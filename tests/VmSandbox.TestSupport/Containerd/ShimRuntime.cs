@@ -1,13 +1,10 @@
-using Xunit;
-
-namespace VmSandbox.Tests.Containerd;
+namespace VmSandbox.TestSupport.Containerd;
 
 /// <summary>
 /// One row of the shim tests: what `ctr --runtime` gets and which binary containerd starts for it.
 /// Every test runs once against Debian's runc shim, which checks the fixture and the expectations
-/// against the reference behaviour, and once against ours. Rows carry the trait
-/// <c>Runtime=runc</c> or <c>Runtime=vmsandbox</c>, so `--filter 'Runtime!=vmsandbox'` runs
-/// everything but our shim's rows.
+/// against the reference behaviour, and once against ours (the tests' rows carry the trait
+/// <see cref="Trait"/>). The bench compares the same two.
 /// </summary>
 public sealed class ShimRuntime
 {
@@ -46,12 +43,6 @@ public sealed class ShimRuntime
     public static ShimRuntime VmSandbox { get; } = new(VmSandboxName, Path.Combine(TestEnvironment.OutBin, VmSandboxShimFile),
         Path.Combine(TestEnvironment.OutBin, VmSandboxShimFile));
 
-    public static IEnumerable<TheoryDataRow<string>> Rows =>
-    [
-        new TheoryDataRow<string>(RuncName).WithTrait(Trait, RuncName),
-        new TheoryDataRow<string>(VmSandboxName).WithTrait(Trait, VmSandboxName),
-    ];
-
     public static ShimRuntime Named(string name) => name switch
     {
         RuncName => Runc,
@@ -82,7 +73,7 @@ public sealed class ShimRuntime
     /// on its command line (as runc's keeps it, so `ps` finds it) or working in the task's
     /// bundle (where containerd starts it); not the short `start` and `delete` invocations.
     /// </summary>
-    internal List<HostProcesses.Proc> ShimProcesses(string id, string bundle) =>
+    public List<HostProcesses.Proc> ShimProcesses(string id, string bundle) =>
         HostProcesses.All().Where(p =>
             p.Argv.Any(a => Path.GetFileName(a) == ShimFile)
             && (p.Argv.Zip(p.Argv.Skip(1)).Any(pair => pair.First is "-id" or "--id" && pair.Second == id) || p.Argv.Contains($"-id={id}")

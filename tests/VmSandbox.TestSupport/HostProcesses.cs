@@ -1,13 +1,14 @@
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using VmSandbox.TestSupport.Containerd;
 
-namespace VmSandbox.Tests.Containerd;
+namespace VmSandbox.TestSupport;
 
 /// <summary>
 /// The host as /proc shows it: live processes with their argv, mount points, and the two
 /// syscalls the fixture needs to clean up after a crashed shim (kill, umount2).
 /// </summary>
-internal static partial class HostProcesses
+public static partial class HostProcesses
 {
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 
-namespace VmSandbox.Tests.Containerd.Cri;
+namespace VmSandbox.TestSupport.Containerd.Cri;
 
 /// <summary>
 /// The CRI tests' own pod network: one CNI conflist (Debian's containernetworking-plugins in
@@ -11,7 +11,7 @@ namespace VmSandbox.Tests.Containerd.Cri;
 /// bin_dir). What CNI makes outside our directory (the bridge, a veth per pod, the pods' netns
 /// under /run/netns, libcni's result cache) is found and removed by <see cref="RemoveLeftovers"/>.
 /// </summary>
-internal static class PodNetwork
+public static class PodNetwork
 {
     public const string NetworkName = "vmsbcri";
     public const string Bridge = "vmsbcri0";

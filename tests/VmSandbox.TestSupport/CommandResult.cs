@@ -1,4 +1,4 @@
-namespace VmSandbox.Tests.Containerd;
+namespace VmSandbox.TestSupport;
 
 /// <summary>What a finished command left: its status and everything it wrote.</summary>
 public sealed record CommandResult(string CommandLine, int ExitCode, string Stdout, string Stderr)
