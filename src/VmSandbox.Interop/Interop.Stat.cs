@@ -68,6 +68,22 @@ public static unsafe class FileStat
     /// <summary>S_IFREG: st_mode's file type of a regular file.</summary>
     public const uint S_IFREG = 0x8000;
 
+    /// <summary>S_IFSOCK: st_mode's file type of a Unix socket.</summary>
+    public const uint S_IFSOCK = 0xC000;
+
+    /// <summary>Whether <paramref name="path"/> itself (not a symlink's target) is a socket; false when nothing is there.</summary>
+    public static bool IsSocket(string path)
+    {
+        try
+        {
+            return GetFileType(path) == S_IFSOCK;
+        }
+        catch (VmSandbox.Common.VmSandboxException e) when (e.Errno == 2)
+        {
+            return false; // ENOENT
+        }
+    }
+
     /// <summary>The file type bits (st_mode &amp; S_IFMT) of <paramref name="path"/> itself, not following a symlink.</summary>
     public static uint GetFileType(string path)
     {

@@ -120,7 +120,6 @@ public static class ShimStart
 /// <summary>The serving shim's Unix socket: is someone answering on it, and removing a dead one.</summary>
 public static class ShimSocket
 {
-    private const uint SocketFileType = 0xC000;
 
     public static bool IsServed(string path)
     {
@@ -147,7 +146,7 @@ public static class ShimSocket
         {
             return;
         }
-        if (Interop.FileStat.GetFileType(path) != SocketFileType)
+        if (!Interop.FileStat.IsSocket(path))
         {
             throw new VmSandboxException(ErrorCode.FailedPrecondition, $"{path} is not a socket; not removing it");
         }

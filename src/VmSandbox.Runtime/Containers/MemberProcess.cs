@@ -27,18 +27,7 @@ public static class MemberProcess
     public static int Run(ContainerRuntime rt, string id, string report, string? ttyPath)
     {
         _ = Interop.ProcessCalls.NewSession();
-        string logPath = Path.Combine(rt.Store.DirOf(id), "monitor.log");
-        void Log(string line)
-        {
-            try
-            {
-                File.AppendAllText(logPath, $"{DateTimeOffset.UtcNow:O} {line}\n");
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return RunAsync(rt, id, report, ttyPath, Log).GetAwaiter().GetResult();
+        return RunAsync(rt, id, report, ttyPath, MonitorProcess.HelperLog(rt, id)).GetAwaiter().GetResult();
     }
 
     private static async Task<int> RunAsync(ContainerRuntime rt, string id, string report, string? ttyPath, Action<string> log)

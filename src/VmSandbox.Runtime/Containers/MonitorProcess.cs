@@ -21,17 +21,7 @@ public static class MonitorProcess
     public static int Run(ContainerRuntime rt, string id, string report, string? ttyPath)
     {
         _ = Interop.ProcessCalls.NewSession(); // false only if already a group leader: then already detached enough
-        string logPath = Path.Combine(rt.Store.DirOf(id), "monitor.log");
-        void Log(string line)
-        {
-            try
-            {
-                File.AppendAllText(logPath, $"{DateTimeOffset.UtcNow:O} {line}\n");
-            }
-            catch (IOException)
-            {
-            }
-        }
+        Action<string> log = HelperLog(rt, id);
         MonitorLaunch launch;
         try
         {
@@ -51,14 +41,14 @@ public static class MonitorProcess
         }
         catch (Exception e)
         {
-            Log(VmSandboxException.FormatChain(e));
-            return SandboxMonitor.ReportFailureAsync(report, e, Log).GetAwaiter().GetResult();
+            log(VmSandboxException.FormatChain(e));
+            return SandboxMonitor.ReportFailureAsync(report, e, log).GetAwaiter().GetResult();
         }
-        var monitor = new SandboxMonitor(launch, rt.Config, report, ttyPath, Log);
+        var monitor = new SandboxMonitor(launch, rt.Config, report, ttyPath, log);
         // The work runs on the thread pool; the main thread, which stands for the container in
         // /proc/PID/ns/mnt and /proc/PID/root, shows its rootfs (podman cp) and only waits.
         Task<int> running = Task.Run(() => monitor.RunAsync(CancellationToken.None));
-        using RootfsView? view = EnterRootfsView(launch.Spec, Log);
+        using RootfsView? view = EnterRootfsView(launch.Spec, log);
         return running.GetAwaiter().GetResult();
     }
 
@@ -91,5 +81,24 @@ public static class MonitorProcess
         {
             Interop.Namespace.Join(net.Path, Interop.Namespace.CLONE_NEWNET);
         }
+    }
+
+    /// <summary>
+    /// The sandbox helper's log, STATE/ID/monitor.log: one timestamped line per message; a write
+    /// that fails (the state directory going at delete) is dropped.
+    /// </summary>
+    public static Action<string> HelperLog(ContainerRuntime rt, string id)
+    {
+        string logPath = Path.Combine(rt.Store.DirOf(id), "monitor.log");
+        return line =>
+        {
+            try
+            {
+                File.AppendAllText(logPath, $"{DateTimeOffset.UtcNow:O} {line}\n");
+            }
+            catch (IOException)
+            {
+            }
+        };
     }
 }

@@ -81,18 +81,7 @@ internal sealed class HybridListener : IDisposable
         }
     }
 
-    private static bool IsSocketOrAbsent(string path)
-    {
-        const uint SocketType = 0xC000; // S_IFSOCK
-        try
-        {
-            return Interop.FileStat.GetFileType(path) == SocketType;
-        }
-        catch (VmSandboxException e) when (e.Errno == 2)
-        {
-            return true; // ENOENT: nothing there
-        }
-    }
+    private static bool IsSocketOrAbsent(string path) => !Path.Exists(path) || Interop.FileStat.IsSocket(path);
 
     private async Task AcceptLoopAsync()
     {
