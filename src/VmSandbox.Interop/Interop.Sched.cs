@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace VmSandbox.Interop;
 
-/// <summary>sched_setscheduler(2) on the calling thread.</summary>
+/// <summary>sched_setscheduler(2) on the calling thread; setpriority(2) (nice) of one thread.</summary>
 public static unsafe partial class Scheduling
 {
     // linux/sched.h
@@ -33,4 +33,15 @@ public static unsafe partial class Scheduling
         // SAFETY: &param is a local struct the call only reads.
         return sched_setscheduler(0, SCHED_BATCH, &param) == 0;
     }
+
+    private const int PRIO_PROCESS = 0;
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static partial int setpriority(int which, int who, int prio);
+
+    /// <summary>
+    /// The nice value of thread <paramref name="tid"/> (0: the calling thread; on Linux it is per
+    /// thread, and threads created later inherit their creator's). False if the kernel refused.
+    /// </summary>
+    public static bool TrySetNice(int tid, int nice) => setpriority(PRIO_PROCESS, tid, nice) == 0;
 }

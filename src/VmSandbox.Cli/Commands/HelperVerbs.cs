@@ -21,6 +21,13 @@ public static class HelperVerbs
         return MemberProcess.Run(rt, args.SingleId(MemberProcess.Verb), args.Required(MemberProcess.Verb, "report"), args.Value("tty"));
     }
 
+    /// <summary>`__pool-vm DIR`: one VM of the warm pool (<see cref="Runtime.Sandbox.PoolVm"/>).</summary>
+    public static int PoolVm(ArgReader reader, ContainerRuntime rt)
+    {
+        VerbArgs args = VerbArgs.Parse(reader, Runtime.Sandbox.PoolVm.Verb, [], []);
+        return Runtime.Sandbox.PoolVm.Run(rt.Config, args.SingleId(Runtime.Sandbox.PoolVm.Verb));
+    }
+
     public static int ExecRelay(ArgReader reader, ContainerRuntime rt)
     {
         const string verb = Runtime.Containers.ExecRelay.Verb;

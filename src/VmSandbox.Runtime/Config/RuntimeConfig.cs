@@ -32,4 +32,6 @@ public sealed record RuntimeConfig
     public string StateRoot { get; init; } = "/run/vmsandbox";
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>pool.size: VMs the warm pool keeps booted ahead of time (ADR 0018); 0, the default, is off.</summary>
+    public int PoolSize { get; init; }
 }

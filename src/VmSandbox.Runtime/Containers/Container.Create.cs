@@ -102,9 +102,22 @@ public sealed partial class Container
             (monitor, MonitorReport outcome) = rt.Host.Launch(new HelperLaunch(pod is null ? MonitorProcess.Verb : MemberProcess.Verb, [], id, console?.PeerPath,
                 Path.Combine(runDir, "create.sock"), rt.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor")
             { PipeStdio = options.PipeStdio });
-            record = record with { MonitorPid = monitor.Pid, MonitorStartTime = monitor.StartTime, GuestPid = outcome.GuestPid };
+            record = record with
+            {
+                MonitorPid = monitor.Pid,
+                MonitorStartTime = monitor.StartTime,
+                GuestPid = outcome.GuestPid,
+                SandboxRunDir = record.SandboxRunDir ?? outcome.VmRunDir,
+                PoolVmPid = outcome.VmPid,
+                PoolVmStartTime = outcome.VmStartTime,
+            };
             rt.Store.Save(record);
-            rt.Log.Debug($"create {id}: sandbox monitor {monitor.Pid}, container process {outcome.GuestPid} in the guest, stopped before exec");
+            rt.Log.Debug($"create {id}: sandbox monitor {monitor.Pid}, container process {outcome.GuestPid} in the guest, stopped before exec"
+                + (outcome.VmRunDir is null ? "" : $", in pooled vm {outcome.VmRunDir}"));
+            if (rt.Config.PoolSize > 0 && pod is null)
+            {
+                rt.Host.RefillPool(rt.Config, rt.Log.Debug);
+            }
             if (options.PidFile is not null)
             {
                 PidFile.Write(options.PidFile, monitor.Pid);

@@ -55,6 +55,7 @@ public sealed partial class Container
             // runc compat: poststop failures are logged, the container is removed anyway.
             _rt.Log.Warn(VmSandboxException.FormatChain(e));
         }
+        WaitPoolVmExit();
         if (!_rt.Host.Cgroups.Remove(Record.HostCgroups ?? [], TimeSpan.FromSeconds(3)))
         {
             _rt.Log.Warn($"delete {Id}: host cgroup {string.Join(", ", Record.HostCgroups ?? [])} is still busy; left in place");
@@ -81,11 +82,42 @@ public sealed partial class Container
         }
     }
 
+    /// <summary>
+    /// A pooled VM (ADR 0018) ends just after the container's monitor: wait for its process, kill
+    /// it if it hangs, and remove its directory if it could not.
+    /// </summary>
+    private void WaitPoolVmExit()
+    {
+        if (Record.PoolVmPid <= 0)
+        {
+            return;
+        }
+        if (!WaitGone(Record.PoolVmPid, Record.PoolVmStartTime, s_monitorExit))
+        {
+            _rt.Log.Warn($"delete {Id}: pooled vm process {Record.PoolVmPid} did not exit, killing it");
+            _rt.Host.Kill(Record.PoolVmPid);
+            WaitGone(Record.PoolVmPid, Record.PoolVmStartTime, s_monitorExit);
+        }
+        if (Record.SandboxRunDir is { } dir && Record.SandboxId is null && Directory.Exists(dir))
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _rt.Log.Warn($"delete {Id}: remove {dir}: {e.Message}");
+            }
+        }
+    }
+
     /// <summary>Waits until the monitor is gone (it need not be our child: polled).</summary>
-    private bool WaitMonitorExit(TimeSpan timeout)
+    private bool WaitMonitorExit(TimeSpan timeout) => WaitGone(Record.MonitorPid, Record.MonitorStartTime, timeout);
+
+    private bool WaitGone(int pid, ulong startTime, TimeSpan timeout)
     {
         DateTime deadline = DateTime.UtcNow + timeout;
-        while (_rt.Host.IsAlive(Record.MonitorPid, Record.MonitorStartTime))
+        while (_rt.Host.IsAlive(pid, startTime))
         {
             if (DateTime.UtcNow > deadline)
             {

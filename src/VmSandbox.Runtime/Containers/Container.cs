@@ -109,7 +109,11 @@ public sealed partial class Container : IDisposable
     /// The container's host PIDs: its sandbox, the monitor and every process below it (QEMU,
     /// virtiofsd); none once stopped (runc: not an error).
     /// </summary>
-    public IReadOnlyList<int> HostPids() => Status == ContainerStatus.Stopped ? [] : ProcessProbe.SelfAndDescendants(Record.MonitorPid);
+    public IReadOnlyList<int> HostPids() => Status == ContainerStatus.Stopped ? []
+        : Record.PoolVmPid > 0 && ProcessProbe.IsAlive(Record.PoolVmPid, Record.PoolVmStartTime)
+            // A pooled VM's QEMU and virtiofsd are its holder's children, not the monitor's (ADR 0018).
+            ? [.. ProcessProbe.SelfAndDescendants(Record.MonitorPid).Concat(ProcessProbe.SelfAndDescendants(Record.PoolVmPid)).Order()]
+            : ProcessProbe.SelfAndDescendants(Record.MonitorPid);
 
     public void Dispose() => Monitor?.Dispose();
 

@@ -29,9 +29,15 @@ public sealed record ContainerRecord
     public IReadOnlyList<string>? HostCgroups { get; init; }
     /// <summary>A pod member: the pod's sandbox container, whose VM runs this one (its "monitor" is then a member relay).</summary>
     public string? SandboxId { get; init; }
-    /// <summary>A pod member: the run directory of that sandbox, where its agent and monitor are reached.</summary>
+    /// <summary>
+    /// A pod member: the run directory of that sandbox, where its agent and monitor are reached;
+    /// a container in a pooled VM (ADR 0018): that VM's directory.
+    /// </summary>
     public string? SandboxRunDir { get; init; }
+    /// <summary>A container in a pooled VM: the process that holds the VM, which ends after the container's monitor.</summary>
+    public int PoolVmPid { get; init; }
+    public ulong PoolVmStartTime { get; init; }
 
-    /// <summary>Where the VM that runs this container has its sockets: its own run directory, or its pod sandbox's.</summary>
+    /// <summary>Where the VM that runs this container has its sockets: its own run directory, its pod sandbox's or its pooled VM's.</summary>
     public string VmRunDir() => SandboxRunDir ?? RunDir;
 }

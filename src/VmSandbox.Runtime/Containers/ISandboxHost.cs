@@ -18,6 +18,12 @@ public interface ISandboxHost
     /// </summary>
     (IHelperProcess Helper, MonitorReport Report) Launch(HelperLaunch launch);
 
+    /// <summary>
+    /// Boots replacements for the warm pool's claimed VMs (ADR 0018), detached and not waited
+    /// for; a failure is logged, never the caller's.
+    /// </summary>
+    void RefillPool(Config.RuntimeConfig config, Action<string> log);
+
     /// <summary>The agent and monitor of the sandbox that runs <paramref name="record"/>.</summary>
     IContainerAgent Agent(ContainerRecord record);
 

@@ -10,7 +10,9 @@ namespace VmSandbox.Runtime.Containers;
 /// <c>__monitor --report SOCK [--tty /dev/pts/N] ID</c>. It leaves the caller's session, enters
 /// the container's network namespace (a new one, or the one named in the config, so that Docker's
 /// prestart hook finds it at /proc/PID/ns/net), and runs <see cref="SandboxMonitor"/> until the
-/// container ends; its exit status is the container's. It reads the config create validated (the
+/// container ends; its exit status is the container's. With the warm pool on (ADR 0018) it first
+/// tries to claim a pooled VM, whose network namespace it then joins instead, and runs the
+/// container there as a pod member's relay does (<see cref="MemberProcess.RunPooledAsync"/>). It reads the config create validated (the
 /// container's copy) once and hands the monitor that typed launch. Its main thread only waits, in
 /// a <see cref="RootfsView"/> of the container's root.
 /// </summary>
@@ -23,6 +25,7 @@ public static class MonitorProcess
         _ = Interop.ProcessCalls.NewSession(); // false only if already a group leader: then already detached enough
         Action<string> log = HelperLog(rt, id);
         MonitorLaunch launch;
+        PoolClaim? claim = null;
         try
         {
             ContainerRecord record = rt.Store.Load(id);
@@ -38,16 +41,24 @@ public static class MonitorProcess
             // Namespaces are per thread: enter the network namespace on the main thread, before
             // anything else runs, so /proc/<monitor pid>/ns/net is the container's.
             EnterNetworkNamespace(launch.Spec.Spec);
+            // A pooled VM brings a new network namespace of its own, wired as this one would be.
+            if (WarmPool.Unfit(launch.Spec.Spec, rt.Config) is null && WarmPool.TryClaim(rt.Config, rt.Store.Root, id, log) is { } taken)
+            {
+                claim = taken;
+                Interop.Namespace.Join($"/proc/{taken.Pid}/ns/net", Interop.Namespace.CLONE_NEWNET);
+                log($"container {id}: took pooled vm {Path.GetFileName(taken.Dir)}");
+            }
         }
         catch (Exception e)
         {
             log(VmSandboxException.FormatChain(e));
             return SandboxMonitor.ReportFailureAsync(report, e, log).GetAwaiter().GetResult();
         }
-        var monitor = new SandboxMonitor(launch, rt.Config, report, ttyPath, log);
         // The work runs on the thread pool; the main thread, which stands for the container in
         // /proc/PID/ns/mnt and /proc/PID/root, shows its rootfs (podman cp) and only waits.
-        Task<int> running = Task.Run(() => monitor.RunAsync(CancellationToken.None));
+        Task<int> running = claim is not null
+            ? Task.Run(() => MemberProcess.RunPooledAsync(rt, id, report, ttyPath, claim, log))
+            : Task.Run(() => new SandboxMonitor(launch, rt.Config, report, ttyPath, log).RunAsync(CancellationToken.None));
         using RootfsView? view = EnterRootfsView(launch.Spec, log);
         return running.GetAwaiter().GetResult();
     }

@@ -47,6 +47,38 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
 
     public IContainerAgent Agent(ContainerRecord record) => new OsContainerAgent(record);
 
+    public void RefillPool(Config.RuntimeConfig config, Action<string> log)
+    {
+        try
+        {
+            WarmPool.Refill(config, dir =>
+            {
+                // Its stdio are pipes closed at once (it moves to /dev/null): the caller's own,
+                // Docker's shim's pipes, must not stay open in a process that outlives it.
+                var psi = new ProcessStartInfo(executable)
+                {
+                    UseShellExecute = false,
+                    RedirectStandardInput = true,
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                };
+                foreach (string a in (IEnumerable<string>)[.. globalArgs, PoolVm.Verb, dir])
+                {
+                    psi.ArgumentList.Add(a);
+                }
+                using Process p = Process.Start(psi) ?? throw new InvalidOperationException($"start {PoolVm.Verb}");
+                p.StandardInput.Close();
+                p.StandardOutput.Close();
+                p.StandardError.Close();
+            }, log);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // The container runs; the next create tries again.
+            log($"warm pool: refill: {e.Message}");
+        }
+    }
+
     public bool IsAlive(int pid, ulong startTime) => ProcessProbe.IsAlive(pid, startTime);
 
     public void Kill(int pid)

@@ -12,6 +12,11 @@ namespace VmSandbox.Runtime.Sandbox;
 public sealed record MonitorReport
 {
     public int GuestPid { get; init; }
+
+    /// <summary>A monitor that claimed a pooled VM: that VM's directory and process (ADR 0018); else null and 0.</summary>
+    public string? VmRunDir { get; init; }
+    public int VmPid { get; init; }
+    public ulong VmStartTime { get; init; }
     public WireError? Error { get; init; }
 
     public static MonitorReport Failed(Exception e) => new() { Error = WireError.From(e) };

@@ -53,6 +53,15 @@ public sealed class RuntimeConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void The_warm_pool_is_off_unless_pool_size_is_set()
+    {
+        Assert.Equal(0, Load(("VMSANDBOX_CONFIG", WriteConfig("{}"))).PoolSize);
+        Assert.Equal(3, Load(("VMSANDBOX_CONFIG", WriteConfig("""{ "pool": { "size": 3 } }"""))).PoolSize);
+        var e = Assert.Throws<VmSandboxException>(() => Load(("VMSANDBOX_CONFIG", WriteConfig("""{ "pool": { "size": -1 } }"""))));
+        Assert.Contains("pool.size \"-1\" is not a whole number in 0..64", VmSandboxException.FormatChain(e), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_kernel_path_in_the_file_keeps_working_with_the_debian_initrd()
     {
         RuntimeConfig c = Load(("VMSANDBOX_CONFIG", WriteConfig("""{ "guest": { "dir": "/g", "kernel": "/k/bzImage" } }""")));

@@ -282,6 +282,26 @@ public sealed class ContainerLifecycleTests : IDisposable
     }
 
     [Fact]
+    public void A_container_in_a_pooled_vm_is_reached_there_and_create_refills_the_pool()
+    {
+        _host.NextReport = new MonitorReport { GuestPid = 7, VmRunDir = "/run/x/.pool/ab", VmPid = 4242, VmStartTime = 99 };
+        using Container c = Container.Create(_rt with { Config = _rt.Config with { PoolSize = 1 } }, "c1", new CreateOptions { Bundle = _bundle });
+        Assert.Equal(["launch __monitor", "refill-pool"], _host.Calls);
+        Assert.Equal("/run/x/.pool/ab", c.Record.VmRunDir());
+        Assert.Null(c.Record.SandboxId); // not a pod member: its own namespaces in the guest
+        Assert.Equal(4242, c.Record.PoolVmPid);
+        Assert.Equal(99UL, c.Record.PoolVmStartTime);
+    }
+
+    [Fact]
+    public void Without_the_pool_create_starts_no_pooled_vm()
+    {
+        using Container c = Create();
+        Assert.DoesNotContain("refill-pool", _host.Calls);
+        Assert.Equal(c.Record.RunDir, c.Record.VmRunDir());
+    }
+
+    [Fact]
     public void A_pod_container_whose_sandbox_is_not_here_gets_its_own_vm()
     {
         Annotate("container", "elsewhere");

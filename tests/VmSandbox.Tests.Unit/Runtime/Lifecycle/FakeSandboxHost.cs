@@ -42,6 +42,8 @@ internal sealed class FakeSandboxHost : ISandboxHost
 
     public IContainerAgent Agent(ContainerRecord record) => new FakeAgent(this, record);
 
+    public void RefillPool(VmSandbox.Runtime.Config.RuntimeConfig config, Action<string> log) => Calls.Add("refill-pool");
+
     public bool IsAlive(int pid, ulong startTime) => _alive.ContainsKey(pid);
 
     public void Kill(int pid)
