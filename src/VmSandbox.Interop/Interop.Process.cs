@@ -51,6 +51,18 @@ public static unsafe partial class ProcessCalls
 
     public static int GetPid() => LibC.getpid();
 
+    [LibraryImport("libc", EntryPoint = "close_range", SetLastError = true)]
+    private static partial int close_range(uint first, uint last, int flags);
+
+    private const int CLOSE_RANGE_CLOEXEC = 4;
+
+    /// <summary>
+    /// Marks every descriptor from <paramref name="firstFd"/> up close-on-exec (close_range(2)):
+    /// a long-lived process started next inherits none of what this one was given by its caller
+    /// (a lock's descriptor, a shim's pipes). False if the kernel refused (before 5.11).
+    /// </summary>
+    public static bool TrySetCloseOnExecFrom(int firstFd) => close_range((uint)firstFd, uint.MaxValue, CLOSE_RANGE_CLOEXEC) == 0;
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int kill(int pid, int sig);
 
@@ -106,6 +118,15 @@ public static unsafe partial class ProcessCalls
             throw SyscallError.Create("pipe2", null, Marshal.GetLastPInvokeError());
         }
         return (new SafeFd(fds[0]), new SafeFd(fds[1]));
+    }
+
+    /// <summary>Clears FD_CLOEXEC: <paramref name="fd"/> is inherited across exec (tests stand in for a caller's descriptor with it).</summary>
+    public static void ClearCloseOnExec(int fd)
+    {
+        if (fcntl(fd, F_SETFD, 0) < 0)
+        {
+            throw SyscallError.Create("fcntl(F_SETFD)", null, Marshal.GetLastPInvokeError());
+        }
     }
 
     /// <summary>Duplicates <paramref name="fd"/> to the lowest free descriptor at or above <paramref name="minFd"/>, O_CLOEXEC.</summary>

@@ -27,6 +27,16 @@ internal sealed class BenchDockerd : IDisposable
     /// <summary>The runtimes to compare, by their daemon.json name; runsc only where it is installed.</summary>
     public IReadOnlyList<string> Runtimes { get; }
 
+    /// <summary>vmsandbox with a warm pool of one VM (ADR 0018), registered besides: not one of <see cref="Runtimes"/>.</summary>
+    public const string PoolRuntime = "vmsandbox-pool";
+
+    /// <summary>Where <see cref="PoolRuntime"/>'s pooled VMs live (its own state root).</summary>
+    public string PoolDir => Path.Combine(_dir, "pr", ".pool");
+
+    /// <summary>`vmsandbox pool ARGS` as <see cref="PoolRuntime"/> sees its pool.</summary>
+    public (int Rc, string Stdout, string Stderr) Pool(params string[] args) =>
+        Program.Run(Path.Combine(_dir, PoolRuntime), ["pool", .. args], TimeSpan.FromMinutes(4));
+
     public string Socket => Path.Combine(_dir, "docker.sock");
 
     /// <summary>Debian's client, not whatever else is first on PATH: its version matches the daemon.</summary>
@@ -57,7 +67,10 @@ internal sealed class BenchDockerd : IDisposable
         // Short: dockerd's and containerd's sockets live under it (107-byte limit).
         _dir = Directory.CreateTempSubdirectory("vmsbb-").FullName;
         Environment.SetEnvironmentVariable("DOCKER_API_VERSION", "1.41"); // Debian's dockerd 20.10, for a newer client on PATH
-        var runtimes = new JsonObject { ["vmsandbox"] = new JsonObject { ["path"] = vmsandbox } };
+        string pool = Path.Combine(_dir, PoolRuntime);
+        File.WriteAllText(pool, $"#!/bin/sh\nexport VMSANDBOX_POOL__SIZE=1 VMSANDBOX_STATEROOT={Path.Combine(_dir, "pr")}\nexec {vmsandbox} \"$@\"\n");
+        File.SetUnixFileMode(pool, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var runtimes = new JsonObject { ["vmsandbox"] = new JsonObject { ["path"] = vmsandbox }, [PoolRuntime] = new JsonObject { ["path"] = pool } };
         var names = new List<string> { "vmsandbox", "runc" };
         if (File.Exists(Runsc))
         {
@@ -139,6 +152,7 @@ internal sealed class BenchDockerd : IDisposable
             {
                 Docker(["rm", "-f", id], TimeSpan.FromMinutes(2));
             }
+            Pool("drain");
             Program.Run("/bin/kill", ["-TERM", _dockerd.Id.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10));
             if (!_dockerd.WaitForExit(TimeSpan.FromSeconds(60)))
             {

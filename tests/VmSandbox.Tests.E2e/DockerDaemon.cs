@@ -20,6 +20,9 @@ public sealed class DockerDaemon : IAsyncLifetime
     public const string NoGuestRuntime = "vmsandbox-noguest";
     public const string Image = "vmsb-busybox:e2e";
 
+    /// <summary>vmsandbox with a warm pool of one VM (ADR 0018), its pool under a state root of its own.</summary>
+    public const string PoolRuntime = "vmsandbox-pool";
+
     /// <summary>
     /// Each test's bound (xunit fails it and cancels TestContext's token): a hang in the runtime
     /// or in Docker fails that test instead of holding the suite until CI's limit. A row boots
@@ -70,12 +73,16 @@ public sealed class DockerDaemon : IAsyncLifetime
         string noGuest = Path.Combine(_dir, NoGuestRuntime);
         File.WriteAllText(noGuest, $"#!/bin/sh\nexport VMSANDBOX_GUEST__DIR={_dir}/no-guest\nexec {CliPath} \"$@\"\n");
         File.SetUnixFileMode(noGuest, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string pool = Path.Combine(_dir, PoolRuntime);
+        File.WriteAllText(pool, "#!/bin/sh\n" + string.Concat(PoolEnv.Select(e => $"export {e.Key}={e.Value}\n")) + $"exec {CliPath} \"$@\"\n");
+        File.SetUnixFileMode(pool, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var config = new JsonObject
         {
             ["runtimes"] = new JsonObject
             {
                 [Runtime] = new JsonObject { ["path"] = CliPath },
                 [NoGuestRuntime] = new JsonObject { ["path"] = noGuest },
+                [PoolRuntime] = new JsonObject { ["path"] = pool },
             },
         };
         File.WriteAllText(Path.Combine(_dir, "daemon.json"), config.ToJsonString());
@@ -124,6 +131,19 @@ public sealed class DockerDaemon : IAsyncLifetime
         await BuildImageAsync();
     }
 
+    /// <summary>The environment of <see cref="PoolRuntime"/>'s calls.</summary>
+    public IReadOnlyDictionary<string, string> PoolEnv => new Dictionary<string, string>
+    {
+        ["VMSANDBOX_POOL__SIZE"] = "1",
+        ["VMSANDBOX_STATEROOT"] = Path.Combine(_dir, "pr"),
+    };
+
+    /// <summary>Where <see cref="PoolRuntime"/>'s pooled VMs live.</summary>
+    public string PoolDir => Path.Combine(_dir, "pr", ".pool");
+
+    /// <summary>`vmsandbox pool ARGS` as <see cref="PoolRuntime"/> sees the pool.</summary>
+    public Task<CommandResult> PoolAsync(params string[] args) => RunAsync(Path.Combine(_dir, PoolRuntime), ["pool", .. args], null, TimeSpan.FromMinutes(4));
+
     public async ValueTask DisposeAsync()
     {
         try
@@ -135,6 +155,7 @@ public sealed class DockerDaemon : IAsyncLifetime
                 {
                     _ = await DockerAsync(["rm", "-f", id], timeout: TimeSpan.FromMinutes(1));
                 }
+                _ = await PoolAsync("drain");
                 _ = Kill(_dockerd.Id, 15);
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
                 try

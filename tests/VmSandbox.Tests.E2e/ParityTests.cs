@@ -38,6 +38,35 @@ public sealed class ParityTests
         Assert.Equal(runc, vmsandbox);
     }
 
+    public static TheoryData<string> NetworkRowNames => new(NetworkParityTable.Rows.Select(r => r.Name));
+
+    /// <summary>
+    /// The network rows again through a warm pool of one VM (ADR 0018): the container's network
+    /// namespace is the pooled VM's, wired by Docker after the claim. Each row starts with a
+    /// ready pooled VM and takes it.
+    /// </summary>
+    [Theory(Timeout = DockerDaemon.TestTimeoutMs)]
+    [MemberData(nameof(NetworkRowNames))]
+    public async Task Docker_behaves_as_with_runc_in_a_pooled_vm(string row)
+    {
+        ParityRow r = NetworkParityTable.Rows.Single(x => x.Name == row);
+        CommandResult fill = await _daemon.PoolAsync("fill", "--wait", "180");
+        Assert.True(fill.ExitCode == 0, $"pool fill: {fill.Stdout} {fill.Stderr}");
+        int ClaimsSoFar()
+        {
+            string log = Path.Combine(_daemon.PoolDir, "pool.log");
+            return File.Exists(log) ? File.ReadAllLines(log).Count(l => l.Contains(": claimed by container ", StringComparison.Ordinal)) : 0;
+        }
+        int before = ClaimsSoFar();
+        string pooled;
+        await using (var session = new DockerSession(_daemon, DockerDaemon.PoolRuntime))
+        {
+            pooled = await r.Observe(session);
+        }
+        Assert.Equal(r.Expect, pooled);
+        Assert.True(ClaimsSoFar() > before, "no container of the row took the pooled vm");
+    }
+
     [Fact(Timeout = DockerDaemon.TestTimeoutMs)]
     public async Task Docker_top_lists_the_sandbox_on_the_host()
     {

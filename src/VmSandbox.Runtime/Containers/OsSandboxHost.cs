@@ -66,6 +66,7 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
                 {
                     psi.ArgumentList.Add(a);
                 }
+                _ = Interop.ProcessCalls.TrySetCloseOnExecFrom(3); // nothing of ours either (HelperProcess.Start)
                 using Process p = Process.Start(psi) ?? throw new InvalidOperationException($"start {PoolVm.Verb}");
                 p.StandardInput.Close();
                 p.StandardOutput.Close();

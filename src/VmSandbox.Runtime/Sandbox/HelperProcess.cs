@@ -35,6 +35,9 @@ public static class HelperProcess
             psi.ArgumentList.Add(ttyPath);
         }
         psi.ArgumentList.Add(id);
+        // A helper outlives its caller: it must not keep the caller's own descriptors (a lock
+        // held by whoever ran us, a pipe its reader waits on for EOF), as runc closes them.
+        _ = Interop.ProcessCalls.TrySetCloseOnExecFrom(3);
         Process p = Process.Start(psi) ?? throw new VmSandboxException(ErrorCode.Internal, $"start {verbArgs[0]}");
         if (ttyPath is not null)
         {

@@ -27,6 +27,30 @@ public sealed class InteropTests
     }
 
     [Fact]
+    public void Close_on_exec_from_a_descriptor_marks_every_one_above_it()
+    {
+        (SafeFd read, SafeFd write) = ProcessCalls.CreatePipe();
+        using (read)
+        using (write)
+        {
+            // A descriptor inherited without O_CLOEXEC, as flock(1) passes its lock.
+            using SafeFd inherited = ProcessCalls.DuplicateAbove((int)read.DangerousGetHandle(), 3);
+            ProcessCalls.ClearCloseOnExec((int)inherited.DangerousGetHandle());
+            Assert.False(CloseOnExec(inherited));
+            Assert.True(ProcessCalls.TrySetCloseOnExecFrom(3));
+            Assert.True(CloseOnExec(inherited));
+            Assert.True(CloseOnExec(write));
+        }
+
+        static bool CloseOnExec(SafeFd fd)
+        {
+            // fdinfo's flags are octal open flags; O_CLOEXEC is 02000000.
+            string flags = File.ReadAllLines($"/proc/self/fdinfo/{fd.DangerousGetHandle()}").First(l => l.StartsWith("flags:", StringComparison.Ordinal))[6..].Trim();
+            return (Convert.ToInt32(flags, 8) & 0x80000) != 0;
+        }
+    }
+
+    [Fact]
     public void Raw_fd_stream_moves_bytes_both_ways()
     {
         // A Unix socketpair stands in for a vsock connection (never AF_VSOCK on the host).
