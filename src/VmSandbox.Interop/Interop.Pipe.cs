@@ -17,6 +17,31 @@ public static unsafe class Pipe
         return (new SafeFd(fds[0]), new SafeFd(fds[1]));
     }
 
+    private const int F_SETPIPE_SZ = 1031;
+
+    /// <summary>
+    /// fcntl(F_SETPIPE_SZ): asks for a pipe of <paramref name="bytes"/> (the kernel rounds up to
+    /// a power-of-two number of pages); false when refused (above /proc/sys/fs/pipe-max-size
+    /// without CAP_SYS_RESOURCE, or the user's pipe quota), and the pipe keeps its size.
+    /// </summary>
+    public static bool TrySetSize(SafeFd fd, int bytes)
+    {
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            // SAFETY: fcntl on an fd kept alive by the AddRef above; no pointers involved.
+            return LibC.fcntl(fd.Fd, F_SETPIPE_SZ, bytes) >= 0;
+        }
+        finally
+        {
+            if (added)
+            {
+                fd.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>Sets O_NONBLOCK on this end only (each end is its own open file description).</summary>
     public static void SetNonBlocking(SafeFd fd)
     {

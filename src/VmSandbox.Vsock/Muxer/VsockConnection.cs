@@ -10,8 +10,19 @@ namespace VmSandbox.Vsock.Muxer;
 /// </summary>
 internal sealed class VsockConnection
 {
-    /// <summary>Our receive buffer per connection, advertised as buf_alloc (Linux's default too).</summary>
-    public const int BufferSize = 64 * 1024;
+    /// <summary>
+    /// Our receive buffer per connection (guest → host), advertised as buf_alloc: Linux's
+    /// default (VIRTIO_VSOCK_DEFAULT_BUF_SIZE, 256 KiB), room for four full packets, so a
+    /// streaming guest rarely waits for credit and needs a CREDIT_UPDATE (an interrupt, costly
+    /// under TCG) only every few packets.
+    /// </summary>
+    public const int BufferSize = 256 * 1024;
+
+    /// <summary>Host → guest: one socket read's worth, at most one packet's payload.</summary>
+    public const int FromHostSize = 64 * 1024;
+
+    /// <summary>VIRTIO_VSOCK_MAX_PKT_BUF_SIZE: the largest payload a guest puts in one packet.</summary>
+    public const uint MaxPacketPayload = 64 * 1024;
 
     public VsockConnection(uint localPort, uint peerPort, ConnectionState state)
     {
@@ -55,7 +66,7 @@ internal sealed class VsockConnection
     public bool HostWriteShutdown { get; set; }
 
     // Host → guest: one read's worth of bytes waiting for rx buffers and peer credit.
-    public byte[] FromHost { get; } = new byte[BufferSize];
+    public byte[] FromHost { get; } = new byte[FromHostSize];
 
     public int FromHostOffset { get; set; }
 
@@ -89,6 +100,29 @@ internal sealed class VsockConnection
     }
 
     public int FromHostAvailable => FromHostLength - FromHostOffset;
+
+    /// <summary>
+    /// Whether the guest should hear our fwd_cnt now. It may send while what it believes free
+    /// (buf_alloc − bytes it sent + the fwd_cnt we last told it) is above zero, so an update is
+    /// owed once that drops below one full packet: then with at least a packet's worth to give
+    /// back, or with everything written (all the credit there is). Earlier updates would only
+    /// cost the guest interrupts (Linux's receiver, virtio_transport_stream_do_dequeue, also
+    /// waits until the sender's free space is below a packet).
+    /// </summary>
+    public bool CreditUpdateDue
+    {
+        get
+        {
+            uint unadvertised = FwdCnt - AdvertisedFwdCnt;
+            if (unadvertised == 0)
+            {
+                return false;
+            }
+            uint believedInFlight = FwdCnt + (uint)ToHostCount - AdvertisedFwdCnt;
+            uint believedFree = believedInFlight >= BufferSize ? 0 : BufferSize - believedInFlight;
+            return believedFree < MaxPacketPayload && (unadvertised >= MaxPacketPayload || ToHostCount == 0);
+        }
+    }
 
     /// <summary>Whether <see cref="VsockMuxer"/> can produce a packet for this connection now.</summary>
     public bool HasRxWork =>

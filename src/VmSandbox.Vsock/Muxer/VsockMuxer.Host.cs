@@ -158,10 +158,7 @@ internal sealed partial class VsockMuxer
                     conn.ToHostStart = (conn.ToHostStart + n) % VsockConnection.BufferSize;
                     conn.ToHostCount -= n;
                     conn.FwdCnt += (uint)n;
-                    // Tell the guest about freed space once a quarter of the buffer was consumed, or
-                    // when we drained it (vhost-device-vsock does the former).
-                    uint unadvertised = conn.FwdCnt - conn.AdvertisedFwdCnt;
-                    if (unadvertised >= VsockConnection.BufferSize / 4 || (conn.ToHostCount == 0 && unadvertised > 0))
+                    if (conn.CreditUpdateDue)
                     {
                         MarkPending(conn, PendingControl.CreditUpdate);
                         wake = true;

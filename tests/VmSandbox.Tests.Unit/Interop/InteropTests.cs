@@ -51,6 +51,27 @@ public sealed class InteropTests
     }
 
     [Fact]
+    public void A_pipe_grown_to_1_MiB_holds_1_MiB_and_an_impossible_size_is_refused()
+    {
+        (SafeFd read, SafeFd write) = Pipe.Create();
+        using (read)
+        using (write)
+        {
+            Assert.True(Pipe.TrySetSize(read, 1024 * 1024)); // the size the agent gives output pipes
+            Assert.False(Pipe.TrySetSize(read, int.MaxValue)); // EINVAL: the pipe keeps its size
+            Pipe.SetNonBlocking(write);
+            byte[] chunk = new byte[4096];
+            int written = 0;
+            for (int i = 0; i < 1024 && Pipe.Write(write, chunk) > 0; i++)
+            {
+                written += chunk.Length;
+            }
+            Assert.Equal(1024 * 1024, written);
+            Assert.Equal(0, Pipe.Write(write, chunk)); // full: EAGAIN
+        }
+    }
+
+    [Fact]
     public void Raw_fd_stream_moves_bytes_both_ways()
     {
         // A Unix socketpair stands in for a vsock connection (never AF_VSOCK on the host).

@@ -19,7 +19,7 @@ public sealed class VsockMuxerTests : IDisposable
         VsockHeader resp = _h.Expect(VsockOp.Response);
         Assert.Equal(hostPort, resp.SrcPort);
         Assert.Equal(guestPort, resp.DstPort);
-        Assert.Equal(65536u, resp.BufAlloc);
+        Assert.Equal(262144u, resp.BufAlloc);
         return (host, listener);
     }
 
@@ -56,15 +56,98 @@ public sealed class VsockMuxerTests : IDisposable
         {
             _h.Send(MuxerHarness.Packet(VsockOp.Rw, 1000, 1234, "hello"u8));
             Assert.Equal("hello", Encoding.ASCII.GetString(ReadExactly(host, 5)));
-            // The writer drained the buffer: a CREDIT_UPDATE tells the guest fwd_cnt = 5.
-            VsockHeader update = _h.Expect(VsockOp.CreditUpdate);
-            Assert.Equal(5u, update.FwdCnt);
 
+            // Our next packet carries fwd_cnt = 5 (no separate update for 5 bytes of a 256 KiB window).
             host.Send("world!"u8);
             var p = _h.Next();
             Assert.NotNull(p);
             Assert.Equal(VsockOp.Rw, p.Value.Header.Op);
             Assert.Equal("world!", Encoding.ASCII.GetString(p.Value.Payload));
+            Assert.Equal(5u, p.Value.Header.FwdCnt);
+        }
+    }
+
+    [Fact]
+    public void Guest_streaming_below_its_window_gets_no_credit_updates()
+    {
+        (Socket host, Socket listener) = Establish(1000, 1234);
+        using (host)
+        using (listener)
+        {
+            // 128 KiB of a 256 KiB window: the guest still believes 128 KiB free, no interrupt owed.
+            byte[] chunk = new byte[32 * 1024];
+            for (int i = 0; i < 4; i++)
+            {
+                chunk.AsSpan().Fill((byte)i);
+                _h.Send(MuxerHarness.Packet(VsockOp.Rw, 1000, 1234, chunk));
+            }
+            byte[] got = ReadExactly(host, 4 * chunk.Length);
+            for (int i = 0; i < 4; i++)
+            {
+                Assert.True(got.AsSpan(i * chunk.Length, chunk.Length).IndexOfAnyExcept((byte)i) < 0, $"chunk {i} out of order or corrupt");
+            }
+            Assert.Null(_h.Next(200));
+        }
+    }
+
+    [Fact]
+    public void Guest_near_the_end_of_its_window_gets_a_credit_update_once_drained()
+    {
+        (Socket host, Socket listener) = Establish(1000, 1234);
+        using (host)
+        using (listener)
+        {
+            // 224 KiB sent: the guest believes 32 KiB free, less than a packet, so it is owed one.
+            byte[] chunk = new byte[32 * 1024];
+            for (int i = 0; i < 7; i++)
+            {
+                _h.Send(MuxerHarness.Packet(VsockOp.Rw, 1000, 1234, chunk));
+            }
+            _ = ReadExactly(host, 7 * chunk.Length);
+            VsockHeader update = _h.Expect(VsockOp.CreditUpdate);
+            Assert.Equal((uint)(7 * chunk.Length), update.FwdCnt);
+            Assert.Equal(262144u, update.BufAlloc);
+        }
+    }
+
+    [Fact]
+    public async Task Guest_filling_the_whole_window_is_never_left_without_credit()
+    {
+        (Socket host, Socket listener) = Establish(1000, 1234);
+        using (host)
+        using (listener)
+        {
+            // Eight rounds of a full window, each sent only as the credit the updates grant: a
+            // guest that honours credit never stalls, and every byte arrives in order.
+            uint sent = 0;
+            uint peerFwd = 0;
+            const uint window = 262144;
+            var reader = Task.Run(() => ReadExactly(host, (int)(8 * window)));
+            for (int round = 0; round < 64; round++)
+            {
+                while (sent - peerFwd < window && sent < 8 * window)
+                {
+                    int len = (int)Math.Min(32 * 1024, window - (sent - peerFwd));
+                    byte[] data = new byte[len];
+                    for (int i = 0; i < len; i++)
+                    {
+                        data[i] = (byte)((sent + i) % 251);
+                    }
+                    _h.Send(MuxerHarness.Packet(VsockOp.Rw, 1000, 1234, data));
+                    sent += (uint)len;
+                }
+                if (sent == 8 * window)
+                {
+                    break;
+                }
+                peerFwd = _h.Expect(VsockOp.CreditUpdate).FwdCnt;
+            }
+            Assert.Equal(8 * window, sent);
+            byte[] got = await reader;
+            for (int i = 0; i < got.Length; i++)
+            {
+                Assert.Equal((byte)(i % 251), got[i]);
+            }
         }
     }
 
@@ -98,7 +181,7 @@ public sealed class VsockMuxerTests : IDisposable
         {
             _h.Send(MuxerHarness.Packet(VsockOp.CreditRequest, 1000, 1234));
             VsockHeader u = _h.Expect(VsockOp.CreditUpdate);
-            Assert.Equal(65536u, u.BufAlloc);
+            Assert.Equal(262144u, u.BufAlloc);
             Assert.Equal(0u, u.FwdCnt);
         }
     }
@@ -171,8 +254,8 @@ public sealed class VsockMuxerTests : IDisposable
         using (listener)
         {
             // Nobody reads the host socket, but the kernel buffers plenty; use packets larger
-            // than our whole buffer instead: 64 KiB + 1 in one RW can never fit.
-            _h.Send(MuxerHarness.Packet(VsockOp.Rw, 1000, 1234, new byte[65537]));
+            // than our whole buffer instead: 256 KiB + 1 in one RW can never fit.
+            _h.Send(MuxerHarness.Packet(VsockOp.Rw, 1000, 1234, new byte[VmSandbox.Vsock.Muxer.VsockConnection.BufferSize + 1]));
             _h.Expect(VsockOp.Rst);
             Assert.Equal(0, _h.Muxer.ConnectionCount);
         }
