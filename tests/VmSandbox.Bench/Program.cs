@@ -82,7 +82,7 @@ public static class Program
             Console.Error.Write(doc.ToString(from, doc.Length - from));
         }
         doc.AppendLine(NotMeasured).AppendLine();
-        doc.AppendLine("vmsandbox with a warm pool of booted VMs (there is none yet: its rows go under vmsandbox's in the Docker tables), and")
+        doc.AppendLine("The warm pool (ADR 0018) anywhere but the cold `docker run` table (its idle cost is under that table), and")
             .AppendLine("everything under KVM: these machines have no /dev/kvm, so every vmsandbox number here is QEMU's TCG emulation.")
             .AppendLine();
 
