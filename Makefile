@@ -113,7 +113,7 @@ install: build ## Install under PREFIX (default /usr/local) and register the run
 	@if [ -z "$(DESTDIR)" ]; then $(PREFIX)/bin/vmsandbox install --docker; fi
 
 uninstall: ## Unregister from Docker and remove what install put under PREFIX
-	@if [ -z "$(DESTDIR)" ] && [ -x $(PREFIX)/bin/vmsandbox ]; then $(PREFIX)/bin/vmsandbox uninstall --docker; fi
+	@if [ -z "$(DESTDIR)" ] && [ -x $(PREFIX)/bin/vmsandbox ]; then $(PREFIX)/bin/vmsandbox uninstall --docker; $(PREFIX)/bin/vmsandbox pool drain; fi
 	rm -f $(DESTDIR)$(PREFIX)/bin/vmsandbox $(DESTDIR)$(PREFIX)/bin/containerd-shim-vmsandbox-v2
 	rm -rf $(DESTDIR)$(PREFIX)/share/vmsandbox
 
