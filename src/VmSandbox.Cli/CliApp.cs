@@ -8,9 +8,7 @@ namespace VmSandbox.Cli;
 /// </summary>
 public static class CliApp
 {
-    public static string Version => typeof(CliApp).Assembly
-        .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-        .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0";
+    public static string Version => BuildVersion.Of(typeof(CliApp).Assembly);
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {

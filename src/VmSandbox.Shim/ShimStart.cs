@@ -21,9 +21,7 @@ public static class ShimStart
     private const string SandboxIdAnnotation = "io.kubernetes.cri.sandbox-id";
     private static readonly TimeSpan s_serverReady = TimeSpan.FromSeconds(30);
 
-    public static string Version => typeof(ShimStart).Assembly
-        .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-        .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0";
+    public static string Version => BuildVersion.Of(typeof(ShimStart).Assembly);
 
     public static int Run(ShimFlags flags)
     {
