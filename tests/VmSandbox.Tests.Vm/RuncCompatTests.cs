@@ -113,6 +113,47 @@ public sealed class RuncCompatTests(BundleFixture fx)
         fx.AssertNothingLeft(root, "procsym");
     }
 
+    [Fact]
+    public async Task Rootfs_propagation_unbindable_marks_the_containers_root_and_a_file_bind_shows_runcs_root()
+    {
+        // runc's rootfsPropagation "unbindable": the container's "/" shows it in mountinfo's optional
+        // fields. A file bind's root (field 4) is its path in the host's file system, as the kernel
+        // shows a bind of it on the host; a directory bind is a virtio-fs submount in the guest,
+        // a file system of its own, so its root reads "/" (docs/oci.md).
+        string source = Directory.CreateTempSubdirectory("vmsb-mi-").FullName;
+        string file = Path.Combine(source, "file");
+        File.WriteAllText(file, "x");
+        string onHost = Path.Combine(source, "on-host");
+        File.WriteAllText(onHost, "");
+        try
+        {
+            string hostRoot = Path.Combine(source, "host-root");
+            Assert.Equal(0, Run("unshare", "-m", "--propagation", "private", "sh", "-c",
+                $"mount --bind {file} {onHost} && awk '$5 == \"{onHost}\" {{ print $4 }}' /proc/self/mountinfo > {hostRoot}"));
+            string expectedRoot = File.ReadAllText(hostRoot).Trim();
+            Assert.StartsWith("/", expectedRoot, StringComparison.Ordinal);
+
+            JsonObject spec = ContainerSpecs.Spec(ContainerSpecs.Process("cat", "/proc/self/mountinfo"));
+            spec["linux"]!["rootfsPropagation"] = "unbindable";
+            JsonArray mounts = spec["mounts"]!.AsArray();
+            mounts.Add(ContainerSpecs.Mount("/mnt/dir", "bind", source, "rbind"));
+            mounts.Add(ContainerSpecs.Mount("/mnt/file", "bind", file, "bind"));
+            string root = fx.NewRoot();
+            var r = await fx.Cli(root, "run", "--bundle", fx.Bundle(spec), "unbindable");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            Dictionary<string, string[]> byTarget = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split(' ')).GroupBy(f => f[4]).ToDictionary(g => g.Key, g => g.Last());
+            Assert.True(byTarget["/"].TakeWhile(f => f != "-").Skip(6).Contains("unbindable"), r.Stdout);
+            Assert.True(byTarget["/mnt/file"][3] == expectedRoot, $"expected root {expectedRoot}:\n{r.Stdout}");
+            Assert.True(byTarget["/mnt/dir"][3] == "/", r.Stdout);
+            fx.AssertNothingLeft(root, "unbindable");
+        }
+        finally
+        {
+            Directory.Delete(source, recursive: true);
+        }
+    }
+
     private static int Run(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { UseShellExecute = false };

@@ -146,11 +146,27 @@ public sealed record MountOptions(ulong Flags, ulong PropagationFlags, string Da
         return new MountOptions(flags, propagation, string.Join(',', data)) { RecursiveSet = recursiveSet, RecursiveClear = recursiveClear, CopyUp = copyUp };
     }
 
-    /// <summary>runc's rootfsPropagation: the flags for the container's "/" (default rslave).</summary>
-    public static ulong RootPropagation(string? name) => name switch
+    /// <summary>
+    /// runc's rootfsPropagation (libcontainer/rootfs_linux.go), as two mount calls: <c>Before</c>
+    /// on the guest's "/" before the rootfs is bound (default rslave, so nothing the container
+    /// mounts reaches the guest), <c>After</c> on the container's "/" once the root is switched
+    /// (0: none). The new "/" is a bind of the rootfs, which is already private or slave; a bind
+    /// is never unbindable, and runc makes it shared only here, so shared and unbindable are
+    /// applied once more after the switch. Before it, unbindable becomes private: the share the
+    /// rootfs and every bind source come from must stay bindable (binding an unbindable mount
+    /// fails with EINVAL), and an unbindable mount propagates nothing, as a private one (runc
+    /// makes the rootfs's parent private for the same reason).
+    /// </summary>
+    public static (ulong Before, ulong After) RootPropagation(string? name)
     {
-        null or "" => MountCalls.MS_SLAVE | MountCalls.MS_REC,
-        _ when s_propagation.TryGetValue(name, out ulong p) => p,
-        _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.rootfsPropagation {name}: unknown propagation"),
-    };
+        ulong flags = name switch
+        {
+            null or "" => MountCalls.MS_SLAVE | MountCalls.MS_REC,
+            _ when s_propagation.TryGetValue(name, out ulong p) => p,
+            _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.rootfsPropagation {name}: unknown propagation"),
+        };
+        ulong before = (flags & MountCalls.MS_UNBINDABLE) != 0 ? (flags & ~MountCalls.MS_UNBINDABLE) | MountCalls.MS_PRIVATE : flags;
+        ulong after = (flags & (MountCalls.MS_PRIVATE | MountCalls.MS_SLAVE)) == 0 ? flags : 0;
+        return (before, after);
+    }
 }

@@ -10,7 +10,8 @@ namespace VmSandbox.Agent.ContainerInit;
 /// <summary>
 /// Builds the container's mount namespace in the container-init process, in runc's order
 /// (libcontainer/rootfs_linux.go): "/" made slave, the rootfs bound onto itself, the OCI mounts
-/// in order, /dev, the root switch, masked and read-only paths, a read-only root.
+/// in order, /dev, the root switch, a shared or unbindable rootfsPropagation on the new "/",
+/// masked and read-only paths, a read-only root.
 /// Runs on the init's main thread, which has unshared its fs struct and mount namespace.
 /// </summary>
 public sealed class RootfsSetup
@@ -36,7 +37,8 @@ public sealed class RootfsSetup
 
     public void Run()
     {
-        MountCalls.Do("", "/", "", MountOptions.RootPropagation(_spec.Linux?.RootfsPropagation));
+        (ulong rootBefore, ulong rootAfter) = MountOptions.RootPropagation(_spec.Linux?.RootfsPropagation);
+        MountCalls.Do("", "/", "", rootBefore);
         MountCalls.Do(_rootfs, _rootfs, "bind", MountCalls.MS_BIND | MountCalls.MS_REC);
         bool devMounted = false;
         foreach (OciMount m in _spec.Mounts ?? [])
@@ -64,6 +66,11 @@ public sealed class RootfsSetup
             MountCalls.Do("", target, "", MountCalls.MS_REMOUNT | MountCalls.MS_BIND | (flags & PerMountFlags));
         }
         SwitchRoot();
+        if (rootAfter != 0)
+        {
+            // runc compat: shared and unbindable are set on the container's own "/" (see RootPropagation).
+            MountCalls.Do("", "/", "", rootAfter);
+        }
         // runc compat: the init's cwd is made if missing, as root and before the rootfs may turn
         // read-only (in the new root, so ".." cannot leave it).
         if (_spec.Process?.Cwd is { Length: > 0 } cwd)

@@ -27,10 +27,17 @@ public sealed record SandboxPlan
 
     /// <param name="mountinfo">the host's /proc/self/mountinfo lines, for the mounts below an rbind source (none: not looked for)</param>
     /// <param name="prefix">Where in the share this container's files go: "" for the VM's own container, "c/KEY/" for a pod member's.</param>
-    public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists, IEnumerable<string>? mountinfo = null, string prefix = "")
+    /// <param name="isFile">
+    /// Given with <paramref name="mountinfo"/> for the VM's own container (true for a file source
+    /// reached through no symlink, <see cref="FileBindLayout.IsFileWithoutSymlinks"/>): those go at
+    /// their host path (<see cref="FileBindLayout"/>), so mountinfo shows runc's root for them.
+    /// Pod members (and pooled VMs' containers) share the share with others: they keep <c>m/N</c>.
+    /// </param>
+    public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists, IEnumerable<string>? mountinfo = null, string prefix = "", Func<string, bool>? isFile = null)
     {
-        // Read only when an rbind needs it: most containers have none.
-        var hostMounts = new Lazy<List<string>>(() => mountinfo is null ? [] : MountPoints(mountinfo));
+        // Read only when an rbind or a file source needs it: most containers have neither.
+        var hostMountInfo = new Lazy<List<string>>(() => mountinfo is null ? [] : [.. mountinfo]);
+        var hostMounts = new Lazy<List<string>>(() => MountPoints(hostMountInfo.Value));
         RuntimeSpec spec = loaded.Spec;
         var binds = new List<ShareBind> { new(loaded.RootfsPath, prefix + "rootfs") };
         var mounts = new List<SharedMount>();
@@ -50,7 +57,11 @@ public sealed record SandboxPlan
             }
             if (!bySource.TryGetValue(source, out string? target))
             {
-                target = $"{prefix}m/{bySource.Count}";
+                if (prefix.Length == 0 && mountinfo is not null && isFile?.Invoke(source) == true)
+                {
+                    target = FileBindLayout.Target(FileBindLayout.HostRoot(source, hostMountInfo.Value), binds.Select(b => b.Target));
+                }
+                target ??= $"{prefix}m/{bySource.Count}";
                 bySource[source] = target;
                 binds.Add(new ShareBind(source, target));
             }

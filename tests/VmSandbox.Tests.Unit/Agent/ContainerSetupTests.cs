@@ -53,11 +53,29 @@ public sealed class ContainerSetupTests
         Assert.DoesNotContain("tmpcopyup", parsed.Data, StringComparison.Ordinal); // tmpfs refuses it: EINVAL
     }
 
-    [Fact]
-    public void Root_propagation_defaults_to_rslave_and_rejects_unknown_names()
+    public static TheoryData<string?, ulong, ulong> RootPropagations => new()
     {
-        Assert.Equal(M.MS_SLAVE | M.MS_REC, MountOptions.RootPropagation(null));
-        Assert.Equal(M.MS_SHARED, MountOptions.RootPropagation("shared"));
+        { null, M.MS_SLAVE | M.MS_REC, 0 },
+        { "", M.MS_SLAVE | M.MS_REC, 0 },
+        { "rprivate", M.MS_PRIVATE | M.MS_REC, 0 },
+        { "slave", M.MS_SLAVE, 0 },
+        { "shared", M.MS_SHARED, M.MS_SHARED },
+        { "rshared", M.MS_SHARED | M.MS_REC, M.MS_SHARED | M.MS_REC },
+        // The guest's share must stay bindable: private before the switch, unbindable after it.
+        { "unbindable", M.MS_PRIVATE, M.MS_UNBINDABLE },
+        { "runbindable", M.MS_PRIVATE | M.MS_REC, M.MS_UNBINDABLE | M.MS_REC },
+    };
+
+    [Theory]
+    [MemberData(nameof(RootPropagations))]
+    public void Root_propagation_is_applied_before_and_after_the_root_switch_as_runc_does(string? name, ulong before, ulong after)
+    {
+        Assert.Equal((before, after), MountOptions.RootPropagation(name));
+    }
+
+    [Fact]
+    public void Root_propagation_rejects_unknown_names()
+    {
         Assert.Throws<VmSandboxException>(() => MountOptions.RootPropagation("sideways"));
     }
 

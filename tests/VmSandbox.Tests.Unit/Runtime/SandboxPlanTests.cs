@@ -1,3 +1,4 @@
+using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Runtime.Config;
 using VmSandbox.Runtime.Sandbox;
@@ -7,7 +8,8 @@ namespace VmSandbox.Tests.Unit.Runtime;
 
 /// <summary>
 /// The sandbox's plan: the VM's size from linux.resources (memory plus overhead, vCPUs from the
-/// quota and the cpuset), and the host mounts below an rbind source.
+/// quota and the cpuset), the host mounts below an rbind source, and where bind sources go in the
+/// share (file sources at the path runc's mountinfo would show).
 /// </summary>
 public sealed class SandboxPlanTests
 {
@@ -94,5 +96,67 @@ public sealed class SandboxPlanTests
         Assert.Equal(["a b", "a b/deep/er"], SandboxPlan.Below("/vol/", points));
         Assert.Equal(["deep/er"], SandboxPlan.Below("/vol/a b", points));
         Assert.Empty(SandboxPlan.Below("/volume2", points));
+    }
+
+    private static readonly string[] s_hostMounts =
+    [
+        "22 1 0:20 / / rw - ext4 /dev/sda1 rw",
+        "30 22 0:30 / /var/lib/docker rw - xfs /dev/sdb1 rw",
+        "31 22 0:31 /@home /home rw - btrfs /dev/sdc1 rw",
+        "32 22 0:32 / /dev/shm rw - tmpfs tmpfs rw",
+        "33 22 0:30 /volumes/v/_data /srv/a\\040b rw - xfs /dev/sdb1 rw",
+        "34 32 0:34 / /dev/shm rw - tmpfs tmpfs rw",
+    ];
+
+    [Theory]
+    [InlineData("/etc/hosts", "/etc/hosts")]
+    [InlineData("/var/lib/docker/containers/abc/hostname", "/containers/abc/hostname")] // a file system of its own
+    [InlineData("/var/lib/dockerx/f", "/var/lib/dockerx/f")] // a name that only starts like a mount point
+    [InlineData("/home/u/f", "/@home/u/f")] // a mount whose root is a subvolume
+    [InlineData("/srv/a b/f", "/volumes/v/_data/f")] // a bind on the host, escaped in mountinfo
+    [InlineData("/dev/shm/f", "/f")] // the last mount on a point is the one seen
+    [InlineData("/etc/../etc/hosts", null)]
+    [InlineData("etc/hosts", null)]
+    [InlineData("/etc//hosts", null)]
+    public void A_file_sources_host_root_is_its_path_in_its_file_system(string source, string? root) =>
+        Assert.Equal(root, FileBindLayout.HostRoot(source, s_hostMounts));
+
+    [Theory]
+    [InlineData("/etc/hosts", "etc/hosts")]
+    [InlineData("/f", "f")]
+    [InlineData(null, null)]
+    [InlineData("/", null)]
+    [InlineData("/rootfs/etc/hosts", null)] // the share's own names
+    [InlineData("/m/0", null)]
+    [InlineData("/c/x/f", null)]
+    [InlineData("/taken/f", null)] // the same path twice: a second mount-point file would truncate the first source
+    [InlineData("/taken", null)] // above a taken path
+    [InlineData("/taken/f/g", null)] // below one
+    [InlineData("/taken2/f", "taken2/f")]
+    public void A_file_source_takes_its_host_root_in_the_share_unless_that_is_taken(string? hostRoot, string? target) =>
+        Assert.Equal(target, FileBindLayout.Target(hostRoot, ["rootfs", "m/0", "taken/f"]));
+
+    [Fact]
+    public void File_sources_of_the_vms_own_container_sit_at_their_host_root_and_directories_at_m_n()
+    {
+        var spec = new RuntimeSpec
+        {
+            Mounts =
+            [
+                new Mount { Destination = "/etc/hosts", Type = "bind", Source = "/etc/hosts", Options = ["rbind"] },
+                new Mount { Destination = "/data", Type = "bind", Source = "/srv/data", Options = ["rbind"] },
+                new Mount { Destination = "/also", Type = "bind", Source = "/etc/hosts", Options = ["bind"] },
+                new Mount { Destination = "/name", Type = "bind", Source = "/m/name", Options = ["bind"] },
+            ],
+        };
+        var loaded = new LoadedSpec("/b", "/b/config.json", "/b/rootfs", spec, []);
+        bool IsFile(string p) => p != "/srv/data";
+        SandboxPlan own = SandboxPlan.Create(loaded, s_config, "/s", _ => true, s_hostMounts, isFile: IsFile);
+        Assert.Equal(["rootfs", "etc/hosts", "m/1", "m/2"], own.Share.Binds.Select(b => b.Target));
+        Assert.Equal(["etc/hosts", "m/1", "etc/hosts", "m/2"], own.SharedMounts.Select(m => m.Path));
+        SandboxPlan member = SandboxPlan.Create(loaded, s_config, "/s", _ => true, s_hostMounts, "c/k/", IsFile);
+        Assert.Equal(["c/k/rootfs", "c/k/m/0", "c/k/m/1", "c/k/m/2"], member.Share.Binds.Select(b => b.Target));
+        SandboxPlan noMountinfo = SandboxPlan.Create(loaded, s_config, "/s", _ => true, isFile: IsFile);
+        Assert.Equal(["rootfs", "m/0", "m/1", "m/2"], noMountinfo.Share.Binds.Select(b => b.Target));
     }
 }
