@@ -325,8 +325,15 @@ public sealed class AgentContainerTests : IClassFixture<ContainerVmFixture>
         await Agent.ResumeContainerAsync(new ResumeContainerRequest { ContainerId = c.Id }, null, Ct);
         Assert.Equal(before, after);
         await Agent.UpdateContainerAsync(new UpdateContainerRequest { ContainerId = c.Id, Resources = ByteString.CopyFromUtf8("{\"pids\":{\"limit\":100}}") }, null, Ct);
-        await Task.Delay(500, Ct);
-        Assert.NotEqual(after, await CountAsync(c.Id));
+        // Resumed: its loop spawns a new sleep every 50 ms. Polled, not timed: under TCG on a
+        // busy host the first one after the thaw may take longer than any fixed wait.
+        string resumed = after;
+        for (int i = 0; i < 100 && resumed == after; i++)
+        {
+            await Task.Delay(100, Ct);
+            resumed = await CountAsync(c.Id);
+        }
+        Assert.NotEqual(after, resumed);
 
         await Agent.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = c.Id, TimeoutMs = 1000 }, null, Ct);
         var gone = await Assert.ThrowsAsync<TtrpcException>(() => Agent.ListProcessesAsync(new ListProcessesRequest { ContainerId = c.Id }, null, Ct));
