@@ -107,37 +107,12 @@ internal static class DockerRunBench
         int holder = Directory.EnumerateDirectories(docker.PoolDir)
             .Select(d => File.ReadAllText(Path.Combine(d, "pid")).Split(' ')[0])
             .Select(p => int.Parse(p, CultureInfo.InvariantCulture)).First();
-        List<int> tree = Tree(holder);
+        List<int> tree = VmSandbox.Runtime.Containers.ProcessProbe.SelfAndDescendants(holder);
         double cpuBefore = tree.Sum(CpuTicks);
         Thread.Sleep(10_000);
         double cpu = (tree.Sum(CpuTicks) - cpuBefore) / 100.0 / 10.0 * 100; // USER_HZ 100, over 10 s, in % of one CPU
         return string.Create(CultureInfo.InvariantCulture,
             $"An idle pooled VM (warmed up, unclaimed): PSS {SandboxProcesses.PssMiB(tree):F1} MiB ({SandboxProcesses.Names(tree)}), CPU {cpu:F1} % of one CPU over 10 s. The pool holds it on every host whether containers come or not, which is why `pool.size` is 0 by default (ADR 0018).");
-    }
-
-    private static List<int> Tree(int root)
-    {
-        var parents = new Dictionary<int, int>();
-        foreach (string dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
-            {
-                try
-                {
-                    string stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                    parents[pid] = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
-                }
-                catch (IOException)
-                {
-                }
-            }
-        }
-        var found = new List<int> { root };
-        for (int i = 0; i < found.Count; i++)
-        {
-            found.AddRange(parents.Where(kv => kv.Value == found[i]).Select(kv => kv.Key));
-        }
-        return found;
     }
 
     /// <summary>utime + stime of a process, in clock ticks; 0 once it is gone.</summary>

@@ -98,18 +98,17 @@ public static class MonitorProcess
     /// The sandbox helper's log, STATE/ID/monitor.log: one timestamped line per message; a write
     /// that fails (the state directory going at delete) is dropped.
     /// </summary>
-    public static Action<string> HelperLog(ContainerRuntime rt, string id)
+    public static Action<string> HelperLog(ContainerRuntime rt, string id) => LogTo(Path.Combine(rt.Store.DirOf(id), "monitor.log"));
+
+    /// <summary>Appends one timestamped line per message to <paramref name="path"/>; a write that fails (its directory going) is dropped.</summary>
+    public static Action<string> LogTo(string path) => line =>
     {
-        string logPath = Path.Combine(rt.Store.DirOf(id), "monitor.log");
-        return line =>
+        try
         {
-            try
-            {
-                File.AppendAllText(logPath, $"{DateTimeOffset.UtcNow:O} {line}\n");
-            }
-            catch (IOException)
-            {
-            }
-        };
-    }
+            File.AppendAllText(path, $"{DateTimeOffset.UtcNow:O} {line}\n");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    };
 }

@@ -53,21 +53,9 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
         {
             WarmPool.Refill(config, dir =>
             {
-                // Its stdio are pipes closed at once (it moves to /dev/null): the caller's own,
-                // Docker's shim's pipes, must not stay open in a process that outlives it.
-                var psi = new ProcessStartInfo(executable)
-                {
-                    UseShellExecute = false,
-                    RedirectStandardInput = true,
-                    RedirectStandardOutput = true,
-                    RedirectStandardError = true,
-                };
-                foreach (string a in (IEnumerable<string>)[.. globalArgs, PoolVm.Verb, dir])
-                {
-                    psi.ArgumentList.Add(a);
-                }
-                _ = Interop.ProcessCalls.TrySetCloseOnExecFrom(3); // nothing of ours either (HelperProcess.Start)
-                using Process p = Process.Start(psi) ?? throw new InvalidOperationException($"start {PoolVm.Verb}");
+                // Pipes closed at once (it moves to /dev/null): the caller's own stdio, Docker's
+                // shim's pipes, must not stay open in a process that outlives it.
+                using Process p = HelperProcess.Start(executable, globalArgs, [PoolVm.Verb], dir, ttyPath: null, pipeStdio: true);
                 p.StandardInput.Close();
                 p.StandardOutput.Close();
                 p.StandardError.Close();

@@ -42,8 +42,8 @@ public sealed class PoolVm
         _config = config;
         _dir = dir;
         _name = Path.GetFileName(dir);
-        string poolLog = Path.Combine(WarmPool.Root(config), "pool.log");
-        _log = line => Append(poolLog, $"{_name}: {line}");
+        Action<string> poolLog = MonitorProcess.LogTo(Path.Combine(WarmPool.Root(config), "pool.log"));
+        _log = line => poolLog($"{_name}: {line}");
     }
 
     /// <summary>The process's body: detaches, enters its own network namespace, runs until the VM ends.</summary>
@@ -202,12 +202,12 @@ public sealed class PoolVm
         File.WriteAllText(Path.Combine(_dir, WarmPool.ClaimedFile), id);
         try
         {
-            string containerLog = Path.Combine(store.DirOf(id), "monitor.log");
+            Action<string> containerLog = MonitorProcess.LogTo(Path.Combine(store.DirOf(id), "monitor.log"));
             Action<string> poolLog = _log;
             _log = line =>
             {
                 poolLog(line);
-                Append(containerLog, $"pooled vm {_name}: {line}");
+                containerLog($"pooled vm {_name}: {line}");
             };
             // The sandbox's processes now count as the container's, as if born in its cgroup.
             IReadOnlyList<string> cgroups = record.HostCgroups ?? [];
@@ -237,16 +237,5 @@ public sealed class PoolVm
             throw;
         }
         _log($"claimed by container {id} (monitor {pid})");
-    }
-
-    private static void Append(string path, string line)
-    {
-        try
-        {
-            File.AppendAllText(path, $"{DateTimeOffset.UtcNow:O} {line}\n");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
     }
 }
