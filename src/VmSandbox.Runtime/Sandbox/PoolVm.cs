@@ -71,12 +71,14 @@ public sealed class PoolVm
             ctx.Cancel = true;
             stop.Cancel();
         });
+        // Before the try: its finally removes the directory, which must then be one of the pool's.
+        if (!WarmPool.Root(_config).Equals(Path.GetDirectoryName(_dir), StringComparison.Ordinal) || !Directory.Exists(_dir))
+        {
+            _log($"{_dir} is not a directory of the warm pool {WarmPool.Root(_config)}");
+            return ExitCodes.Failure;
+        }
         try
         {
-            if (!WarmPool.Root(_config).Equals(Path.GetDirectoryName(_dir), StringComparison.Ordinal) || !Directory.Exists(_dir))
-            {
-                throw new VmSandboxException(ErrorCode.InvalidArgument, $"{_dir} is not a directory of the warm pool {WarmPool.Root(_config)}");
-            }
             ulong start = ProcessProbe.StartTime(Environment.ProcessId) ?? 0;
             File.WriteAllText(Path.Combine(_dir, WarmPool.ShapeFile), WarmPool.Shape(_config));
             File.WriteAllText(Path.Combine(_dir, WarmPool.PidFile), string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId} {start}"));
