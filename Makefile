@@ -23,7 +23,7 @@ CLI_SRC     := $(COMMON_SRC) $(call sources,src)
 ALL_SRC     := $(CLI_SRC) $(call sources,guest-agent tests) VmSandbox.sln
 SOLUTION_STAMP := $(OUT)/.solution-built
 
-.PHONY: help setup build kernel guest FORCE test test-unit test-vm stress test-containerd test-e2e test-conformance lint bench install uninstall demo clean proto
+.PHONY: help setup build kernel guest FORCE test test-unit test-vm test-faults fuzz stress test-containerd test-e2e test-conformance lint bench install uninstall demo clean proto
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -72,8 +72,23 @@ guest: $(GUEST_DIR)/initramfs.img ## Build the guest image (Debian cloud kernel 
 $(GUEST_DIR)/initramfs.img: $(AGENT_BIN) packaging/guest/build-guest.sh packaging/guest/modules.list $(GUEST_KERNEL)
 	@packaging/guest/build-guest.sh $(AGENT_BIN) $(GUEST_DIR) $(KERNEL_DIR)
 
-test: setup kernel build ## Run all tests (unit, VM, containerd, then Docker end to end) and print one summary line
-	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit tests/VmSandbox.Tests.Vm tests/VmSandbox.Tests.Containerd tests/VmSandbox.Tests.E2e
+# The fault, escape, hostile-guest, load, concurrency and fuzz tests carry the trait Category=Reliability
+# and record what they tried in out/reliability/rows.jsonl; docs/reliability.md is rendered from it.
+RELIABILITY_FILTER := Category=Reliability
+REPORT_RELIABILITY := $(DOTNET) run --project tests/VmSandbox.Bench -c $(CONFIGURATION) --no-build -- reliability
+
+test: setup kernel build ## Run all tests (unit, VM, containerd, then Docker end to end; the fault tests among them) and print one summary line
+	@rm -f out/reliability/rows.jsonl
+	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit tests/VmSandbox.Tests.Vm tests/VmSandbox.Tests.Containerd tests/VmSandbox.Tests.E2e; \
+		rc=$$?; $(REPORT_RELIABILITY) || true; exit $$rc
+
+test-faults: build ## Faults, escapes, hostile guests, load, concurrent calls and bounded fuzzing only; rewrites docs/reliability.md
+	@rm -f out/reliability/rows.jsonl
+	@TEST_FILTER='$(RELIABILITY_FILTER)' packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit tests/VmSandbox.Tests.Vm tests/VmSandbox.Tests.E2e; \
+		rc=$$?; $(REPORT_RELIABILITY) || true; exit $$rc
+
+fuzz: build ## Longer fuzzing than make test's: FUZZ_ITERATIONS inputs per target (default 200000); a crash found becomes a regression test
+	@VMSANDBOX_FUZZ_ITERATIONS=$(or $(FUZZ_ITERATIONS),200000) TEST_FILTER='Category=Fuzz' packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit
 
 test-unit: ## Unit tests only (no root, no VM)
 	@packaging/scripts/run-tests.sh tests/VmSandbox.Tests.Unit

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using VmSandbox.TestSupport.Reliability;
 
 namespace VmSandbox.Bench;
 
@@ -13,6 +14,11 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args is ["reliability", ..])
+        {
+            // `make test-faults`: docs/reliability.md from the rows the tests recorded.
+            return WriteReliabilityReport(Arg(args, "--out") ?? "docs/reliability.md");
+        }
         string vmsandbox = Arg(args, "--vmsandbox") ?? "out/bin/vmsandbox";
         string output = Arg(args, "--out") ?? "docs/performance.md";
         int runs = int.Parse(Arg(args, "--runs") ?? "5", CultureInfo.InvariantCulture);
@@ -93,6 +99,15 @@ public static class Program
     }
 
     private static readonly string[] s_dockerSections = ["docker-run", "density", "exec-stdio", "virtiofs", "build"];
+    private static int WriteReliabilityReport(string output)
+    {
+        var rows = ReliabilityLog.ReadAll();
+        string commit = Run("git", ["rev-parse", "--short", "HEAD"], TimeSpan.FromSeconds(10)).Stdout.Trim();
+        File.WriteAllText(output, ReliabilityReport.Render(rows, commit.Length > 0 ? commit : "unknown"));
+        Console.Error.WriteLine($"bench: {rows.Count} reliability rows from {ReliabilityLog.RowsFile} -> {output}");
+        return 0;
+    }
+
     private static readonly string[] s_sections = ["boot", "vsock", "cli", "lifecycle", "network", "cli-calls", "docker-run", "density", "exec-stdio", "virtiofs", "build", "pod"];
 
     /// <summary>The sections that go through dockerd, on one private daemon started for them and removed after.</summary>
