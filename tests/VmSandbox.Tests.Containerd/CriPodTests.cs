@@ -44,7 +44,8 @@ public sealed class CriPodTests
         var pods = new List<Kubelet.Pod>();
         try
         {
-            Kubelet.Pod web = await RunPodAsync(kubelet, runtime, "web", pods);
+            // "web" is a pod whose containers all have limits: the kubelet caps its pod cgroup.
+            Kubelet.Pod web = await RunPodAsync(kubelet, runtime, "web", pods, WebPodMemory);
             Kubelet.Pod other = await RunPodAsync(kubelet, runtime, "other", pods);
             Assert.NotEqual(web.Ip, other.Ip);
             List<string> veths = PodNetwork.BridgePorts().Where(p => !portsBefore.Contains(p)).ToList();
@@ -78,6 +79,12 @@ public sealed class CriPodTests
                 Assert.NotEqual(hostBoot, serverBoot);
                 Assert.NotEqual(hostBoot, loneBoot);
                 Assert.True(loneBoot != serverBoot, $"two pods share one kernel (boot id {loneBoot})");
+                // The VM holds the whole pod: containerd 1.6 names no pod totals, so the VM is
+                // sized from the pod's cgroup (its limit plus the guest's overhead); "other" has
+                // no pod limit and gets the default size.
+                long webMemory = await GuestMemTotalAsync(kubelet, client), loneMemory = await GuestMemTotalAsync(kubelet, lone);
+                Assert.True(webMemory > WebPodMemory && loneMemory < WebPodMemory,
+                    $"guest MemTotal: web {webMemory >> 20} MiB (pod limit {WebPodMemory >> 20} MiB), other {loneMemory >> 20} MiB: the VM is not sized from the pod's cgroup");
                 List<HostProcesses.Proc> vms = NewVms(before);
                 Assert.True(vms.Count == 2, $"two pods should run {pods.Count} VMs, found {vms.Count}: {Describe(vms)}");
             }
@@ -197,15 +204,27 @@ public sealed class CriPodTests
     }
 
     /// <summary>RunPodSandbox, recorded for the finally's clean-up, and what CRI must report for it.</summary>
-    private static async Task<Kubelet.Pod> RunPodAsync(Kubelet kubelet, string handler, string name, List<Kubelet.Pod> pods)
+    private static async Task<Kubelet.Pod> RunPodAsync(Kubelet kubelet, string handler, string name, List<Kubelet.Pod> pods, long? memoryLimit = null)
     {
-        Kubelet.Pod pod = await kubelet.RunPodAsync(handler, name);
+        Kubelet.Pod pod = await kubelet.RunPodAsync(handler, name, memoryLimit);
         pods.Add(pod);
         Assert.True(pod.Status.State == PodSandboxState.SandboxReady, $"pod {name} is not READY after RunPodSandbox: {pod.Status}");
         Assert.Equal(handler, pod.Status.RuntimeHandler);
         Assert.True(PodNetwork.InSubnet(pod.Ip), $"pod {name}'s IP \"{pod.Ip}\" is not in {PodNetwork.Subnet}");
         Assert.True(pod.NetnsPath is not null && File.Exists(pod.NetnsPath), $"pod {name}'s network namespace \"{pod.NetnsPath}\" is not on the host");
         return pod;
+    }
+
+    /// <summary>The pod's memory limit for "web": above the runtime's default VM size (256 MiB).</summary>
+    private const long WebPodMemory = 512L << 20;
+
+    /// <summary>MemTotal of the kernel the container runs on, in bytes.</summary>
+    private static async Task<long> GuestMemTotalAsync(Kubelet kubelet, string containerId)
+    {
+        ExecResult r = await kubelet.ExecAsync(containerId, ["sh", "-c", "grep MemTotal /proc/meminfo"]);
+        string[] fields = r.Stdout.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(r.ExitCode == 0 && fields.Length == 3 && long.TryParse(fields[1], out _), r.ToString());
+        return long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
 
     private static async Task<string> BootIdAsync(Kubelet kubelet, string containerId)

@@ -60,7 +60,8 @@ public sealed class SandboxMonitor
             LoadedSpec loaded = _launch.Spec;
             HostCgroup.SetCpuset(_launch.HostCgroups, loaded.Spec.Linux?.Resources?.Cpu?.Cpus, loaded.Spec.Linux?.Resources?.Cpu?.Mems);
             string shareDir = Directory.CreateDirectory(Path.Combine(_launch.RunDir, "share")).FullName;
-            SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines(MonitoredVm.HostMountInfo), isFile: FileBindLayout.IsFileWithoutSymlinks);
+            SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines(MonitoredVm.HostMountInfo), isFile: FileBindLayout.IsFileWithoutSymlinks,
+                podCgroup: () => PodCgroupLimits.Read(_launch.HostCgroups, PodCgroupLimits.ReadFile));
             // The monitor lives in the container's network namespace (MonitorProcess entered it).
             // Hooks that run after create (Docker's libnetwork-setkey is a prestart hook) may wire it.
             bool wiredLater = loaded.Spec.Hooks is { } hooks && (hooks.Prestart?.Count > 0 || hooks.CreateRuntime?.Count > 0);

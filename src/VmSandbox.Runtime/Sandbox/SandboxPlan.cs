@@ -33,7 +33,8 @@ public sealed record SandboxPlan
     /// their host path (<see cref="FileBindLayout"/>), so mountinfo shows runc's root for them.
     /// Pod members (and pooled VMs' containers) share the share with others: they keep <c>m/N</c>.
     /// </param>
-    public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists, IEnumerable<string>? mountinfo = null, string prefix = "", Func<string, bool>? isFile = null)
+    /// <param name="podCgroup">For a pod's sandbox: the pod's limits from its host cgroup (<see cref="PodResources"/>).</param>
+    public static SandboxPlan Create(LoadedSpec loaded, RuntimeConfig config, string shareDir, Func<string, bool> exists, IEnumerable<string>? mountinfo = null, string prefix = "", Func<string, bool>? isFile = null, Func<LinuxResources?>? podCgroup = null)
     {
         // Read only when an rbind or a file source needs it: most containers have neither.
         var hostMountInfo = new Lazy<List<string>>(() => mountinfo is null ? [] : [.. mountinfo]);
@@ -73,7 +74,7 @@ public sealed record SandboxPlan
             }
             mounts.Add(shared);
         }
-        (int memory, int vcpus) = Size(PodResources(spec) ?? spec.Linux?.Resources, config);
+        (int memory, int vcpus) = Size(PodResources(spec, podCgroup) ?? spec.Linux?.Resources, config);
         return new SandboxPlan
         {
             Share = new SharedDir(ShareTag, shareDir) { Binds = binds },
@@ -114,23 +115,23 @@ public sealed record SandboxPlan
         m.Type == "bind" || (m.Options?.Any(o => o is "bind" or "rbind") ?? false);
 
     /// <summary>
-    /// The VM gets the container's memory limit plus <see cref="MemoryOverheadMiB"/> (never less
-    /// than the configured size), and as many vCPUs as the CPU quota asks for (at least the
-    /// configured count, at most the host's CPUs); a cpuset (<c>cpu.cpus</c>) caps the count at
-    /// its number of CPUs, or gives that many when there is no quota: the host cgroup pins the
-    /// vCPUs to those CPUs, so more vCPUs than CPUs would only contend.
-    /// </summary>
-    /// <summary>
     /// A pod sandbox's VM holds the whole pod: containerd 1.7+ names the pod's limits in the
     /// sandbox's annotations (sandbox-memory in bytes, sandbox-cpu-quota/-period), and those size
-    /// the VM. containerd 1.6 sends none: null, and the sandbox's own resources (the default) apply.
+    /// the VM. containerd 1.6 sends none: then the pod's cgroup, where the kubelet wrote the same
+    /// totals (<paramref name="podCgroup"/>, <see cref="PodCgroupLimits"/>); neither: null, and the
+    /// sandbox's own resources (the default size) apply.
     /// </summary>
-    public static LinuxResources? PodResources(RuntimeSpec spec)
+    public static LinuxResources? PodResources(RuntimeSpec spec, Func<LinuxResources?>? podCgroup = null)
     {
         if (spec.Annotations is not { } a || a.GetValueOrDefault("io.kubernetes.cri.container-type") != "sandbox")
         {
             return null;
         }
+        return Annotated(a) ?? podCgroup?.Invoke();
+    }
+
+    private static LinuxResources? Annotated(IReadOnlyDictionary<string, string> a)
+    {
         long? memory = long.TryParse(a.GetValueOrDefault("io.kubernetes.cri.sandbox-memory"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long m) && m > 0 ? m : null;
         long? quota = long.TryParse(a.GetValueOrDefault("io.kubernetes.cri.sandbox-cpu-quota"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long q) && q > 0 ? q : null;
         ulong? period = ulong.TryParse(a.GetValueOrDefault("io.kubernetes.cri.sandbox-cpu-period"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong p) && p > 0 ? p : null;
@@ -145,6 +146,13 @@ public sealed record SandboxPlan
         };
     }
 
+    /// <summary>
+    /// The VM gets the container's memory limit plus <see cref="MemoryOverheadMiB"/> (never less
+    /// than the configured size), and as many vCPUs as the CPU quota asks for (at least the
+    /// configured count, at most the host's CPUs); a cpuset (<c>cpu.cpus</c>) caps the count at
+    /// its number of CPUs, or gives that many when there is no quota: the host cgroup pins the
+    /// vCPUs to those CPUs, so more vCPUs than CPUs would only contend.
+    /// </summary>
     public static (int MemoryMiB, int Vcpus) Size(LinuxResources? resources, RuntimeConfig config)
     {
         int memory = config.MemoryMiB;

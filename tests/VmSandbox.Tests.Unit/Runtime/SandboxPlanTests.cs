@@ -40,6 +40,50 @@ public sealed class SandboxPlanTests
         Assert.Null(SandboxPlan.PodResources(Sandbox(("io.kubernetes.cri.sandbox-memory", "-5"))));
     }
 
+    [Theory]
+    // cgroup v2: memory.max and cpu.max of the pod's cgroup (the parent of the sandbox's).
+    [InlineData("v2", "805306368", "150000 100000", 768, 150000L)]
+    [InlineData("v2", "max", "max 100000", null, null)]
+    [InlineData("v2", "805306368", "max 100000", 768, null)]
+    // cgroup v1: memory.limit_in_bytes ("no limit" is the page-counter maximum), cfs quota -1 = none.
+    [InlineData("v1", "536870912", "200000", 512, 200000L)]
+    [InlineData("v1", "9223372036854771712", "-1", null, null)]
+    [InlineData("v1", "garbage", "0", null, null)]
+    public void On_containerd_16_the_pod_sandboxs_vm_is_sized_from_the_pods_cgroup(string version, string memory, string cpu, int? memoryMiB, long? quota)
+    {
+        // The kubelet writes the pod's totals on the pod cgroup before RunPodSandbox; containerd
+        // 1.6 annotates none, so the sandbox's VM reads them from its cgroup's parent.
+        string root = version == "v2" ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
+        string pod = version == "v2" ? $"{root}/kubepods/podabc" : "/sys/fs/cgroup/memory/kubepods/podabc";
+        string cpuPod = version == "v2" ? pod : "/sys/fs/cgroup/cpu/kubepods/podabc";
+        var files = version == "v2"
+            ? new Dictionary<string, string> { [$"{pod}/memory.max"] = memory + "\n", [$"{pod}/cpu.max"] = cpu + "\n" }
+            : new Dictionary<string, string>
+            {
+                [$"{pod}/memory.limit_in_bytes"] = memory + "\n",
+                [$"{cpuPod}/cpu.cfs_quota_us"] = cpu + "\n",
+                [$"{cpuPod}/cpu.cfs_period_us"] = "100000\n",
+            };
+        string[] sandboxCgroups = version == "v2" ? [$"{pod}/sandboxid"] : [$"{pod}/sandboxid", $"{cpuPod}/sandboxid"];
+        LinuxResources? read = PodCgroupLimits.Read(sandboxCgroups, f => files.GetValueOrDefault(f));
+        Assert.Equal(memoryMiB is int mib ? mib * (1L << 20) : null, read?.Memory?.Limit);
+        Assert.Equal(quota, read?.Cpu?.Quota);
+        if (memoryMiB is int wanted)
+        {
+            LinuxResources? pod16 = SandboxPlan.PodResources(Sandbox(), () => read);
+            Assert.Equal(wanted + SandboxPlan.MemoryOverheadMiB, SandboxPlan.Size(pod16, s_config).MemoryMiB);
+        }
+    }
+
+    [Fact]
+    public void The_pods_annotations_win_over_its_cgroup_and_a_plain_container_reads_neither()
+    {
+        var fromCgroup = new LinuxResources { Memory = new LinuxResources.MemoryLimits { Limit = 2L << 30 } };
+        LinuxResources annotated = SandboxPlan.PodResources(Sandbox(("io.kubernetes.cri.sandbox-memory", "1073741824")), () => fromCgroup)!;
+        Assert.Equal(1L << 30, annotated.Memory?.Limit);
+        Assert.Null(SandboxPlan.PodResources(new RuntimeSpec(), () => throw new InvalidOperationException("a container's parent cgroup is not its pod's")));
+    }
+
     [Fact]
     public void Without_limits_the_configured_size_is_used() =>
         Assert.Equal((256, 1), SandboxPlan.Size(null, s_config));

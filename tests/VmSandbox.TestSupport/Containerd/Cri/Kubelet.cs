@@ -35,9 +35,19 @@ public sealed class Kubelet
     public RuntimeService.RuntimeServiceClient Runtime => _cri.Runtime;
 
     /// <summary>RunPodSandbox on <paramref name="handler"/>; the pod as PodSandboxStatus then reports it.</summary>
-    public async Task<Pod> RunPodAsync(string handler, string name)
+    /// <param name="memoryLimit">
+    /// The pod's memory limit (the sum of its containers' limits and its RuntimeClass overhead),
+    /// which the kubelet writes on the pod's cgroup before RunPodSandbox (pkg/kubelet/cm's pod
+    /// container manager); null: a pod with an unlimited container, whose pod cgroup has none.
+    /// </param>
+    public async Task<Pod> RunPodAsync(string handler, string name, long? memoryLimit = null)
     {
         string uid = Guid.NewGuid().ToString();
+        string cgroupParent = ContainerdDaemon.PodCgroupParent(uid.Replace("-", "", StringComparison.Ordinal));
+        if (memoryLimit is long limit)
+        {
+            CreatePodCgroup(cgroupParent, limit);
+        }
         string logDirectory = Directory.CreateDirectory(Path.Combine(_logRoot, $"{PodNamespace}_{name}_{uid}")).FullName;
         var config = new PodSandboxConfig
         {
@@ -52,7 +62,7 @@ public sealed class Kubelet
             },
             Linux = new LinuxPodSandboxConfig
             {
-                CgroupParent = ContainerdDaemon.PodCgroupParent(uid.Replace("-", "", StringComparison.Ordinal)),
+                CgroupParent = cgroupParent,
                 SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = PodNamespaces() },
             },
         };
@@ -60,6 +70,32 @@ public sealed class Kubelet
         PodSandboxStatusResponse status = await Runtime.PodSandboxStatusAsync(
             new PodSandboxStatusRequest { PodSandboxId = run.PodSandboxId, Verbose = true }, _cri.Deadline());
         return new Pod(run.PodSandboxId, name, config, status.Status, ContainerdDaemon.NetnsPathOf(status));
+    }
+
+    /// <summary>
+    /// The pod's cgroup with its memory limit, on cgroup v2 (memory.max, the controller enabled
+    /// down the path) or v1 (the memory hierarchy's memory.limit_in_bytes). The containerd
+    /// fixture removes the empty directories at the end.
+    /// </summary>
+    private static void CreatePodCgroup(string cgroupParent, long memoryLimit)
+    {
+        string limit = memoryLimit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string relative = cgroupParent.Trim('/');
+        if (File.Exists("/sys/fs/cgroup/cgroup.controllers"))
+        {
+            string dir = "/sys/fs/cgroup";
+            foreach (string part in relative.Split('/'))
+            {
+                File.WriteAllText(Path.Combine(dir, "cgroup.subtree_control"), "+memory");
+                dir = Directory.CreateDirectory(Path.Combine(dir, part)).FullName;
+            }
+            File.WriteAllText(Path.Combine(dir, "memory.max"), limit);
+        }
+        else
+        {
+            string dir = Directory.CreateDirectory(Path.Combine("/sys/fs/cgroup/memory", relative)).FullName;
+            File.WriteAllText(Path.Combine(dir, "memory.limit_in_bytes"), limit);
+        }
     }
 
     /// <summary>CreateContainer from <paramref name="image"/> running <paramref name="command"/>, then StartContainer; returns its id.</summary>
