@@ -149,6 +149,37 @@ public sealed class ShimTaskTests
         }
     });
 
+    /// <summary>
+    /// A task over its memory limit is OOM-killed and containerd hears /tasks/oom before
+    /// /tasks/exit (what CRI turns into the OOMKilled reason, Docker into OOMKilled: true). runc's
+    /// shim learns it from the host cgroup; ours from the guest's (OomForwarder).
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMs)]
+    [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
+    public Task An_oom_kill_is_published_as_TaskOOM_before_the_exit(string runtime) => _daemon.WithLogOnFailure(async () =>
+    {
+        ShimRuntime shim = Shim(runtime);
+        string id = NewId("oom", shim);
+        await using ChildProcess events = _daemon.StartCtr(["events"]);
+        try
+        {
+            // `tail` keeps the line it reads, and /dev/zero has no newline: it grows until killed.
+            CommandResult run = await CtrAsync(["run", "--rm", .. RunFlags(shim), "--memory-limit", (48L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ContainerdDaemon.Image, id, "tail", "/dev/zero"]);
+            Assert.True(run.ExitCode == 137, run.ToString());
+            // `ctr events` prints "TIME NAMESPACE TOPIC {EVENT}" per event.
+            await events.WaitForStdoutAsync($"/tasks/delete", StateTimeout);
+            List<string> mine = [.. events.Stdout.Split('\n').Where(l => l.Contains($"\"{id}\"", StringComparison.Ordinal))];
+            int oom = mine.FindIndex(l => l.Contains(" /tasks/oom ", StringComparison.Ordinal));
+            int exit = mine.FindIndex(l => l.Contains(" /tasks/exit ", StringComparison.Ordinal));
+            Assert.True(oom >= 0 && exit > oom, $"expected /tasks/oom before /tasks/exit for {id}:\n{string.Join('\n', mine)}");
+        }
+        finally
+        {
+            await _daemon.RemoveAsync(id);
+        }
+    });
+
     [Theory(Timeout = TestTimeoutMs)]
     [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
     public Task A_killed_shim_is_cleaned_up_by_shim_delete(string runtime) => _daemon.WithLogOnFailure(async () =>
