@@ -180,6 +180,38 @@ public sealed class ShimTaskTests
         }
     });
 
+    /// <summary>
+    /// containerd restarted while a task runs (an upgrade, `systemctl restart containerd`): the
+    /// shim outlives it, the new containerd finds the task again from its bundle and the shim's
+    /// address file, and the task is still the same process, exec-able, killable and deletable.
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMs)]
+    [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
+    public Task A_running_task_survives_a_containerd_restart(string runtime) => _daemon.WithLogOnFailure(async () =>
+    {
+        ShimRuntime shim = Shim(runtime);
+        string id = NewId("restart", shim);
+        try
+        {
+            ContainerdDaemon.TaskRow task = await RunDetachedAsync(shim, id);
+            await _daemon.RestartAsync();
+            ContainerdDaemon.TaskRow? after = await _daemon.WaitForStatusAsync(id, "RUNNING", StateTimeout);
+            Assert.Equal(task.Pid, after?.Pid);
+
+            CommandResult exec = await CtrAsync(["task", "exec", "--fifo-dir", _daemon.FifoDir, "--exec-id", "e1", id, "sh", "-c", "echo after-restart; exit 4"]);
+            Assert.True(exec.ExitCode == 4 && exec.Stdout == "after-restart\n", exec.ToString());
+
+            CommandResult kill = await CtrAsync(["task", "kill", "--signal", "SIGKILL", id]);
+            Assert.True(kill.ExitCode == 0, kill.ToString());
+            await _daemon.WaitForStatusAsync(id, "STOPPED", StateTimeout);
+            await DeleteKilledTaskAsync(id);
+        }
+        finally
+        {
+            await _daemon.RemoveAsync(id);
+        }
+    });
+
     [Theory(Timeout = TestTimeoutMs)]
     [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
     public Task A_killed_shim_is_cleaned_up_by_shim_delete(string runtime) => _daemon.WithLogOnFailure(async () =>

@@ -75,23 +75,50 @@ public sealed partial class ContainerdDaemon : IAsyncDisposable
         }
         Directory.CreateDirectory(FifoDir);
         await PrepareCriAsync();
-        string configPath = Path.Combine(_dir, "config.toml");
-        File.WriteAllText(configPath, Config());
+        File.WriteAllText(ConfigPath, Config());
         // The shims inherit containerd's environment: ours reads the guest image and the boot
         // timeout from it as the CLI does (docs/configuration.md), runc's ignores it.
-        string vmsandboxConfig = Path.Combine(_dir, "vmsandbox.json");
-        File.WriteAllText(vmsandboxConfig, "{}");
+        File.WriteAllText(VmSandboxConfigPath, "{}");
+        await LaunchAsync();
+        await ImportImagesAsync();
+        StartCriClient();
+    }
+
+    private string ConfigPath => Path.Combine(_dir, "config.toml");
+
+    private string VmSandboxConfigPath => Path.Combine(_dir, "vmsandbox.json");
+
+    /// <summary>
+    /// Stops containerd (SIGTERM, as systemd's restart does) and starts it again on the same root
+    /// and state: running shims live on, and containerd reconnects to them from their bundles.
+    /// </summary>
+    public async Task RestartAsync()
+    {
+        Process old = _containerd ?? throw new InvalidOperationException("containerd is not started");
+        _ = HostProcesses.Kill(old.Id, HostProcesses.SIGTERM);
+        using (var cts = new CancellationTokenSource(s_stopTimeout))
+        {
+            await old.WaitForExitAsync(cts.Token);
+        }
+        // The old copy of its output goes on while shims it started hold the pipes.
+        old.Dispose();
+        await LaunchAsync();
+    }
+
+    /// <summary>Starts the containerd process and waits until it answers on its socket.</summary>
+    private async Task LaunchAsync()
+    {
         var psi = new ProcessStartInfo(ContainerdPath)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string a in (string[])["--config", configPath, "--log-level", LogLevel])
+        foreach (string a in (string[])["--config", ConfigPath, "--log-level", LogLevel])
         {
             psi.ArgumentList.Add(a);
         }
-        psi.Environment["VMSANDBOX_CONFIG"] = vmsandboxConfig;
+        psi.Environment["VMSANDBOX_CONFIG"] = VmSandboxConfigPath;
         psi.Environment["VMSANDBOX_GUEST__DIR"] = TestEnvironment.GuestDir;
         psi.Environment["VMSANDBOX_HYPERVISOR__BOOTTIMEOUTSECONDS"] = "180";
         // runc and the shims are found on PATH; a test runner's PATH may lack the sbin directories.
@@ -101,7 +128,7 @@ public sealed partial class ContainerdDaemon : IAsyncDisposable
         // \"io.containerd.vmsandbox.v2\" binary not installed"; ContainerdDaemon.Cri.cs).
         psi.Environment["PATH"] = $"{TestEnvironment.OutBin}:{Environment.GetEnvironmentVariable("PATH")}:/usr/local/sbin:/usr/sbin:/sbin";
         _containerd = Process.Start(psi) ?? throw new InvalidOperationException("start containerd: no process");
-        _logCopy = Task.WhenAll(CopyToLog(_containerd.StandardOutput), CopyToLog(_containerd.StandardError));
+        _logCopy = Task.WhenAll(_logCopy, CopyToLog(_containerd.StandardOutput), CopyToLog(_containerd.StandardError));
 
         DateTime deadline = DateTime.UtcNow + s_startTimeout;
         while (true)
@@ -120,8 +147,6 @@ public sealed partial class ContainerdDaemon : IAsyncDisposable
             }
             await Task.Delay(200);
         }
-        await ImportImagesAsync();
-        StartCriClient();
     }
 
     public async ValueTask DisposeAsync()
