@@ -6,8 +6,8 @@ using VmSandbox.Runtime.Containers;
 namespace VmSandbox.Shim;
 
 /// <summary>
-/// A task process's stdio as containerd hands it over: FIFO paths (or <c>file://</c> URIs, or
-/// empty for none) copied to and from the process's side, which is either the pipes of its
+/// A task process's stdio as containerd hands it over: FIFO paths (or <c>file://</c> URIs, a
+/// <c>binary://</c> logger for the outputs (<see cref="BinaryLogger"/>), or empty for none) copied to and from the process's side, which is either the pipes of its
 /// helper (monitor or exec relay) or the master of its host pty. Opening a FIFO blocks until its
 /// other end is open, so every open and copy runs off the RPC threads. The process's output is
 /// complete when <see cref="OutputDone"/> finishes; the shim reports the exit after that, as
@@ -32,20 +32,32 @@ public sealed class ProcessStdio : IAsyncDisposable
     private Task _input = Task.CompletedTask;
     private SafeFd? _console;
     private Stream? _consoleStream;
+    private readonly BinaryLogger? _logger;
 
-    public ProcessStdio(string stdin, string stdout, string stderr, bool terminal, IRuntimeLog log)
+    /// <param name="containerId">The task's ID and <paramref name="ns"/> its namespace: what a <c>binary://</c> logger is told.</param>
+    public ProcessStdio(string stdin, string stdout, string stderr, bool terminal, IRuntimeLog log, string containerId = "", string ns = "")
     {
         Stdin = stdin;
         Stdout = stdout;
         Stderr = stderr;
         Terminal = terminal;
         _log = log;
-        foreach (string path in (string[])[stdin, stdout, stderr])
+        if (BinaryLogger.IsBinary(stdin))
         {
-            if (path.StartsWith("binary://", StringComparison.Ordinal))
-            {
-                throw new VmSandboxException(ErrorCode.InvalidArgument, $"stdio {path}: binary:// loggers are not supported by vmsandbox; use FIFOs or file://");
-            }
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"stdio {stdin}: a binary:// logger takes output, not stdin");
+        }
+        // containerd gives one logger URI for both outputs (ctr run --log-uri); it reads both.
+        string? logger = (string[])[stdout, stderr] switch
+        {
+            [var o, var e] when BinaryLogger.IsBinary(o) && (e == o || e.Length == 0) => o,
+            [var o, var e] when BinaryLogger.IsBinary(e) && o.Length == 0 => e,
+            [var o, var e] when BinaryLogger.IsBinary(o) || BinaryLogger.IsBinary(e) =>
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"stdio {o} and {e}: one binary:// logger takes both outputs"),
+            _ => null,
+        };
+        if (logger is not null)
+        {
+            _logger = BinaryLogger.Start(logger, containerId, ns, log);
         }
     }
 
@@ -64,8 +76,8 @@ public sealed class ProcessStdio : IAsyncDisposable
     public void AttachPipes(HelperStdio pipes)
     {
         _input = Task.Run(() => CopyInputAsync(pipes.Input, closeTarget: true));
-        _outputs.Add(Task.Run(() => CopyOutputAsync(pipes.Output, Stdout)));
-        _outputs.Add(Task.Run(() => CopyOutputAsync(pipes.Error, Stderr)));
+        _outputs.Add(Task.Run(() => CopyOutputAsync(pipes.Output, Stdout, _logger?.Stdout)));
+        _outputs.Add(Task.Run(() => CopyOutputAsync(pipes.Error, Stderr, _logger?.Stderr)));
     }
 
     /// <summary>Copies between containerd's paths and a host pty's master, which this now owns.</summary>
@@ -74,7 +86,7 @@ public sealed class ProcessStdio : IAsyncDisposable
         _console = master;
         Stream stream = _consoleStream = RawFdStream.OverDuplicate(master.Fd);
         _input = Task.Run(() => CopyInputAsync(stream, closeTarget: false));
-        _outputs.Add(Task.Run(() => CopyOutputAsync(stream, Stdout)));
+        _outputs.Add(Task.Run(() => CopyOutputAsync(stream, Stdout, _logger?.Stdout)));
     }
 
     /// <summary>The process's terminal takes a new size (the helper forwards it to the guest's).</summary>
@@ -106,6 +118,10 @@ public sealed class ProcessStdio : IAsyncDisposable
         _consoleStream?.Dispose();
         _console?.Dispose();
         CloseHandles();
+        if (_logger is not null)
+        {
+            await _logger.DisposeAsync();
+        }
     }
 
     private static string Describe(Task t) => t.IsCompleted ? "done" : "open";
@@ -142,12 +158,13 @@ public sealed class ProcessStdio : IAsyncDisposable
         }
     }
 
-    private async Task CopyOutputAsync(Stream source, string path)
+    /// <param name="logger">The binary logger's pipe for this output, which the logger owns; else <paramref name="path"/> is opened.</param>
+    private async Task CopyOutputAsync(Stream source, string path, Stream? logger)
     {
-        Stream? target = null;
+        Stream? target = logger;
         try
         {
-            if (path.Length > 0)
+            if (target is null && path.Length > 0)
             {
                 target = await OpenAsync(path, O_WRONLY);
             }
@@ -189,7 +206,7 @@ public sealed class ProcessStdio : IAsyncDisposable
         }
         finally
         {
-            if (target is not null)
+            if (target is not null && target != logger)
             {
                 await target.DisposeAsync();
             }

@@ -91,12 +91,14 @@ public sealed class TaskService
     private CreateTaskResponse CreateClaimed(CreateTaskRequest r)
     {
         string bundle = Path.GetFullPath(r.Bundle);
-        var io = new ProcessStdio(r.Stdin, r.Stdout, r.Stderr, r.Terminal, _log);
-        RootfsMount? rootfs = RootfsMount.MountAll(bundle, r.Rootfs);
-        ConsoleReceiver? console = r.Terminal ? new ConsoleReceiver(_paths.SocketDir) : null;
+        var io = new ProcessStdio(r.Stdin, r.Stdout, r.Stderr, r.Terminal, _log, r.Id, _paths.Namespace);
+        RootfsMount? rootfs = null;
+        ConsoleReceiver? console = null;
         Container? container = null;
         try
         {
+            rootfs = RootfsMount.MountAll(bundle, r.Rootfs);
+            console = r.Terminal ? new ConsoleReceiver(_paths.SocketDir) : null;
             ContainerRuntime rt = _paths.RuntimeFor(bundle, _log, _debug);
             container = Container.Create(rt, r.Id, new CreateOptions { Bundle = bundle, ConsoleSocket = console?.Path, PipeStdio = console is null });
             IHelperProcess monitor = container.Monitor ?? throw new VmSandboxException(ErrorCode.Internal, $"create {r.Id}: no sandbox monitor");
@@ -305,17 +307,20 @@ public sealed class TaskService
         {
             throw new VmSandboxException(ErrorCode.FailedPrecondition, $"exec {r.ExecId}: task {r.Id} has stopped");
         }
-        var exec = new ShimProcess(r.ExecId, new ProcessStdio(r.Stdin, r.Stdout, r.Stderr, r.Terminal, _log))
+        var exec = new ShimProcess(r.ExecId, new ProcessStdio(r.Stdin, r.Stdout, r.Stderr, r.Terminal, _log, r.Id, _paths.Namespace))
         {
             AgentExecId = ExecSession.NewExecId(),
             SpecJson = r.Spec.Value.ToByteArray(),
         };
+        bool added;
         lock (task.Lock)
         {
-            if (!task.Execs.TryAdd(r.ExecId, exec))
-            {
-                throw new VmSandboxException(ErrorCode.AlreadyExists, $"id {r.ExecId}: already in use");
-            }
+            added = task.Execs.TryAdd(r.ExecId, exec);
+        }
+        if (!added)
+        {
+            exec.Io.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(15)); // a binary:// logger it started
+            throw new VmSandboxException(ErrorCode.AlreadyExists, $"id {r.ExecId}: already in use");
         }
         _events.Publish(EventPublisher.TopicExecAdded, new TaskExecAdded { ContainerId = r.Id, ExecId = r.ExecId });
         return new Empty();

@@ -181,6 +181,55 @@ public sealed class ShimTaskTests
     });
 
     /// <summary>
+    /// `ctr run --log-uri binary:///LOGGER?k=v`: containerd's pluggable logging. The shim starts
+    /// the logger before the task with its stdout on fd 3, stderr on fd 4, and waits until it
+    /// closes fd 5; the logger sees CONTAINER_ID, CONTAINER_NAMESPACE and its query arguments.
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMs)]
+    [MemberData(nameof(RuntimeRows.All), MemberType = typeof(RuntimeRows))]
+    public Task A_binary_logger_gets_the_tasks_stdout_and_stderr(string runtime) => _daemon.WithLogOnFailure(async () =>
+    {
+        ShimRuntime shim = Shim(runtime);
+        string id = NewId("blog", shim);
+        string logger = Path.Combine(_daemon.Scratch, "logger.sh");
+        File.WriteAllText(logger, """
+            #!/bin/sh
+            # $1 $2: "file" BASE
+            echo "$CONTAINER_NAMESPACE/$CONTAINER_ID" > "$2.env"
+            cat <&3 > "$2.out" 4<&- 5>&- &
+            cat <&4 > "$2.err" 3<&- 5>&- &
+            exec 3<&- 4<&- 5>&-
+            wait
+            """);
+        File.SetUnixFileMode(logger, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string log = Path.Combine(_daemon.Scratch, id);
+        try
+        {
+            CommandResult run = await CtrAsync(["run", "--rm", .. RunFlags(shim), "--log-uri", $"binary://{logger}?file={log}",
+                ContainerdDaemon.Image, id, "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"]);
+            Assert.True(run.ExitCode == 3, run.ToString());
+            // The logger's cats end on their own once the task's output closed: bounded wait.
+            for (int i = 0; i < 100 && !(File.Exists(log + ".err") && File.ReadAllText(log + ".err").Length > 0); i++)
+            {
+                await Task.Delay(100);
+            }
+            Assert.Equal($"{ContainerdDaemon.Namespace}/{id}\n", File.ReadAllText(log + ".env"));
+            Assert.Equal("to-stdout\n", File.ReadAllText(log + ".out"));
+            Assert.Equal("to-stderr\n", File.ReadAllText(log + ".err"));
+            // The shim ends its logger (SIGTERM) once the task's output is done.
+            for (int i = 0; i < 150 && HostProcesses.All().Any(p => p.Argv.Contains(logger)); i++)
+            {
+                await Task.Delay(100);
+            }
+            Assert.DoesNotContain(HostProcesses.All(), p => p.Argv.Contains(logger));
+        }
+        finally
+        {
+            await _daemon.RemoveAsync(id);
+        }
+    });
+
+    /// <summary>
     /// containerd restarted while a task runs (an upgrade, `systemctl restart containerd`): the
     /// shim outlives it, the new containerd finds the task again from its bundle and the shim's
     /// address file, and the task is still the same process, exec-able, killable and deletable.

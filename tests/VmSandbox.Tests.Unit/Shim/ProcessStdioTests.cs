@@ -69,8 +69,61 @@ public sealed class ProcessStdioTests : IDisposable
     }
 
     [Fact]
-    public void A_binary_logger_uri_is_refused_with_one_line() =>
-        Assert.Contains("binary://", Assert.Throws<Common.VmSandboxException>(() => new ProcessStdio("", "binary:///usr/bin/logger", "", false, new NullLog())).Message);
+    public async Task A_binary_logger_gets_the_outputs_on_fds_3_and_4_and_containerds_environment()
+    {
+        // containerd's logging-binary contract: stdout on fd 3, stderr on fd 4, ready once fd 5
+        // is closed, CONTAINER_ID and CONTAINER_NAMESPACE alone in the environment, the URI's
+        // query pairs as arguments.
+        string logger = Path.Combine(_dir, "logger.sh");
+        File.WriteAllText(logger, """
+            #!/bin/sh
+            base="$2"
+            echo "$1 $3=$4 $CONTAINER_NAMESPACE/$CONTAINER_ID home=${HOME:-none}" > "$base.env"
+            cat <&3 > "$base.out" 4<&- 5>&- &
+            cat <&4 > "$base.err" 3<&- 5>&- &
+            exec 3<&- 4<&- 5>&-
+            wait
+            """);
+        File.SetUnixFileMode(logger, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string log = Path.Combine(_dir, "log");
+        string uri = $"binary://{logger}?file={log}&mode=a%20b";
+        var helper = new FakeHelperPipes();
+        var io = new ProcessStdio("", uri, uri, terminal: false, new NullLog(), "cid", "ns");
+        io.AttachPipes(helper.Stdio);
+        await helper.WriteOutputAndCloseAsync("to stdout\n", "to stderr\n");
+        await io.OutputDone.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        await io.DisposeAsync();
+        Assert.Equal("file mode=a b ns/cid home=none\n", File.ReadAllText(log + ".env"));
+        // The logger's cats finish on their own after the pipes closed: wait for them (bounded).
+        for (int i = 0; i < 100 && (File.ReadAllText(log + ".out").Length == 0 || File.ReadAllText(log + ".err").Length == 0); i++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.Equal("to stdout\n", File.ReadAllText(log + ".out"));
+        Assert.Equal("to stderr\n", File.ReadAllText(log + ".err"));
+    }
+
+    [Theory]
+    [InlineData("binary:///usr/bin/logger?a=1&b", "/usr/bin/logger", "a|1|b|")]
+    [InlineData("binary:///opt/my%20logger?k=v%2Fw", "/opt/my logger", "k|v/w")]
+    [InlineData("binary:///usr/bin/logger", "/usr/bin/logger", "")]
+    public void A_binary_logger_uri_gives_its_path_and_arguments(string uri, string path, string args)
+    {
+        (string p, List<string> a) = BinaryLogger.Parse(uri);
+        Assert.Equal(path, p);
+        Assert.Equal(args, string.Join('|', a));
+    }
+
+    [Theory]
+    [InlineData("binary://host/usr/bin/logger", "", "binary:///PATH")]
+    [InlineData("binary:///missing/logger", "", "no such file")]
+    [InlineData("binary:///bin/true", "/some/fifo", "one binary:// logger takes both outputs")]
+    public void A_bad_binary_logger_is_refused_with_one_line(string stdout, string stderr, string expected) =>
+        Assert.Contains(expected, Assert.Throws<Common.VmSandboxException>(() => new ProcessStdio("", stdout, stderr, false, new NullLog(), "cid", "ns")).Message);
+
+    [Fact]
+    public void A_binary_logger_cannot_be_stdin() =>
+        Assert.Contains("not stdin", Assert.Throws<Common.VmSandboxException>(() => new ProcessStdio("binary:///bin/true", "", "", false, new NullLog())).Message);
 
     private string Fifo(string name)
     {
@@ -116,9 +169,10 @@ public sealed class ProcessStdioTests : IDisposable
 
         public Stream StdinReader { get; }
 
-        public async Task WriteOutputAndCloseAsync(string text)
+        public async Task WriteOutputAndCloseAsync(string text, string error = "")
         {
             await _stdoutWriter.WriteAsync(Encoding.ASCII.GetBytes(text));
+            await _stderrWriter.WriteAsync(Encoding.ASCII.GetBytes(error));
             await _stdoutWriter.DisposeAsync();
             await _stderrWriter.DisposeAsync();
         }
