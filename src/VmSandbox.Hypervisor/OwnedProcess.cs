@@ -13,8 +13,17 @@ internal static class OwnedProcess
 {
     public const string SetprivPath = "/usr/bin/setpriv";
 
-    /// <summary>A start info for <paramref name="program"/>, wrapped in setpriv when it exists.</summary>
-    public static ProcessStartInfo StartInfo(string program, IEnumerable<string> args)
+    /// <summary>CAP_SETPCAP: shrinking a child's bounding set needs it (capabilities(7)).</summary>
+    private const int CapSetpcap = 8;
+
+    /// <summary>
+    /// A start info for <paramref name="program"/>, wrapped in setpriv when it exists. With
+    /// <paramref name="keepCaps"/> (setpriv's names, e.g. "net_admin"), the child's bounding set
+    /// is those alone and it gets no new privileges: started as root it then holds only them
+    /// (capabilities(7): a root exec gets its bounding set). Without CAP_SETPCAP (a runtime that
+    /// is not root) there is nothing to drop, and the child runs as its owner does.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(string program, IEnumerable<string> args, IReadOnlyList<string>? keepCaps = null)
     {
         bool tie = File.Exists(SetprivPath);
         var psi = new ProcessStartInfo(tie ? SetprivPath : program)
@@ -26,16 +35,35 @@ internal static class OwnedProcess
         };
         if (tie)
         {
-            foreach (string arg in (string[])["--pdeathsig", "KILL", "--", program])
+            psi.ArgumentList.Add("--pdeathsig");
+            psi.ArgumentList.Add("KILL");
+            if (keepCaps is not null && HasEffectiveCap(CapSetpcap))
             {
-                psi.ArgumentList.Add(arg);
+                psi.ArgumentList.Add("--bounding-set");
+                psi.ArgumentList.Add(string.Concat(keepCaps.Select(c => ",+" + c).Prepend("-all")));
+                psi.ArgumentList.Add("--no-new-privs");
             }
+            psi.ArgumentList.Add("--");
+            psi.ArgumentList.Add(program);
         }
         foreach (string arg in args)
         {
             psi.ArgumentList.Add(arg);
         }
         return psi;
+    }
+
+    /// <summary>Whether this process holds <paramref name="cap"/> in its effective set (/proc/self/status CapEff).</summary>
+    internal static bool HasEffectiveCap(int cap)
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("CapEff:", StringComparison.Ordinal))
+            {
+                return (ulong.Parse(line.AsSpan(7).Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) & (1UL << cap)) != 0;
+            }
+        }
+        return false;
     }
 
     /// <summary>

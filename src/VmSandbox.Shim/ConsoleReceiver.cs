@@ -22,14 +22,13 @@ public sealed class ConsoleReceiver : IDisposable
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            _listener.Bind(new UnixDomainSocketEndPoint(Path));
-            File.SetUnixFileMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            SocketFile.Bind(_listener, Path, replaceStale: false); // a fresh random name
             _listener.Listen(1);
         }
         catch
         {
             _listener.Dispose();
-            File.Delete(Path);
+            SocketFile.TryRemove(Path);
             throw;
         }
         _master = Task.Run(ReceiveAsync);
@@ -50,7 +49,7 @@ public sealed class ConsoleReceiver : IDisposable
     public void Dispose()
     {
         _listener.Dispose();
-        File.Delete(Path);
+        SocketFile.TryRemove(Path);
         if (_master.IsCompletedSuccessfully && !_taken)
         {
             _master.Result.Dispose();

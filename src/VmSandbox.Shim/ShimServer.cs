@@ -39,7 +39,7 @@ public static class ShimServer
         }
         finally
         {
-            File.Delete(socketPath);
+            SocketFile.TryRemove(socketPath);
         }
     }
 
@@ -49,8 +49,7 @@ public static class ShimServer
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            SocketFile.Bind(listener, path, replaceStale: false); // RemoveDead above: a served socket stays
             listener.Listen(64);
             return listener;
         }

@@ -140,14 +140,10 @@ public static class ShimSocket
     /// <summary>Removes a socket nobody serves; anything that is not a socket is left alone and named.</summary>
     public static void RemoveDead(string path)
     {
-        if (!Path.Exists(path) || IsServed(path))
+        if (IsServed(path))
         {
             return;
         }
-        if (!Interop.FileStat.IsSocket(path))
-        {
-            throw new VmSandboxException(ErrorCode.FailedPrecondition, $"{path} is not a socket; not removing it");
-        }
-        File.Delete(path);
+        Interop.SocketFile.RemoveStale(path);
     }
 }

@@ -54,8 +54,7 @@ public sealed class VhostUserVsockBackend : IAsyncDisposable
         {
             backend._device.StartLoop();
             backend._hybrid.Start();
-            HybridListener.DeleteStale(options.SocketPath);
-            backend._listener.Bind(new UnixDomainSocketEndPoint(options.SocketPath));
+            SocketFile.Bind(backend._listener, options.SocketPath);
             backend._listener.Listen(1);
             backend._control = Task.Factory.StartNew(backend.ServeOne, CancellationToken.None,
                 TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -139,7 +138,7 @@ public sealed class VhostUserVsockBackend : IAsyncDisposable
         {
             _muxer.Reset(stop: true);
         }
-        HybridListener.TryDeleteSocket(_options.SocketPath);
+        SocketFile.TryRemove(_options.SocketPath);
         _completion.TrySetResult();
     }
 }

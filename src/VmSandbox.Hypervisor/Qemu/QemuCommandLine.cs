@@ -88,7 +88,8 @@ public static class QemuCommandLine
             "-kernel", spec.KernelPath,
             "-initrd", spec.InitrdPath,
             "-append", KernelParams(spec),
-            "-chardev", $"file,id=console,path={spec.ConsoleLogPath}",
+            // append=on (O_APPEND): the runtime cuts a flooded console log and QEMU goes on at its new end.
+            "-chardev", $"file,id=console,path={spec.ConsoleLogPath},append=on",
             "-serial", "chardev:console",
             "-qmp", $"unix:{spec.QmpSocketPath},server=on,wait=off",
             "-monitor", "none",

@@ -1,4 +1,5 @@
 using VmSandbox.Common;
+using VmSandbox.Interop;
 
 namespace VmSandbox.Hypervisor.Qemu;
 
@@ -89,18 +90,7 @@ public sealed partial class QemuVm
                 _process.WaitForExit();
             }
             _process.Dispose();
-            TryDelete(Spec.QmpSocketPath);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
+            SocketFile.TryRemove(Spec.QmpSocketPath);
         }
     }
 }

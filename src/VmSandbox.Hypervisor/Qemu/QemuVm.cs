@@ -2,6 +2,7 @@ using System.Diagnostics;
 using VmSandbox.Common;
 using VmSandbox.Hypervisor.Devices;
 using VmSandbox.Hypervisor.Qmp;
+using VmSandbox.Interop;
 
 namespace VmSandbox.Hypervisor.Qemu;
 
@@ -40,6 +41,13 @@ public sealed partial class QemuVm : IVm
 
     public string ConsoleLogPath => Spec.ConsoleLogPath;
 
+    /// <summary>
+    /// All QEMU keeps of root's capabilities (ADR 0020): CAP_NET_ADMIN, because it creates the
+    /// sandbox's tap devices itself (at boot and at hot-plug). Everything else it opens is the
+    /// runtime's own (0600 sockets, 0700 run directory, /dev/kvm) or world-readable (kernel, initrd).
+    /// </summary>
+    public static readonly IReadOnlyList<string> QemuCapabilities = ["net_admin"];
+
     /// <summary>Starts QEMU and waits until its QMP socket answers.</summary>
     public static async Task<QemuVm> StartAsync(VmSpec spec, TimeSpan qmpTimeout, CancellationToken ct)
     {
@@ -47,11 +55,11 @@ public sealed partial class QemuVm : IVm
         CheckFile(spec.KernelPath, "guest kernel", "make guest");
         CheckFile(spec.InitrdPath, "guest initramfs", "make guest");
         Directory.CreateDirectory(spec.StateDir);
-        File.Delete(spec.QmpSocketPath);
+        SocketFile.RemoveStale(spec.QmpSocketPath);
         File.Delete(spec.ConsoleLogPath);
 
         // setpriv --pdeathsig KILL from a dedicated thread: even a SIGKILLed owner leaves no VM behind.
-        ProcessStartInfo psi = OwnedProcess.StartInfo(spec.QemuPath, QemuCommandLine.Build(spec));
+        ProcessStartInfo psi = OwnedProcess.StartInfo(spec.QemuPath, QemuCommandLine.Build(spec), QemuCapabilities);
         var clock = Stopwatch.StartNew();
         Process process;
         try

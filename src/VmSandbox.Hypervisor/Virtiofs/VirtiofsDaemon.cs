@@ -50,7 +50,7 @@ public sealed class VirtiofsDaemon : IAsyncDisposable
         {
             throw new VmSandboxException(ErrorCode.NotFound, $"shared directory {dir.HostPath}: no such file or directory");
         }
-        File.Delete(socketPath);
+        SocketFile.RemoveStale(socketPath);
         ProcessStartInfo psi = OwnedProcess.StartInfo(virtiofsdPath,
         [
             $"--socket-path={socketPath}",
@@ -137,7 +137,7 @@ public sealed class VirtiofsDaemon : IAsyncDisposable
             // Never started or already reaped.
         }
         _process.Dispose();
-        File.Delete(SocketPath);
+        SocketFile.TryRemove(SocketPath);
         File.Delete(SocketPath + ".pid");
     }
 }

@@ -79,7 +79,7 @@ public sealed partial class Container
             {
                 Directory.Delete(runDir, recursive: true); // a stale sandbox of a container that was never deleted
             }
-            Directory.CreateDirectory(runDir);
+            rt.Store.CreateRunDir(id);
             rt.Store.SaveSpec(id, loaded.Json);
             var record = new ContainerRecord
             {

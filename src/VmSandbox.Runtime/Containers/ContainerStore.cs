@@ -32,6 +32,21 @@ public sealed class ContainerStore
 
     public string DirOf(string id) => Path.Combine(Root, id);
 
+    /// <summary>0700: the state root and each run directory (its sockets reach the monitor and the guest agent).</summary>
+    public const UnixFileMode PrivateDir = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>Makes <paramref name="id"/>'s run directory and the directory of all of them 0700, whatever the umask.</summary>
+    public string CreateRunDir(string id)
+    {
+        string dir = RunDirOf(id);
+        foreach (string d in (string[])[Path.GetDirectoryName(dir)!, dir])
+        {
+            Directory.CreateDirectory(d, PrivateDir);
+            File.SetUnixFileMode(d, PrivateDir); // also one an older version made 0755
+        }
+        return dir;
+    }
+
     /// <summary>A short, stable socket directory for <paramref name="id"/> under this root.</summary>
     public string RunDirOf(string id)
     {
@@ -47,10 +62,10 @@ public sealed class ContainerStore
     public string Claim(string id)
     {
         ContainerIdValidator.Validate(id);
-        Directory.CreateDirectory(Root);
+        // runc's modes: the root 0700 when we make it, each container's directory 0711 (issue 15).
+        Directory.CreateDirectory(Root, PrivateDir);
         string dir = DirOf(id);
-        // 0777 less the umask, as Directory.CreateDirectory made it before.
-        if (!FileSystemCalls.TryMakeDirectory(dir, 0x1ff))
+        if (!FileSystemCalls.TryMakeDirectory(dir, 0x1c9))
         {
             throw new VmSandboxException(ErrorCode.AlreadyExists, $"container with id exists: {id}");
         }
@@ -60,7 +75,7 @@ public sealed class ContainerStore
     /// <summary>Keeps the config bytes create validated: what the monitor, later verbs and the guest read.</summary>
     public void SaveSpec(string id, ReadOnlyMemory<byte> json)
     {
-        using FileStream file = new(Path.Combine(DirOf(id), ConfigCopy), FileMode.CreateNew, FileAccess.Write);
+        using FileStream file = new(Path.Combine(DirOf(id), ConfigCopy), PrivateFile(FileMode.CreateNew));
         file.Write(json.Span);
     }
 
@@ -103,7 +118,10 @@ public sealed class ContainerStore
     {
         string path = Path.Combine(DirOf(record.Id), RecordFile);
         string tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(record, RuntimeJsonContext.Default.ContainerRecord));
+        using (FileStream file = new(tmp, PrivateFile(FileMode.Create)))
+        {
+            file.Write(JsonSerializer.SerializeToUtf8Bytes(record, RuntimeJsonContext.Default.ContainerRecord));
+        }
         File.Move(tmp, path, overwrite: true);
     }
 
@@ -133,8 +151,11 @@ public sealed class ContainerStore
         }
     }
 
-    public void WriteExit(string id, int code) =>
-        File.WriteAllText(Path.Combine(DirOf(id), ExitFile), code.ToString(CultureInfo.InvariantCulture));
+    public void WriteExit(string id, int code)
+    {
+        using FileStream file = new(Path.Combine(DirOf(id), ExitFile), PrivateFile(FileMode.Create));
+        file.Write(Encoding.ASCII.GetBytes(code.ToString(CultureInfo.InvariantCulture)));
+    }
 
     public int? ReadExit(string id) =>
         File.Exists(Path.Combine(DirOf(id), ExitFile))
@@ -168,5 +189,13 @@ public sealed class ContainerStore
         Created = record.Created,
         Annotations = record.Annotations,
         Owner = record.Owner,
+    };
+
+    /// <summary>0600 files: state.json, the config copy and the exit status are the runtime's alone (runc writes them so).</summary>
+    private static FileStreamOptions PrivateFile(FileMode mode) => new()
+    {
+        Mode = mode,
+        Access = FileAccess.Write,
+        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
     };
 }

@@ -100,12 +100,34 @@ public static class MonitorProcess
     /// </summary>
     public static Action<string> HelperLog(ContainerRuntime rt, string id) => LogTo(Path.Combine(rt.Store.DirOf(id), "monitor.log"));
 
-    /// <summary>Appends one timestamped line per message to <paramref name="path"/>; a write that fails (its directory going) is dropped.</summary>
-    public static Action<string> LogTo(string path) => line =>
+    /// <summary>
+    /// How large a helper's log may grow: some of its lines follow what the guest does (OOM
+    /// kills, agent errors), and a guest must not fill the host's disk through them (issue 15).
+    /// </summary>
+    public const long LogLimitBytes = 8 << 20;
+
+    /// <summary>
+    /// Appends one timestamped line per message to <paramref name="path"/>; a write that fails (its
+    /// directory going) is dropped, and so is every line that would take the log past
+    /// <paramref name="limit"/> bytes: a short line saying so takes its place until the log is full
+    /// (the log ends at most that one line past the limit).
+    /// </summary>
+    public static Action<string> LogTo(string path, long limit = LogLimitBytes) => line =>
     {
         try
         {
-            File.AppendAllText(path, $"{DateTimeOffset.UtcNow:O} {line}\n");
+            var info = new FileInfo(path);
+            long size = info.Exists ? info.Length : 0;
+            if (size >= limit)
+            {
+                return;
+            }
+            string text = $"{DateTimeOffset.UtcNow:O} {line}\n";
+            if (size + text.Length > limit)
+            {
+                text = $"{DateTimeOffset.UtcNow:O} log reached {limit} bytes: further lines are dropped\n";
+            }
+            File.AppendAllText(path, text);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

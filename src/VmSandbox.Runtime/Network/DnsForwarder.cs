@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using VmSandbox.Common;
+using VmSandbox.Interop;
 
 namespace VmSandbox.Runtime.Network;
 
@@ -65,10 +66,10 @@ public sealed class DnsForwarder : IDisposable
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
+            SocketFile.Bind(listener, path, replaceStale: false); // in use: another forwarder's, an error
             listener.Listen(maxConnections);
         }
-        catch (Exception e) when (e is SocketException or ArgumentException)
+        catch (Exception e) when (e is SocketException or ArgumentException or IOException)
         {
             listener.Dispose();
             throw new VmSandboxException(ErrorCode.System, $"dns forwarder for vsock port {port}: listen on {path}", e);
@@ -239,6 +240,6 @@ public sealed class DnsForwarder : IDisposable
         {
             socket.Dispose();
         }
-        File.Delete(SocketPath);
+        SocketFile.TryRemove(SocketPath);
     }
 }

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using VmSandbox.Common;
+using VmSandbox.Interop;
 
 namespace VmSandbox.Runtime.Sandbox;
 
@@ -48,12 +49,10 @@ public sealed class MonitorControl : IAsyncDisposable
     public static MonitorControl Start(string runDir, Func<string, CancellationToken, Task> handle, Action<string> log)
     {
         string path = System.IO.Path.Combine(runDir, FileName);
-        File.Delete(path);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            SocketFile.Bind(listener, path);
             listener.Listen(4);
         }
         catch
@@ -176,7 +175,7 @@ public sealed class MonitorControl : IAsyncDisposable
         _stop.Cancel();
         _listener.Dispose();
         await _loop;
-        File.Delete(Path);
+        SocketFile.TryRemove(Path);
         _stop.Dispose();
     }
 }

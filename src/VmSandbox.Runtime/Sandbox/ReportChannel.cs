@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using VmSandbox.Common;
+using VmSandbox.Interop;
 
 namespace VmSandbox.Runtime.Sandbox;
 
@@ -16,9 +17,16 @@ public sealed class ReportChannel : IDisposable
     public ReportChannel(string path)
     {
         Path = path;
-        File.Delete(path);
-        _listener.Bind(new UnixDomainSocketEndPoint(path));
-        _listener.Listen(1);
+        try
+        {
+            SocketFile.Bind(_listener, path);
+            _listener.Listen(1);
+        }
+        catch
+        {
+            _listener.Dispose();
+            throw;
+        }
     }
 
     public string Path { get; }
@@ -73,6 +81,6 @@ public sealed class ReportChannel : IDisposable
     public void Dispose()
     {
         _listener.Dispose();
-        File.Delete(Path);
+        SocketFile.TryRemove(Path);
     }
 }

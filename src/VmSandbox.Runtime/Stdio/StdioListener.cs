@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
+using VmSandbox.Interop;
 
 namespace VmSandbox.Runtime.Stdio;
 
@@ -42,7 +43,7 @@ public sealed class StdioListener : IDisposable
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
-                socket.Bind(new UnixDomainSocketEndPoint(path));
+                SocketFile.Bind(socket, path, replaceStale: false); // a taken port is another stream's: try another
                 socket.Listen(4);
                 return new StdioListener(socket, path, port, BinaryPrimitives.ReadUInt64BigEndian(RandomNumberGenerator.GetBytes(8)));
             }
@@ -88,6 +89,6 @@ public sealed class StdioListener : IDisposable
     public void Dispose()
     {
         _socket.Dispose();
-        File.Delete(_path);
+        SocketFile.TryRemove(_path);
     }
 }

@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using VmSandbox.Common;
+using VmSandbox.Interop;
 using VmSandbox.Vsock.Muxer;
 
 namespace VmSandbox.Vsock.Hybrid;
@@ -29,8 +29,7 @@ internal sealed class HybridListener : IDisposable
 
     public void Start()
     {
-        DeleteStale(_path);
-        _listener.Bind(new UnixDomainSocketEndPoint(_path));
+        SocketFile.Bind(_listener, _path);
         _listener.Listen(128);
         _acceptLoop = AcceptLoopAsync();
     }
@@ -47,41 +46,8 @@ internal sealed class HybridListener : IDisposable
         {
         }
         _stop.Dispose();
-        TryDeleteSocket(_path);
+        SocketFile.TryRemove(_path);
     }
-
-    /// <summary>
-    /// Removes a socket left at <paramref name="path"/> by an earlier run. Anything else there (a
-    /// file, a directory, a symlink) is never removed: a path that is not ours is a refusal.
-    /// </summary>
-    internal static void DeleteStale(string path)
-    {
-        if (!IsSocketOrAbsent(path))
-        {
-            throw new VmSandboxException(ErrorCode.FailedPrecondition, $"{path} exists and is not a socket; not removing it");
-        }
-        TryDeleteSocket(path);
-    }
-
-    /// <summary>Removes our socket at <paramref name="path"/> if one is there; anything else stays.</summary>
-    internal static void TryDeleteSocket(string path)
-    {
-        try
-        {
-            if (Path.Exists(path) && IsSocketOrAbsent(path))
-            {
-                File.Delete(path);
-            }
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
-
-    private static bool IsSocketOrAbsent(string path) => !Path.Exists(path) || Interop.FileStat.IsSocket(path);
 
     private async Task AcceptLoopAsync()
     {

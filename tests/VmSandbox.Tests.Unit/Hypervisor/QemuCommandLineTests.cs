@@ -74,7 +74,7 @@ public sealed class QemuCommandLineTests
     public void Console_goes_to_a_log_file_and_qmp_to_a_socket_in_the_state_dir()
     {
         var args = QemuCommandLine.Build(Spec());
-        Assert.Equal("file,id=console,path=/run/vmsandbox/vm-abc/console.log", ValueOf(args, "-chardev"));
+        Assert.Equal("file,id=console,path=/run/vmsandbox/vm-abc/console.log,append=on", ValueOf(args, "-chardev"));
         Assert.Equal("chardev:console", ValueOf(args, "-serial"));
         Assert.Equal("unix:/run/vmsandbox/vm-abc/qmp.sock,server=on,wait=off", ValueOf(args, "-qmp"));
     }

@@ -27,6 +27,30 @@ public sealed class ContainerStoreTests : IDisposable
         Assert.Equal("container with id exists: c1", e.Message);
     }
 
+    /// <summary>Issue 15: the state root, run directories and state files are the runtime's alone, as runc makes them.</summary>
+    [Fact]
+    [Trait("Category", "Reliability")]
+    public void State_directories_and_files_are_private()
+    {
+        var store = new ContainerStore(Path.Combine(_root, "state"), Path.Combine(_root, "run"));
+        string dir = store.Claim("c1");
+        store.SaveSpec("c1", "{}"u8.ToArray());
+        store.Save(new ContainerRecord { Id = "c1" });
+        store.WriteExit("c1", 3);
+        string runDir = store.CreateRunDir("c1");
+        const UnixFileMode rwx = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        const UnixFileMode rw = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(rwx, File.GetUnixFileMode(store.Root));
+        Assert.Equal(rwx | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute, File.GetUnixFileMode(dir));
+        Assert.Equal(rwx, File.GetUnixFileMode(runDir));
+        Assert.Equal(rwx, File.GetUnixFileMode(Path.GetDirectoryName(runDir)!));
+        foreach (string file in new[] { ContainerStore.ConfigCopy, ContainerStore.RecordFile, ContainerStore.ExitFile })
+        {
+            Assert.Equal(rw, File.GetUnixFileMode(Path.Combine(dir, file)));
+        }
+        Assert.Equal(3, store.ReadExit("c1"));
+    }
+
     [Fact]
     public void Claim_of_an_empty_leftover_directory_is_refused()
     {
