@@ -70,6 +70,23 @@ public sealed class UserNamespaceTests(BundleFixture fx)
         fx.AssertNothingLeft(root, id);
     }
 
+    [Fact]
+    [Trait("Category", "Reliability")]
+    public async Task The_exit_status_of_pid_1_in_its_own_pid_namespace_comes_through_the_relay()
+    {
+        // The init makes its pid namespace after the user namespace and forks; the process the
+        // agent waits for is the relay, which must end as PID 1 did. The image is not chowned:
+        // container root may read and run it (world-readable), as with runc.
+        JsonObject spec = UserNamespaceSpec(ContainerSpecs.Process("sh", "-c", "echo pid=$$ uid=$(id -u); exit 7"));
+        string root = fx.NewRoot();
+        string id = "usernsexit" + Guid.NewGuid().ToString("N")[..6];
+        var r = await fx.Cli(root, "run", "--bundle", fx.Bundle(spec), id);
+        Assert.True(r.ExitCode == 7, $"exit {r.ExitCode}: {r.Stdout} {r.Stderr}");
+        Assert.Equal("pid=1 uid=0\n", r.Stdout);
+        _ = await fx.Cli(root, "delete", "--force", id);
+        fx.AssertNothingLeft(root, id);
+    }
+
     [Theory]
     [Trait("Category", "Reliability")]
     [InlineData("overlap", "linux.uidMappings[1]: containerID range overlaps linux.uidMappings[0]")]
