@@ -18,7 +18,7 @@ PUBLISH     := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --nologo -v qu
 # Sources only: obj/ and bin/ hold files every build rewrites, which would make each target always stale.
 sources      = $(shell find $(1) \( -name obj -o -name bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -print 2>/dev/null)
 COMMON_SRC  := Directory.Build.props Directory.Packages.props global.json $(call sources,src/VmSandbox.Common src/VmSandbox.Interop)
-AGENT_SRC   := $(COMMON_SRC) $(call sources,guest-agent src/VmSandbox.Ttrpc src/VmSandbox.Agent.Protocol src/VmSandbox.Oci src/VmSandbox.Seccomp)
+AGENT_SRC   := $(COMMON_SRC) $(call sources,guest-agent src/VmSandbox.Ttrpc src/VmSandbox.Agent.Protocol src/VmSandbox.Oci src/VmSandbox.Seccomp) $(wildcard guest-agent/VmSandbox.Agent/Native/*.c)
 CLI_SRC     := $(COMMON_SRC) $(call sources,src)
 ALL_SRC     := $(CLI_SRC) $(call sources,guest-agent tests) VmSandbox.sln
 SOLUTION_STAMP := $(OUT)/.solution-built

@@ -35,8 +35,9 @@ public sealed record Features
         Linux = new LinuxFeatures
         {
             // The container's namespaces are made by the agent inside the guest; "network" is the
-            // sandbox's netns, shared by every container of the VM. No user or time namespaces yet.
-            Namespaces = ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            // sandbox's netns, shared by every container of the VM; "user" is made in the guest
+            // with the spec's maps (ADR 0019). No time namespace.
+            Namespaces = ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             Capabilities = CapabilityNames.All,
             Cgroup = new CgroupFeatures { V1 = false, V2 = true, Systemd = false, SystemdUser = false },
             Seccomp = new SeccompFeatures

@@ -205,6 +205,7 @@ public static class SpecValidator
         }
         return ValidateIdMappings(linux.UidMappings, "linux.uidMappings")
             ?? ValidateIdMappings(linux.GidMappings, "linux.gidMappings")
+            ?? ValidateUserNamespace(linux)
             ?? ValidateDevices(linux.Devices)
             ?? ValidateResources(linux.Resources)
             ?? ValidateSeccomp(linux.Seccomp)
@@ -223,7 +224,27 @@ public static class SpecValidator
                 return $"{field}[{i}].size: must be greater than 0";
             }
         }
-        return null;
+        return maps is null ? null : IdMapFile.Problem(maps, field);
+    }
+
+    /// <summary>runc's rules: a user namespace needs a path or mappings, mappings need a user namespace; a new one needs both maps.</summary>
+    private static string? ValidateUserNamespace(LinuxSpec linux)
+    {
+        LinuxNamespace? user = linux.Namespaces?.FirstOrDefault(n => n.Type == "user");
+        bool uids = linux.UidMappings is { Count: > 0 };
+        bool gids = linux.GidMappings is { Count: > 0 };
+        if (user is null)
+        {
+            return uids || gids ? $"{(uids ? "linux.uidMappings" : "linux.gidMappings")}: user namespace mappings specified, but user namespace isn't enabled in the config" : null;
+        }
+        if (!string.IsNullOrEmpty(user.Path))
+        {
+            return null;
+        }
+        return !uids && !gids ? "linux.namespaces: user namespace enabled, but no namespace path to join nor mappings to apply specified"
+            : !uids ? "linux.uidMappings: must not be empty in a new user namespace"
+            : !gids ? "linux.gidMappings: must not be empty in a new user namespace"
+            : null;
     }
 
     private static string? ValidateDevices(IReadOnlyList<LinuxDevice>? devices)

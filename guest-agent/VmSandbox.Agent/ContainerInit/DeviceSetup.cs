@@ -18,14 +18,18 @@ public static class DeviceSetup
     ];
 
     /// <summary>Creates the nodes in <paramref name="dev"/> (the container's /dev seen from outside its root).</summary>
-    public static void Create(string dev, IReadOnlyList<LinuxDevice>? devices)
+    /// <param name="bindFromGuest">
+    /// In a user namespace mknod is refused: as runc does there, each node is an empty file with
+    /// the guest's node of the same path bound onto it (the guest's /dev stands for the host's).
+    /// </param>
+    public static void Create(string dev, IReadOnlyList<LinuxDevice>? devices, bool bindFromGuest = false)
     {
         uint old = FileSystemCalls.SetUmask(0);
         try
         {
             foreach (var (name, major, minor) in Defaults)
             {
-                MakeNode(Path.Join(dev, name), FileSystemCalls.S_IFCHR | 0x1B6, major, minor);
+                MakeNode(Path.Join(dev, name), FileSystemCalls.S_IFCHR | 0x1B6, major, minor, bindFromGuest ? "/dev/" + name : null);
             }
             foreach (LinuxDevice d in devices ?? [])
             {
@@ -42,7 +46,7 @@ public static class DeviceSetup
                     _ => FileSystemCalls.S_IFCHR,
                 };
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                MakeNode(path, type | ((d.FileMode ?? 0x1B6) & 0xFFF), (uint)d.Major, (uint)d.Minor);
+                MakeNode(path, type | ((d.FileMode ?? 0x1B6) & 0xFFF), (uint)d.Major, (uint)d.Minor, bindFromGuest ? normalized : null);
             }
         }
         finally
@@ -69,8 +73,19 @@ public static class DeviceSetup
     }
 
     // Device owners (uid/gid) are not applied yet: every node belongs to root.
-    private static void MakeNode(string path, uint mode, uint major, uint minor)
+    private static void MakeNode(string path, uint mode, uint major, uint minor, string? guestNode)
     {
+        if (guestNode is not null)
+        {
+            if (!File.Exists(path))
+            {
+                using (File.Create(path))
+                {
+                }
+            }
+            Interop.Mount.Do(guestNode, path, "bind", Interop.Mount.MS_BIND);
+            return;
+        }
         if (!File.Exists(path))
         {
             FileSystemCalls.MakeNode(path, mode, FileSystemCalls.MakeDev(major, minor));

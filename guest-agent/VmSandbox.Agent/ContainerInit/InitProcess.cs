@@ -91,6 +91,8 @@ public static class InitProcess
         // runc's private cgroupns does, and nothing of the agent's.
         // A pod member shares the pod's ipc and uts namespaces (the sandbox container's), as
         // Kubernetes expects of a pod's containers; the network namespace is the guest's one anyway.
+        bool userNamespace = spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true;
+        string cgroupPath = userNamespace ? OwnCgroup() : "/";
         if (config.PodPid > 0)
         {
             JoinPod(config.PodPid);
@@ -103,15 +105,16 @@ public static class InitProcess
         // Before the rootfs: the guest's /proc is still at /proc and writable, and the container's
         // /proc/sys will be read-only (runc also writes sysctls before readonlyPaths). net.* go
         // to the guest's one network namespace, ipc and uts ones to the namespaces just made.
+        // In a user namespace the net.* ones are the agent's (the guest's network namespace is not
+        // the user namespace's to change): see ContainerManager.Create.
         foreach (var (key, value) in spec.Linux?.Sysctl ?? new Dictionary<string, string>())
         {
-            if (key.Contains("..", StringComparison.Ordinal) || key.Contains('/'))
+            if (!userNamespace || !IsNetworkSysctl(key))
             {
-                throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.sysctl {key}: invalid name");
+                WriteSysctl(key, value);
             }
-            File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
         }
-        new RootfsSetup(spec, config.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "init: no rootfs"), config.Binds).Run();
+        new RootfsSetup(spec, config.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, "init: no rootfs"), config.Binds).WithCgroupPath(cgroupPath).Run();
         if (!string.IsNullOrEmpty(spec.Hostname) && config.PodPid == 0)
         {
             Namespace.SetHostName(spec.Hostname);
@@ -120,6 +123,30 @@ public static class InitProcess
         {
             Namespace.SetDomainName(spec.Domainname);
         }
+    }
+
+    /// <summary>This process's cgroup v2 path ("0::/path" in /proc/self/cgroup), as the current cgroup namespace names it.</summary>
+    private static string OwnCgroup()
+    {
+        foreach (string line in File.ReadLines("/proc/self/cgroup"))
+        {
+            if (line.StartsWith("0::", StringComparison.Ordinal))
+            {
+                return line[3..];
+            }
+        }
+        return "/";
+    }
+
+    public static bool IsNetworkSysctl(string key) => key.StartsWith("net.", StringComparison.Ordinal);
+
+    public static void WriteSysctl(string key, string value)
+    {
+        if (key.Contains("..", StringComparison.Ordinal) || key.Contains('/'))
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.sysctl {key}: invalid name");
+        }
+        File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
     }
 
     /// <summary>Joins the ipc and uts namespaces of the pod sandbox's init.</summary>

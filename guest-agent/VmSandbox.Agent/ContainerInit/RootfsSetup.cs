@@ -24,6 +24,14 @@ public sealed class RootfsSetup
     private readonly string _rootfs;
     private readonly Dictionary<string, InitMessage.BindSource> _binds;
 
+    // In a user namespace of its own (ADR 0019) the init may not mknod, nor mount a sysfs of the
+    // guest's network namespace: runc's ways round both (bind the node, rbind /sys).
+    private readonly bool _inUserNamespace;
+
+    // The init's cgroup as the guest names it (read before the cgroup namespace), for runc's
+    // emulated cgroup namespace in a user namespace.
+    private string _cgroupPath = "/";
+
     // tmpfs mounts and /dev asked for "ro": mounted writable, made read-only once the mounts,
     // directories and device nodes beneath them exist (runc's finalizeRootfs).
     private readonly List<(string Target, ulong Flags)> _readonlyLater = [];
@@ -33,6 +41,14 @@ public sealed class RootfsSetup
         _spec = spec;
         _rootfs = rootfs.TrimEnd('/');
         _binds = (binds ?? []).ToDictionary(b => Normalize(b.Destination), StringComparer.Ordinal);
+        _inUserNamespace = spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true;
+    }
+
+    /// <summary>In a user namespace: the init's cgroup in the guest's hierarchy, bound at the container's cgroup mount when cgroup2 cannot be mounted.</summary>
+    public RootfsSetup WithCgroupPath(string path)
+    {
+        _cgroupPath = path;
+        return this;
     }
 
     public void Run()
@@ -58,7 +74,7 @@ public sealed class RootfsSetup
         }
         if (!_binds.ContainsKey("/dev"))
         {
-            DeviceSetup.Create(InRoot("/dev"), _spec.Linux?.Devices);
+            DeviceSetup.Create(InRoot("/dev"), _spec.Linux?.Devices, bindFromGuest: _inUserNamespace);
         }
         foreach (var (target, flags) in Enumerable.Reverse(_readonlyLater))
         {
@@ -137,7 +153,14 @@ public sealed class RootfsSetup
             CreateMountPoint(target, isDirectory: true);
             if (type is "cgroup" or "cgroup2")
             {
-                MountCalls.Do("cgroup2", target, "cgroup2", options.Flags & ~MountCalls.MS_REMOUNT);
+                if (_inUserNamespace)
+                {
+                    MountCgroupInUserNamespace(target, options.Flags & ~MountCalls.MS_REMOUNT);
+                }
+                else
+                {
+                    MountCalls.Do("cgroup2", target, "cgroup2", options.Flags & ~MountCalls.MS_REMOUNT);
+                }
             }
             else
             {
@@ -148,7 +171,11 @@ public sealed class RootfsSetup
                     _readonlyLater.Add((target, flags));
                     flags &= ~MountCalls.MS_RDONLY;
                 }
-                if (options.CopyUp && type == "tmpfs")
+                if (type == "sysfs" && _inUserNamespace)
+                {
+                    MountSysfsInUserNamespace(source, target, flags, options.Data.Length > 0 ? options.Data : null);
+                }
+                else if (options.CopyUp && type == "tmpfs")
                 {
                     TmpfsCopyUp.Mount(source, target, flags, options.Data.Length > 0 ? options.Data : null);
                 }
@@ -165,6 +192,41 @@ public sealed class RootfsSetup
         foreach (ulong flag in SplitPropagation(options.PropagationFlags))
         {
             MountCalls.Do("", target, "", flag);
+        }
+    }
+
+    /// <summary>
+    /// runc compat: a sysfs belongs to a network namespace, and the container shares the guest's,
+    /// which its user namespace does not own (EPERM): /sys is bound instead, with the mount's flags.
+    /// </summary>
+    private static void MountSysfsInUserNamespace(string source, string target, ulong flags, string? data)
+    {
+        try
+        {
+            MountCalls.Do(source, target, "sysfs", flags, data);
+        }
+        catch (VmSandboxException e) when (e.Errno is Errno.EPERM or 16)
+        {
+            MountCalls.Do("/sys", target, "bind", MountCalls.MS_BIND | MountCalls.MS_REC);
+            MountCalls.Do("", target, "", MountCalls.MS_BIND | MountCalls.MS_REMOUNT | (flags & PerMountFlags));
+        }
+    }
+
+    /// <summary>
+    /// runc compat: the guest's cgroup2 superblock belongs to the initial user namespace, so a
+    /// mount of it from the container's fails (EBUSY, or EPERM); runc then emulates the cgroup
+    /// namespace by binding the container's own cgroup directory, with the mount's flags.
+    /// </summary>
+    private void MountCgroupInUserNamespace(string target, ulong flags)
+    {
+        try
+        {
+            MountCalls.Do("cgroup2", target, "cgroup2", flags);
+        }
+        catch (VmSandboxException e) when (e.Errno is Errno.EPERM or 16)
+        {
+            MountCalls.Do("/sys/fs/cgroup" + Normalize(_cgroupPath), target, "bind", MountCalls.MS_BIND | MountCalls.MS_REC);
+            MountCalls.Do("", target, "", MountCalls.MS_BIND | MountCalls.MS_REMOUNT | (flags & PerMountFlags));
         }
     }
 

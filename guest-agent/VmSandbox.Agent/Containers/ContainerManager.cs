@@ -65,6 +65,18 @@ public sealed partial class ContainerManager
                 container.Shares.Add(m.ShareTag);
             }
             (int podPid, int? sharedPidOf) = PodNamespaces(request.SandboxId, spec);
+            if (spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true)
+            {
+                // The guest's network namespace is the container's, and a user namespace does not
+                // own it: its net.* sysctls are written here, the rest by the init (ADR 0019).
+                foreach (var (key, value) in spec.Linux.Sysctl ?? new Dictionary<string, string>())
+                {
+                    if (ContainerInit.InitProcess.IsNetworkSysctl(key))
+                    {
+                        ContainerInit.InitProcess.WriteSysctl(key, value);
+                    }
+                }
+            }
             var config = new InitMessage
             {
                 Type = InitMessage.ConfigType,
@@ -193,15 +205,33 @@ public sealed partial class ContainerManager
     {
         StdioRelay relay = StdioRelay.Open(stdio, terminal);
         var process = new ContainerProcess(execId, relay);
-        var (agentEnd, initEnd) = UnixSocket.CreatePair();
-        var channel = new InitChannel(agentEnd);
+        NsExec? nsexec;
         try
         {
-            using (initEnd)
+            nsexec = UserNamespaceOf(container, config, joinPidOf);
+        }
+        catch
+        {
+            relay.Dispose();
+            throw;
+        }
+        var (agentEnd, initEnd) = UnixSocket.CreatePair();
+        var channel = new InitChannel(agentEnd);
+        int spawned = 0;
+        try
+        {
+            using (nsexec)
             {
-                process.Pid = _spawner.Spawn([.. relay.ChildFds, initEnd], joinPidOf, process.OnExit);
+                using (initEnd)
+                {
+                    spawned = process.Pid = _spawner.Spawn([.. relay.ChildFds, initEnd], joinPidOf, process.OnExit, nsexec);
+                }
+                relay.CloseChildFds();
+                if (nsexec is not null)
+                {
+                    process.Pid = nsexec.Complete(spawned, container.Spec.Linux?.UidMappings, container.Spec.Linux?.GidMappings);
+                }
             }
-            relay.CloseChildFds();
             container.Cgroup.AddProcess(process.Pid);
             channel.Send(config);
             var fds = new List<SafeFd>();
@@ -231,10 +261,42 @@ public sealed partial class ContainerManager
             {
                 _ = ProcessCalls.Kill(process.Pid, SIGKILL);
             }
+            if (spawned > 0 && spawned != process.Pid)
+            {
+                _ = ProcessCalls.Kill(spawned, SIGKILL);
+            }
             channel.Dispose();
             relay.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The user namespace step of a container with a "user" namespace (ADR 0019), or null: a
+    /// new one with the spec's maps for an init, its pod sandbox's for a pod member that names
+    /// one by path, the container's init's for an exec. The init makes its pid namespace after
+    /// the user namespace (so that it owns it) unless it joins its pod's.
+    /// </summary>
+    private NsExec? UserNamespaceOf(Container container, InitMessage config, int? joinPidOf)
+    {
+        LinuxNamespace? user = container.Spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "user");
+        if (user is null)
+        {
+            return null;
+        }
+        if (config.Mode == InitMessage.ExecMode)
+        {
+            return NsExec.ForJoin(config.JoinPid, newPidNamespace: false);
+        }
+        if (!string.IsNullOrEmpty(user.Path))
+        {
+            if (config.PodPid <= 0)
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.namespaces: user namespace path {user.Path}: only a pod member may join one (its pod's)");
+            }
+            return NsExec.ForJoin(config.PodPid, newPidNamespace: joinPidOf is null);
+        }
+        return NsExec.ForNewNamespace(newPidNamespace: joinPidOf is null);
     }
 
     /// <summary>Sends "start" and waits until the init exec'd (the channel closes) or reports why it could not.</summary>

@@ -27,8 +27,18 @@ public sealed class ProcessSpawner
     /// <param name="stdio">The child's fds 0, 1, 2 and 3 (the init channel).</param>
     /// <param name="joinPidOf">null: a new pid namespace; else the pid whose pid namespace to join.</param>
     /// <param name="onExit">Gets the wait status.</param>
-    public int Spawn(IReadOnlyList<SafeFd> stdio, int? joinPidOf, Action<int> onExit)
+    /// <param name="nsexec">
+    /// A user namespace step (fds 4 and 5 and "--nsexec FLAGS" for Native/nsexec.c); when the
+    /// init makes its own pid namespace, the spawning thread leaves its own alone.
+    /// </param>
+    public int Spawn(IReadOnlyList<SafeFd> stdio, int? joinPidOf, Action<int> onExit, NsExec? nsexec = null)
     {
+        if (nsexec is not null)
+        {
+            stdio = [.. stdio, .. nsexec.ChildFds];
+        }
+        string[] argv = nsexec is null ? ["vmsandbox-init", InitProcess.Argument] : ["vmsandbox-init", InitProcess.Argument, "--nsexec", nsexec.Flags];
+        bool newPidNamespace = nsexec?.InitMakesPidNamespace != true;
         // Sources must sit above the child's fd numbers (see Spawn.Start).
         var high = stdio.Select(fd => ProcessCalls.DuplicateAbove(fd.Fd, 10)).ToList();
         SafeFd? pidNs = joinPidOf is int target ? FileSystemCalls.Open($"/proc/{target}/ns/pid", FileSystemCalls.O_RDONLY) : null;
@@ -42,7 +52,10 @@ public sealed class ProcessSpawner
                 {
                     if (pidNs is null)
                     {
-                        Namespace.Unshare(Namespace.CLONE_NEWPID);
+                        if (newPidNamespace)
+                        {
+                            Namespace.Unshare(Namespace.CLONE_NEWPID);
+                        }
                     }
                     else
                     {
@@ -50,7 +63,7 @@ public sealed class ProcessSpawner
                     }
                     int[] fds = high.Select(h => h.Fd).ToArray();
                     pid = _children.SpawnAndRegister(
-                        () => Interop.Spawn.Start(SelfExe, ["vmsandbox-init", InitProcess.Argument], [], fds, Interop.SpawnFlags.NewSession),
+                        () => Interop.Spawn.Start(SelfExe, argv, [], fds, Interop.SpawnFlags.NewSession),
                         onExit);
                 }
                 catch (Exception e)

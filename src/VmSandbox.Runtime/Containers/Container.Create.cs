@@ -38,11 +38,12 @@ public sealed partial class Container
         {
             rt.Log.Warn(warning);
         }
-        if (loaded.Spec.Linux?.Namespaces?.Any(n => n.Type is "user" or "time") == true)
+        if (loaded.Spec.Linux?.Namespaces?.Any(n => n.Type == "time") == true)
         {
-            // Not refused: Docker's userns-remap and rootless set-ups send one. docs/oci.md says why.
-            rt.Log.Warn("user and time namespaces are not applied: the container's root is root of its own VM, which is the isolation boundary");
+            // Not refused: rootless set-ups send one. docs/oci.md says why.
+            rt.Log.Warn("time namespaces are not applied: the container's clock is its own VM's");
         }
+        UserNamespacePolicy.ThrowIfUnsupported(loaded.Spec);
         bool terminal = loaded.Spec.Process?.Terminal ?? false;
         ThrowIfConsoleMisused(terminal, options.ConsoleSocket, detached: !options.Foreground);
         SeccompNotify.ThrowIfRequested(loaded.Spec.Linux?.Seccomp);
@@ -61,6 +62,7 @@ public sealed partial class Container
         if (pod is null)
         {
             NetworkNamespacePolicy.ThrowIfUnsupported(loaded.Spec, NetworkNamespacePolicy.SameNamespace);
+            UserNamespacePolicy.ThrowIfJoinOutsidePod(loaded.Spec);
         }
         IHostCgroups cgroups = rt.Host.Cgroups;
         IReadOnlyList<string> hostCgroups = pod is not null ? [] : cgroups.Resolve(loaded.Spec.Linux?.CgroupsPath, id, rt.SystemdCgroup);

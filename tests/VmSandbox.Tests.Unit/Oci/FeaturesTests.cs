@@ -23,7 +23,7 @@ public sealed class FeaturesTests
     {
         Assert.Equal("1.0.0", (string?)s_json["ociVersionMin"]);
         Assert.Equal("1.2.0", (string?)s_json["ociVersionMax"]);
-        Assert.Equal(["cgroup", "ipc", "mount", "network", "pid", "uts"], s_json["linux"]!["namespaces"]!.AsArray().Select(n => (string?)n));
+        Assert.Equal(["cgroup", "ipc", "mount", "network", "pid", "user", "uts"], s_json["linux"]!["namespaces"]!.AsArray().Select(n => (string?)n));
         Assert.True((bool?)s_json["linux"]!["seccomp"]!["enabled"]);
         Assert.False((bool?)s_json["linux"]!["apparmor"]!["enabled"]);
         Assert.True((bool?)s_json["linux"]!["cgroup"]!["v2"]);

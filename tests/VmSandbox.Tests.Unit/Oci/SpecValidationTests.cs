@@ -21,7 +21,8 @@ public sealed class SpecValidationTests
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"hostname\":\"h\"}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[\"A=\",\"B=c=d\"],\"oomScoreAdj\":-1000}}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"rlimits\":[{\"type\":\"RLIMIT_CORE\",\"hard\":5,\"soft\":5}]}}")]
-    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/var/run/netns/x\"},{\"type\":\"time\"},{\"type\":\"user\"}]}}")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/var/run/netns/x\"},{\"type\":\"time\"},{\"type\":\"user\"}],\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]}}")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"user\",\"path\":\"/proc/7/ns/user\"}]}}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\",\"timeout\":1}]}}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"ipc\"},{\"type\":\"network\"},{\"type\":\"uts\"}],\"sysctl\":{\"kernel.shmmax\":\"1\",\"fs.mqueue.queues_max\":\"100\",\"net.ipv4.ip_forward\":\"1\",\"kernel.domainname\":\"d\"}}}")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"resources\":{\"devices\":[{\"allow\":false,\"type\":\"c\",\"major\":1,\"minor\":11,\"access\":\"rwa\"}]}}}")] // runc drops the "a"
@@ -82,6 +83,10 @@ public sealed class SpecValidationTests
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"hostname\":\"h\",\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}", "config.json: hostname: cannot be set without a private uts namespace")]
     // linux
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":0}]}}", "config.json: linux.uidMappings[0].size: must be greater than 0")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"user\"}]}}", "config.json: linux.namespaces: user namespace enabled, but no namespace path to join nor mappings to apply specified")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]}}", "config.json: linux.uidMappings: user namespace mappings specified, but user namespace isn't enabled in the config")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"user\"}],\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]}}", "config.json: linux.gidMappings: must not be empty in a new user namespace")]
+    [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"namespaces\":[{\"type\":\"user\"}],\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536},{\"containerID\":1,\"hostID\":0,\"size\":1}],\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]}}", "config.json: linux.uidMappings[1]: containerID range overlaps linux.uidMappings[0]")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"devices\":[{\"path\":\"/dev/x\",\"type\":\"q\"}]}}", "config.json: linux.devices[0].type: unknown device type \"q\"")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"devices\":[{\"path\":\"dev/x\",\"type\":\"c\"}]}}", "config.json: linux.devices[0].path: \"dev/x\" is not an absolute path")]
     [InlineData("{\"ociVersion\":\"1.0.2\"," + Root + ",\"linux\":{\"resources\":{\"devices\":[{\"allow\":true,\"type\":\"x\"}]}}}", "config.json: linux.resources.devices[0].type: unknown device type \"x\"")]
