@@ -90,6 +90,21 @@ public sealed class FuzzRegressionTests
         }
     }
 
+    /// <summary>
+    /// config.json: a bind mount source with a NUL ("a\u0000b", relative) passed validation and
+    /// made SandboxPlan.Create throw ArgumentException (Path.GetFullPath); root.path likewise.
+    /// </summary>
+    [Theory]
+    [Trait("Category", "Reliability")]
+    [Trait("Category", "Fuzz")]
+    [InlineData("eyJvY2lWZXJzaW9uIjoiMS4wLjIiLCJyb290Ijp7InBhdGgiOiJyb290ZnMifSwicHJvY2VzcyI6eyJhcmdzIjpbInNoIl0sImN3ZCI6Ii8ifSwibW91bnRzIjpbeyJkZXN0aW5hdGlvbiI6Ii9kYXRhIiwidHlwZSI6ImJpbmQiLCJzb3VyY2UiOiIvc3J2L2EgYiIsIm9wdGlvbnMiOlsicmJpbmQiLCJybyJdfSx7ImRlc3RpbmF0aW9uIjoiL2V0Yy9ob3N0cyIsInR5cGUiOiJiaW5kIiwic291cmNlIjoiYVx1MDAwMGIiLCJvcHRpb25zIjpbImJpbmQiXX1dLCJsaW51eCI6eyJuYW1lc3BhY2VzIjpbeyJ0eXBlIjoibmV0d29yayJ9XSwicmVzb3VyY2VzIjp7Im1lbW9yeSI6eyJsaW1pdCI6NTM2ODcwOTEyfSwiY3B1Ijp7InF1b3RhIjoyMDAwMDAsInBlcmlvZCI6MTAwMDAwLCJjcHVzIjoiMC0xIn19fSwiYW5ub3RhdGlvbnMiOnsiaW8ua3ViZXJuZXRlcy5jcmkuY29udGFpbmVyLXR5cGUiOiJzYW5kYm94IiwiaW8ua3ViZXJuZXRlcy5jcmkuc2FuZGJveC1tZW1vcnkiOiIxMDczNzQxODI0IiwiaW8ua3ViZXJuZXRlcy5jcmkuc2FuZGJveC1jcHUtcXVvdGEiOiIzMDAwMDAiLCJpby5rdWJlcm5ldGVzLmNyaS5zYW5kYm94LWNwdS1wZXJpb2QiOiIxMDAwMDAifX0=", "config.json: mounts[1]: source contains a NUL byte")]
+    [InlineData("eyJvY2lWZXJzaW9uIjoiMS4wLjIiLCJyb290Ijp7InBhdGgiOiJyb290XHUwMDAwZnMifX0=", "config.json: root.path: contains a NUL byte")] // {"ociVersion":"1.0.2","root":{"path":"root\u0000fs"}}
+    public void A_path_with_a_nul_is_refused_by_the_validator(string base64, string message)
+    {
+        byte[] input = Convert.FromBase64String(base64);
+        Assert.Equal(message, Assert.Throws<VmSandboxException>(() => OciJsonFuzzTests.ConfigJson(input)).Message);
+    }
+
     /// <summary>guest console lines: "ready_ms=Infinity" (or NaN) made a readiness line with meaningless boot timings.</summary>
     [Theory]
     [Trait("Category", "Reliability")]
