@@ -26,6 +26,10 @@ public static class SpecValidator
         {
             return "root.path: must not be empty";
         }
+        if (spec.Root.Path.Contains('\0', StringComparison.Ordinal))
+        {
+            return "root.path: contains a NUL byte";
+        }
         return NullValue(spec.Annotations, "annotations")
             ?? NullValue(spec.Linux?.Sysctl, "linux.sysctl")
             ?? NullValue(spec.Linux?.Resources?.Unified, "linux.resources.unified")
@@ -163,6 +167,12 @@ public static class SpecValidator
             {
                 // runc 1.1 only warns; the runtime-spec says MUST be absolute and runc 1.2 will refuse.
                 return $"mounts[{i}].destination: {MessageText.Quote(m.Destination)} is not an absolute path";
+            }
+            // No path holds a NUL (runc's mount(2) says EINVAL); the host builds paths from these
+            // (SandboxPlan: Path.GetFullPath threw ArgumentException, found by fuzzing).
+            if (m.Destination.Contains('\0', StringComparison.Ordinal) || m.Source?.Contains('\0', StringComparison.Ordinal) == true)
+            {
+                return $"mounts[{i}]: {(m.Source?.Contains('\0', StringComparison.Ordinal) == true ? "source" : "destination")} contains a NUL byte";
             }
         }
         return null;

@@ -44,6 +44,6 @@ public static class PsCommand
         return ExitCodes.Success;
     }
 
-    private static string[] Row(ProcessInfo p) =>
+    internal static string[] Row(ProcessInfo p) =>
         [p.Pid.ToString(CultureInfo.InvariantCulture), p.Ppid.ToString(CultureInfo.InvariantCulture), p.Args.Count > 0 ? string.Join(' ', p.Args) : $"[{p.Command}]"];
 }

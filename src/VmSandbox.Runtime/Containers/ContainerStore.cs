@@ -102,15 +102,31 @@ public sealed class ContainerStore
         {
             throw new VmSandboxException(ErrorCode.NotFound, $"container {id} does not exist");
         }
+        ContainerRecord record;
         try
         {
-            return JsonSerializer.Deserialize(json, RuntimeJsonContext.Default.ContainerRecord)
+            record = JsonSerializer.Deserialize(json, RuntimeJsonContext.Default.ContainerRecord)
                 ?? throw new JsonException("null record");
         }
         catch (JsonException e)
         {
             throw new VmSandboxException(ErrorCode.InvalidArgument, $"state of container {id} ({path}) is corrupt", e);
         }
+        return Usable(record, id, path);
+    }
+
+    /// <summary>
+    /// The record as its type promises (found by fuzzing): the generated reader leaves a string
+    /// that is absent or null in the file null, not "" as the record's initializer says, so those
+    /// read as ""; a record of another ID, or with a null cgroup or annotation value, is corrupt.
+    /// </summary>
+    private static ContainerRecord Usable(ContainerRecord r, string id, string path)
+    {
+        if (r.Id != id || r.HostCgroups?.Any(c => c is null) == true || r.Annotations?.Any(a => a.Value is null) == true)
+        {
+            throw new VmSandboxException(ErrorCode.InvalidArgument, $"state of container {id} ({path}) is corrupt");
+        }
+        return r with { Bundle = r.Bundle ?? "", Rootfs = r.Rootfs ?? "", Created = r.Created ?? "", RunDir = r.RunDir ?? "", Owner = r.Owner ?? "" };
     }
 
     /// <summary>Writes the record atomically (temp file + rename).</summary>

@@ -35,10 +35,10 @@ public sealed record AgentReadiness(string Version, double StartedMs, double Rea
                 case "version":
                     version = value;
                     break;
-                case "started_ms" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s >= 0:
+                case "started_ms" when Milliseconds(value) is double s:
                     started = s;
                     break;
-                case "ready_ms" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) && r >= 0:
+                case "ready_ms" when Milliseconds(value) is double r:
                     ready = r;
                     break;
                 case "modules" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int m):
@@ -52,4 +52,9 @@ public sealed record AgentReadiness(string Version, double StartedMs, double Rea
             ? null
             : new AgentReadiness(version, started, ready, modules, line.Trim());
     }
+
+    // A finite, non-negative figure: double.TryParse also takes "Infinity" and "NaN", which a
+    // guest could send to make the boot timings meaningless (found by fuzzing).
+    private static double? Milliseconds(string value) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double ms) && double.IsFinite(ms) && ms >= 0 ? ms : null;
 }

@@ -181,19 +181,13 @@ public sealed class PoolVm
     /// <summary>"claim PID ID ROOT": the VM becomes container ID's (the first claim wins; it is answered after the move).</summary>
     private void Claim(string verb)
     {
-        string[] parts = verb.Split(' ', 4);
-        if (parts.Length != 4 || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || pid <= 1)
-        {
-            throw new VmSandboxException(ErrorCode.InvalidArgument, $"malformed claim \"{verb}\"");
-        }
-        string id = parts[2];
-        ContainerIdValidator.Validate(id);
+        (int pid, string id, string root) = PoolClaimRequest.Parse(verb);
         if (_claimed.Task.IsCompleted)
         {
             throw new VmSandboxException(ErrorCode.FailedPrecondition, $"pooled vm {_name} is taken");
         }
         ulong start = ProcessProbe.StartTime(pid) ?? throw new VmSandboxException(ErrorCode.NotFound, $"claimant {pid} is gone");
-        var store = new ContainerStore(parts[3], _config.StateRoot);
+        var store = new ContainerStore(root, _config.StateRoot);
         ContainerRecord record = store.Load(id);
         LoadedSpec loaded = store.LoadSpec(record);
         if (WarmPool.Unfit(loaded.Spec, _config) is string why)

@@ -197,9 +197,10 @@ public sealed record SandboxPlan
             {
                 return null;
             }
-            for (int cpu = first; cpu <= last; cpu++)
+            // long: with last = int.MaxValue an int counter wraps and the loop never ends (found by fuzzing).
+            for (long cpu = first; cpu <= last; cpu++)
             {
-                cpus.Add(cpu);
+                cpus.Add((int)cpu);
             }
         }
         return cpus.Count;

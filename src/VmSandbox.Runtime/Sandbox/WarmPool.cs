@@ -122,7 +122,7 @@ public static class WarmPool
         {
             try
             {
-                MonitorControl.Request(entry.Dir, $"{ClaimVerb} {Environment.ProcessId} {id} {storeRoot}", TimeSpan.FromSeconds(30));
+                MonitorControl.Request(entry.Dir, new PoolClaimRequest(Environment.ProcessId, id, storeRoot).Format(), TimeSpan.FromSeconds(30));
                 return new PoolClaim(entry.Dir, entry.Pid, entry.StartTime);
             }
             catch (VmSandboxException e)
