@@ -86,6 +86,12 @@ internal sealed class FakeSandboxHost : ISandboxHost
             }
         }
 
+        public void KillVm()
+        {
+            Record("kill-vm");
+            host.Exit(record.MonitorPid);
+        }
+
         public void SignalExec(string execId, int signal) => Record($"signal {signal} exec {execId}");
 
         public void Pause() => Record("pause");
