@@ -35,10 +35,16 @@ public static class Program
             var service = new AgentService(new GuestFacts(), pid1.RequestShutdown, containers);
             new VsockApiListener(service, line => sys.WriteConsole($"{AgentInfo.ConsolePrefix} {line}")).Start();
             string api = $"vsock:{VmSandbox.Agent.Protocol.AgentApi.VsockPort}";
-            if (EchoListener.PortFromCmdline(File.ReadAllText("/proc/cmdline")) is { } echo)
+            string cmdline = File.ReadAllText("/proc/cmdline");
+            if (EchoListener.PortFromCmdline(cmdline) is { } echo)
             {
                 EchoListener.Start(echo);
                 api += $",echo:{echo}";
+            }
+            if (FaultListener.PortFromCmdline(cmdline) is { } fault)
+            {
+                FaultListener.Start(fault);
+                api += $",fault:{fault}";
             }
             return api;
         }, children).Run();

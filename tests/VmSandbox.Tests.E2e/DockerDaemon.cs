@@ -37,6 +37,7 @@ public sealed class DockerDaemon : IAsyncLifetime
     // Short: dockerd's and containerd's sockets live under it (107-byte limit).
     private readonly string _dir = Directory.CreateTempSubdirectory("vmsb-e2e-").FullName;
     private Process? _dockerd;
+    private JsonObject? _config;
     private bool _bridgeCreated;
 
     public static string RepoRoot { get; } = FindRoot();
@@ -85,7 +86,15 @@ public sealed class DockerDaemon : IAsyncLifetime
                 [PoolRuntime] = new JsonObject { ["path"] = pool },
             },
         };
+        _config = config;
         File.WriteAllText(Path.Combine(_dir, "daemon.json"), config.ToJsonString());
+        await StartDaemonAsync();
+        await BuildImageAsync();
+    }
+
+    /// <summary>Starts dockerd with this fixture's flags and waits until it answers.</summary>
+    private async Task StartDaemonAsync()
+    {
         var psi = new ProcessStartInfo("/usr/sbin/dockerd")
         {
             RedirectStandardOutput = true,
@@ -128,7 +137,44 @@ public sealed class DockerDaemon : IAsyncLifetime
             }
             await Task.Delay(500);
         }
-        await BuildImageAsync();
+    }
+
+    /// <summary>
+    /// Stops dockerd (SIGTERM, as systemd does; with live-restore off it stops the containers
+    /// first) and starts it again on the same data: the "dockerd restarted" fault. Returns the
+    /// seconds the stop took.
+    /// </summary>
+    public async Task<double> RestartAsync()
+    {
+        var clock = Stopwatch.StartNew();
+        if (_dockerd is { HasExited: false })
+        {
+            _ = Kill(_dockerd.Id, 15);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            await _dockerd.WaitForExitAsync(cts.Token);
+        }
+        double stopped = clock.Elapsed.TotalSeconds;
+        _dockerd?.Dispose();
+        await StartDaemonAsync();
+        return stopped;
+    }
+
+    /// <summary>Turns live-restore on or off in daemon.json and has dockerd reload it (SIGHUP: live-restore is reloadable).</summary>
+    public async Task SetLiveRestoreAsync(bool on)
+    {
+        _config!["live-restore"] = on;
+        File.WriteAllText(Path.Combine(_dir, "daemon.json"), _config.ToJsonString());
+        _ = Kill(_dockerd!.Id, 1);
+        for (int i = 0; i < 100; i++)
+        {
+            CommandResult info = await DockerAsync(["info", "--format", "{{.LiveRestoreEnabled}}"], timeout: TimeSpan.FromSeconds(20));
+            if (info.Stdout.Trim() == (on ? "true" : "false"))
+            {
+                return;
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"dockerd did not take live-restore={on}");
     }
 
     /// <summary>The environment of <see cref="PoolRuntime"/>'s calls.</summary>

@@ -318,48 +318,4 @@ public sealed class LifecycleTests(BundleFixture fx)
         fx.AssertNothingLeft(root, id);
         Assert.False(Directory.Exists(cpuset), $"{cpuset} is left behind");
     }
-
-    /// <summary>
-    /// A killed virtiofsd used to leave the container hanging on its own files (issue 15): now the
-    /// monitor sees the share go, ends the VM, and the container stops with the lost-VM status.
-    /// </summary>
-    [Fact]
-    public async Task A_killed_virtiofsd_ends_the_container_and_delete_leaves_nothing()
-    {
-        string root = fx.NewRoot();
-        string id = "vfskill-" + Guid.NewGuid().ToString("N")[..8];
-        var created = await fx.Cli(root, "run", "--detach", "--bundle", fx.Bundle("sleep", "600"), id);
-        Assert.True(created.ExitCode == 0, created.Stderr);
-        try
-        {
-            int monitor = Json((await fx.Cli(root, "state", id)).Stdout).GetProperty("pid").GetInt32();
-            int virtiofsd = Directory.GetDirectories("/proc")
-                .Select(d => int.TryParse(Path.GetFileName(d), out int p) ? p : 0)
-                .Where(p => p > 0 && File.Exists($"/proc/{p}/stat"))
-                .FirstOrDefault(p =>
-                {
-                    try
-                    {
-                        string stat = File.ReadAllText($"/proc/{p}/stat");
-                        string[] after = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                        return after[1] == monitor.ToString(System.Globalization.CultureInfo.InvariantCulture) && stat.Contains("(virtiofsd)", StringComparison.Ordinal);
-                    }
-                    catch (IOException)
-                    {
-                        return false;
-                    }
-                });
-            Assert.True(virtiofsd > 0, $"no virtiofsd child of monitor {monitor}");
-            System.Diagnostics.Process.GetProcessById(virtiofsd).Kill();
-            await WaitForStatus(root, id, "stopped");
-            string log = File.ReadAllText(Path.Combine(root, id, "monitor.log"));
-            Assert.Contains("virtiofsd", log, StringComparison.Ordinal);
-            Assert.Contains("exited with status 255", log, StringComparison.Ordinal);
-        }
-        finally
-        {
-            await fx.Cli(root, "delete", "--force", id);
-        }
-        fx.AssertNothingLeft(root, id);
-    }
 }

@@ -68,7 +68,7 @@ public sealed partial class Container
     {
         try
         {
-            _rt.Host.Agent(Record).Signal(9, all: true);
+            SignalOrKillVm(SigKill, all: true);
         }
         catch (Exception e) when (e is VmSandboxException or IOException or SocketException)
         {

@@ -1,7 +1,9 @@
 using VmSandbox.Agent.Protocol;
+using VmSandbox.Common;
 using VmSandbox.Oci.HookRunning;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
+using VmSandbox.Ttrpc;
 
 namespace VmSandbox.Runtime.Containers;
 
@@ -40,7 +42,42 @@ public sealed partial class Container : IDisposable
     public static Container Load(ContainerRuntime rt, string id) => new(rt, rt.Store.Load(id));
 
     /// <summary>The OCI state, as `runc state` prints it.</summary>
-    public ContainerState State() => ContainerStore.ToState(Record, Status);
+    public ContainerState State()
+    {
+        ContainerStatus status = Status;
+        if (status == ContainerStatus.Stopped)
+        {
+            NoteLostMonitor();
+        }
+        return ContainerStore.ToState(Record, status);
+    }
+
+    /// <summary>
+    /// A monitor that ended without recording the container's exit was killed (or crashed): it
+    /// could not say so itself, so the first caller that sees it stopped says it in its log, once.
+    /// Its QEMU and virtiofsd went with it (their parent-death signal); delete removes the rest.
+    /// </summary>
+    private void NoteLostMonitor()
+    {
+        if (Record.MonitorPid <= 0 || Record.SandboxId is not null || _rt.Store.ReadExit(Id) is not null)
+        {
+            return;
+        }
+        string log = Path.Combine(_rt.Store.DirOf(Id), "monitor.log");
+        const string Note = "ended without recording the container's exit";
+        try
+        {
+            if (File.Exists(log) && File.ReadLines(log).Any(l => l.Contains(Note, StringComparison.Ordinal)))
+            {
+                return;
+            }
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        MonitorProcess.HelperLog(_rt, Id)($"container {Id}: sandbox monitor {Record.MonitorPid} {Note} (killed or crashed); its vm went with it");
+    }
 
     /// <summary>Lets the created process exec its entrypoint, then runs the poststart hooks.</summary>
     public void Start()
@@ -61,9 +98,39 @@ public sealed partial class Container : IDisposable
     {
         if (ContainerRules.Check(all ? ContainerOperation.KillAll : ContainerOperation.Kill, Status, Id) == RuleVerdict.Proceed)
         {
-            _rt.Host.Agent(Record).Signal(signal, all);
+            SignalOrKillVm(signal, all);
         }
     }
+
+    /// <summary>
+    /// runc compat: SIGKILL cannot be refused. A guest whose agent does not answer it (a hung
+    /// guest, a stopped QEMU) is killed with its VM by the monitor that owns it, so `kill -9`,
+    /// `delete --force` and `docker stop` end within their bounds. Not for a pod member: the VM is
+    /// the whole pod's.
+    /// </summary>
+    private void SignalOrKillVm(int signal, bool all)
+    {
+        IContainerAgent agent = _rt.Host.Agent(Record);
+        try
+        {
+            agent.Signal(signal, all);
+        }
+        catch (Exception e) when (signal == SigKill && Record.SandboxId is null && IsUnanswered(e))
+        {
+            _rt.Log.Warn($"kill {Id}: the guest agent did not answer SIGKILL ({VmSandboxException.FormatChain(e)}); killing the vm");
+            agent.KillVm();
+        }
+    }
+
+    private const int SigKill = 9;
+
+    /// <summary>No answer (a timeout, a broken connection), as opposed to the agent's own refusal.</summary>
+    private static bool IsUnanswered(Exception e) => e switch
+    {
+        TtrpcException t => t.Status is StatusCode.DeadlineExceeded or StatusCode.Unavailable,
+        VmSandboxException v => v.Code is ErrorCode.Timeout,
+        _ => e is IOException or System.Net.Sockets.SocketException or OperationCanceledException,
+    };
 
     /// <summary>Freezes every process of the container (its guest cgroup).</summary>
     public void Pause()

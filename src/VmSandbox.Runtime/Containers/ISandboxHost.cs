@@ -78,7 +78,11 @@ public interface IContainerAgent
 
     void Start();
 
+    /// <summary>A signal to the container's init (or every process); SIGKILL is bounded to a few seconds.</summary>
     void Signal(int signal, bool all);
+
+    /// <summary>Has the monitor SIGKILL the VM: `kill -9` of a guest whose agent does not answer.</summary>
+    void KillVm();
 
     /// <summary>A signal to one exec'd process, by the exec ID its session gave the agent.</summary>
     void SignalExec(string execId, int signal);

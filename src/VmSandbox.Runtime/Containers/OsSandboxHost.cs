@@ -104,6 +104,7 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
     private sealed class OsContainerAgent(ContainerRecord record) : IContainerAgent
     {
         private static readonly TtrpcCallOptions s_call = new() { Timeout = TimeSpan.FromSeconds(30) };
+        private static readonly TimeSpan s_killAnswer = TimeSpan.FromSeconds(5);
 
         private string Id => record.Id;
 
@@ -111,8 +112,28 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
 
         public void Start() => Call(a => a.StartContainerAsync(new StartContainerRequest { ContainerId = Id }, s_call, CancellationToken.None));
 
-        public void Signal(int signal, bool all) =>
-            Call(a => a.SignalProcessAsync(new SignalProcessRequest { ContainerId = Id, Signal = (uint)signal, All = all }, s_call, CancellationToken.None));
+        public void Signal(int signal, bool all)
+        {
+            if (signal != 9)
+            {
+                Call(a => a.SignalProcessAsync(new SignalProcessRequest { ContainerId = Id, Signal = (uint)signal, All = all }, s_call, CancellationToken.None));
+                return;
+            }
+            // SIGKILL is answered in milliseconds by a live agent; one that stays silent this long
+            // has its VM killed instead (Container.Kill), so kill -9 and delete --force stay bounded.
+            using var bound = new CancellationTokenSource(s_killAnswer);
+            try
+            {
+                CallAsync(a => a.SignalProcessAsync(new SignalProcessRequest { ContainerId = Id, Signal = 9, All = all }, new TtrpcCallOptions { Timeout = s_killAnswer }, bound.Token), bound.Token)
+                    .GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+                throw new Common.VmSandboxException(Common.ErrorCode.Timeout, $"the guest agent did not answer within {s_killAnswer.TotalSeconds:F0}s");
+            }
+        }
+
+        public void KillVm() => MonitorControl.Request(record.VmRunDir(), MonitorControl.KillVm, TimeSpan.FromSeconds(15));
 
         public void SignalExec(string execId, int signal) =>
             Call(a => a.SignalProcessAsync(new SignalProcessRequest { ContainerId = Id, ExecId = execId, Signal = (uint)signal }, s_call, CancellationToken.None));
@@ -128,11 +149,11 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
 
         public StatsResponse Stats() => Call(a => a.StatsAsync(new StatsRequest { ContainerId = Id }, s_call, CancellationToken.None));
 
-        private T Call<T>(Func<AgentClient, Task<T>> call) => CallAsync(call).GetAwaiter().GetResult();
+        private T Call<T>(Func<AgentClient, Task<T>> call) => CallAsync(call, CancellationToken.None).GetAwaiter().GetResult();
 
-        private async Task<T> CallAsync<T>(Func<AgentClient, Task<T>> call)
+        private async Task<T> CallAsync<T>(Func<AgentClient, Task<T>> call, CancellationToken ct)
         {
-            await using AgentConnection conn = await AgentConnection.ConnectAsync(record.VmRunDir(), CancellationToken.None);
+            await using AgentConnection conn = await AgentConnection.ConnectAsync(record.VmRunDir(), ct);
             return await call(conn.Agent);
         }
     }

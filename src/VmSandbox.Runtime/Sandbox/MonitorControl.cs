@@ -11,7 +11,8 @@ namespace VmSandbox.Runtime.Sandbox;
 /// directory): later CLI calls ask the monitor for what only it can do because it owns the VM
 /// and lives in the container's network namespace. One request per connection: a verb on one
 /// line; the answer is one <see cref="MonitorReport"/> line (an error, or none), the same
-/// encoding the monitor's start-up report uses. Verbs: <see cref="SyncNetwork"/>.
+/// encoding the monitor's start-up report uses. Verbs: <see cref="SyncNetwork"/>, <see cref="AddMember"/>,
+/// <see cref="RemoveMember"/>, <see cref="KillVm"/>.
 /// </summary>
 public sealed class MonitorControl : IAsyncDisposable
 {
@@ -25,6 +26,12 @@ public sealed class MonitorControl : IAsyncDisposable
 
     /// <summary>"remove-member ID": and out again.</summary>
     public const string RemoveMember = "remove-member";
+
+    /// <summary>
+    /// End the VM at once (SIGKILL to QEMU): `kill -9` of a guest whose agent does not answer.
+    /// The container then exits as killed (128+9).
+    /// </summary>
+    public const string KillVm = "kill-vm";
 
     private const int MaxRequestBytes = 256;
 

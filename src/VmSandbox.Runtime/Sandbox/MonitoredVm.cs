@@ -23,6 +23,7 @@ public sealed class MonitoredVm : IAsyncDisposable
     private readonly Dictionary<string, (DnsForwarder Stream, DnsForwarder Datagrams, uint Port)> _dns = [];
     private MonitorControl? _control;
     private int _watching;
+    private int _killedOnRequest;
 
     private MonitoredVm(RuntimeConfig config, string logName, string shareDir, SandboxVm sandbox, NetworkMirror network, Action<string> log)
     {
@@ -97,12 +98,45 @@ public sealed class MonitoredVm : IAsyncDisposable
     private async Task EndWhenShareLostAsync()
     {
         string why = await Sandbox.ShareDaemonLostAsync();
+        // virtiofsd also ends because QEMU did (it exits when QEMU disconnects): give QEMU's exit a
+        // moment to be seen, so that a killed QEMU is not reported as a lost share.
+        if (await Sandbox.Vm.WaitExitAsync(TimeSpan.FromMilliseconds(300)))
+        {
+            return;
+        }
+        ShareLost = why;
+        _log($"{_logName}: {why}; stopping the vm");
+        await Sandbox.Vm.StopAsync(TimeSpan.Zero, CancellationToken.None);
+    }
+
+    /// <summary>What ended the VM when a virtiofsd was lost under it, else null.</summary>
+    public string? ShareLost { get; private set; }
+
+    /// <summary>True once a caller had the VM killed (<see cref="MonitorControl.KillVm"/>): the container was SIGKILLed with it.</summary>
+    public bool KilledOnRequest => Volatile.Read(ref _killedOnRequest) != 0;
+
+    /// <summary>
+    /// SIGKILL to QEMU, not QMP: `kill -9` of a guest whose agent does not answer, and QEMU may
+    /// be as stuck as the guest. The waiter then sees the guest lost and the monitor ends.
+    /// </summary>
+    private async Task KillVmAsync()
+    {
+        Interlocked.Exchange(ref _killedOnRequest, 1);
         if (Sandbox.Vm.HasExited)
         {
             return;
         }
-        _log($"{_logName}: {why}; stopping the vm");
-        await Sandbox.Vm.StopAsync(TimeSpan.Zero, CancellationToken.None);
+        _log($"{_logName}: killing the vm (qemu {Sandbox.Vm.Pid}) on request");
+        try
+        {
+            using var qemu = System.Diagnostics.Process.GetProcessById(Sandbox.Vm.Pid);
+            qemu.Kill();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // gone already
+        }
+        await Sandbox.Vm.WaitExitAsync(TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Mirrors the interfaces the namespace has now into the guest (and the DNS relays).</summary>
@@ -119,6 +153,7 @@ public sealed class MonitoredVm : IAsyncDisposable
             [MonitorControl.SyncNetwork] => SyncAndWatchAsync(token),
             [MonitorControl.AddMember, string member] => Task.Run(() => AddMember(member), token),
             [MonitorControl.RemoveMember, string member] => Task.Run(() => MemberShares.Remove(Sandbox.ShareDaemonPid(), SandboxPlan.MemberPrefix(member)), token),
+            [MonitorControl.KillVm] => KillVmAsync(),
             _ => throw new VmSandboxException(ErrorCode.InvalidArgument, $"unknown control verb \"{verb}\""),
         }), _log);
     }

@@ -25,6 +25,9 @@ public sealed class SandboxMonitor
     /// <summary>Exit status when the VM died under the container (no status from the guest).</summary>
     public const int VmLostExitCode = 255;
 
+    /// <summary>Exit status of a container killed together with its VM (<see cref="MonitorControl.KillVm"/>): 128+SIGKILL, as runc's.</summary>
+    public const int KilledExitCode = 137;
+
     /// <summary>Empty PCIe root ports for NICs of interfaces that appear after boot (Docker wires them in a prestart hook).</summary>
     public const int NetworkHotplugSlots = 2;
 
@@ -100,23 +103,37 @@ public sealed class SandboxMonitor
             using var signals = new GuestSignalRelay(agent, _id, "", tty, _log);
             await signals.ResizeAsync();
             int code;
+            // A VM that ends under the container (QEMU killed, a guest panic) ends the wait at
+            // once: its vsock connections would take seconds to notice.
+            using var vmGone = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            _ = CancelWhenExitedAsync(sandbox.Vm, vmGone);
             try
             {
-                WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, _launch.RunDir, _id, "", () => sandbox.Vm.HasExited, _log, ct);
+                WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, _launch.RunDir, _id, "", () => sandbox.Vm.HasExited, _log, vmGone.Token);
                 code = exit.ExitCode;
                 if (exit.Signal == 9)
                 {
                     await OomForwarder.ForwardIfOomKilledAsync(agent, _id, _log);
                 }
             }
-            catch (Exception e) when (e is VmSandboxException or IOException or SocketException or TtrpcException { Status: StatusCode.Unavailable })
+            catch (Exception e) when (e is VmSandboxException or IOException or SocketException or TtrpcException { Status: StatusCode.Unavailable }
+                || (e is OperationCanceledException && !ct.IsCancellationRequested))
             {
-                _log($"container {_id}: lost the guest: {VmSandboxException.FormatChain(e)}");
-                code = VmLostExitCode;
+                // One line that names what happened: the status alone (255) cannot.
+                code = vm.KilledOnRequest ? KilledExitCode : VmLostExitCode;
+                _log($"container {_id}: the vm ended under the container: {LostReason(vm, e)}");
             }
             _log($"container {_id}: exited with status {code}");
             await io.DrainAsync();
-            _launch.RecordExit(code);
+            try
+            {
+                _launch.RecordExit(code);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A full state directory must not turn the container's status into the monitor's failure.
+                _log($"container {_id}: record exit status {code}: {e.Message}");
+            }
             // Whoever reaps this process (Docker's shim) learns the exit only when it ends, so the
             // VM goes at once: the agent synced the guest's file systems before it reported the
             // exit, and nothing else in the guest outlives the container (ADR 0004).
@@ -156,6 +173,41 @@ public sealed class SandboxMonitor
     {
         await MonitorReport.SendAsync(reportSocket, MonitorReport.Failed(e), log);
         return ExitCodes.Failure;
+    }
+
+    private static async Task CancelWhenExitedAsync(IVm vm, CancellationTokenSource gone)
+    {
+        if (await vm.WaitExitAsync(Timeout.InfiniteTimeSpan))
+        {
+            try
+            {
+                await gone.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the wait ended first
+            }
+        }
+    }
+
+    /// <summary>Why the guest was lost: a kill on request, a share daemon gone, QEMU's exit and the guest's last words, or the agent's silence.</summary>
+    private static string LostReason(MonitoredVm vm, Exception e)
+    {
+        if (vm.KilledOnRequest)
+        {
+            return "killed with its vm on request (kill -9 of a guest whose agent did not answer)";
+        }
+        if (vm.ShareLost is { } share)
+        {
+            return share;
+        }
+        IVm qemu = vm.Sandbox.Vm;
+        if (qemu.HasExited)
+        {
+            string words = GuestLastWords.Read(qemu.ConsoleLogPath) is { } w ? $" after {w}" : "";
+            return qemu.ExitError().Message + words;
+        }
+        return $"the agent stopped answering: {VmSandboxException.FormatChain(e)}";
     }
 
     private Task ReportAsync(MonitorReport report) => MonitorReport.SendAsync(_reportSocket, report, _log);

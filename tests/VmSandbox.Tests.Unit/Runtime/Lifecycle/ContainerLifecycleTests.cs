@@ -153,6 +153,25 @@ public sealed class ContainerLifecycleTests : IDisposable
     }
 
     [Fact]
+    public void Sigkill_the_agent_does_not_answer_kills_the_vm_other_signals_and_refusals_do_not()
+    {
+        using Container c = Create();
+        c.Start();
+        _host.SignalFailure = new VmSandboxException(ErrorCode.Timeout, "the guest agent did not answer within 5s");
+        Assert.Equal(ErrorCode.Timeout, Assert.Throws<VmSandboxException>(() => c.Kill(15, all: false)).Code);
+        _host.SignalFailure = new VmSandbox.Ttrpc.TtrpcException(VmSandbox.Ttrpc.StatusCode.NotFound, "container c1 not found");
+        Assert.Throws<VmSandbox.Ttrpc.TtrpcException>(() => c.Kill(9, all: false));
+        Assert.DoesNotContain("kill-vm", _host.Calls);
+        Assert.Equal(ContainerStatus.Running, c.Status);
+
+        _host.SignalFailure = new VmSandboxException(ErrorCode.Timeout, "the guest agent did not answer within 5s");
+        c.Kill(9, all: false);
+        Assert.Contains("kill-vm", _host.Calls);
+        Assert.Equal(ContainerStatus.Stopped, c.Status);
+        Assert.Contains(_log.Lines, l => l.Contains("did not answer SIGKILL", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_failed_create_leaves_nothing_and_the_id_can_be_used_again()
     {
         _host.NextReport = MonitorReport.Failed(new VmSandboxException(ErrorCode.Vm, "boot sandbox c1: qemu exited with code 1"));

@@ -27,6 +27,9 @@ internal sealed class FakeSandboxHost : ISandboxHost
     /// <summary>When set, the agent fails every call with it.</summary>
     public Exception? AgentFailure { get; set; }
 
+    /// <summary>When set, the agent fails Signal with it (a hung guest: a timeout; a refusal: the agent's error).</summary>
+    public Exception? SignalFailure { get; set; }
+
     public FakeCgroups FakeCgroups { get; } = new();
 
     public IHostCgroups Cgroups => FakeCgroups;
@@ -79,11 +82,21 @@ internal sealed class FakeSandboxHost : ISandboxHost
 
         public void Signal(int signal, bool all)
         {
+            if (host.SignalFailure is { } e)
+            {
+                throw e;
+            }
             Record($"signal {signal}{(all ? " all" : "")}");
             if (signal == 9)
             {
                 host.Exit(record.MonitorPid); // the container died: its monitor takes the VM down and exits
             }
+        }
+
+        public void KillVm()
+        {
+            Record("kill-vm");
+            host.Exit(record.MonitorPid);
         }
 
         public void SignalExec(string execId, int signal) => Record($"signal {signal} exec {execId}");
