@@ -113,9 +113,11 @@ public sealed class SandboxMonitor
                 _log($"container {_id}: lost the guest: {VmSandboxException.FormatChain(e)}");
                 code = VmLostExitCode;
             }
+            // Recorded first: from here `state` says stopped (runc's does once the init is gone),
+            // while the output drains and the VM goes, which takes seconds on a loaded host.
+            _launch.RecordExit(code);
             _log($"container {_id}: exited with status {code}");
             await io.DrainAsync();
-            _launch.RecordExit(code);
             // Whoever reaps this process (Docker's shim) learns the exit only when it ends, so the
             // VM goes at once: the agent synced the guest's file systems before it reported the
             // exit, and nothing else in the guest outlives the container (ADR 0004).
