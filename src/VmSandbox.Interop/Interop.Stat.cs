@@ -31,6 +31,34 @@ public static unsafe class FileStat
         }
     }
 
+    /// <summary>
+    /// The link count of the file behind <paramref name="fd"/>: 0 once a directory or file it
+    /// names was removed while the descriptor stayed open.
+    /// </summary>
+    public static uint GetLinkCount(SafeHandle fd, string what)
+    {
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            statx buf = default;
+            byte empty = 0;
+            // SAFETY: &empty is a NUL-terminated empty path, buf a stack local the kernel fills.
+            if (LibC.statx((int)fd.DangerousGetHandle().ToInt64(), &empty, LibC.AT_EMPTY_PATH, LibC.STATX_NLINK, &buf) < 0)
+            {
+                throw SyscallError.Create("statx", what, LibC.errno);
+            }
+            return buf.stx_nlink;
+        }
+        finally
+        {
+            if (added)
+            {
+                fd.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>Owner and device number (st_rdev as major:minor) of the file behind <paramref name="fd"/>, or of <paramref name="path"/> when fd is AT_FDCWD (-100).</summary>
     public static (uint Uid, uint Gid, uint RdevMajor, uint RdevMinor) GetOwner(int fd, string path = "")
     {

@@ -13,6 +13,9 @@ public sealed class BundleFixture : IAsyncLifetime
     // Short: unix socket paths under it must fit in 107 bytes.
     private readonly string _dir = Directory.CreateTempSubdirectory("vmsb-").FullName;
 
+    /// <summary>The fixture's directory: every command line, mount and socket of its sandboxes names it.</summary>
+    public string Dir => _dir;
+
     public string Rootfs => Path.Combine(_dir, "rootfs");
 
     public string StateRoot => Path.Combine(_dir, "run");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using VmSandbox.Runtime.Containers;
 using Xunit;
@@ -99,7 +98,7 @@ public sealed class ExitStatusStressTests(BundleFixture fx)
     private async Task<string?> ViaRunAsync(string root, int n)
     {
         string id = $"run{n}";
-        using Cli run = Start(["--root", root, "run", "--bundle", fx.Bundle("sh", "-c", Script(n)), id]);
+        using PipedCli run = Start(["--root", root, "run", "--bundle", fx.Bundle("sh", "-c", Script(n)), id]);
         int code = await run.ExitedAsync();
         return Check(n, id, code, await run.Stdout.WaitAsync(s_timeout), await run.Stderr.WaitAsync(s_timeout), "");
     }
@@ -110,7 +109,7 @@ public sealed class ExitStatusStressTests(BundleFixture fx)
         string bundle = fx.Bundle("sh", "-c", Script(n));
         string pidFile = Path.Combine(bundle, "pid");
         // As the shim: our pipes are the container's stdio, read to EOF (the monitor holds them).
-        using Cli create = Start(["--root", root, "create", "--bundle", bundle, "--pid-file", pidFile, id]);
+        using PipedCli create = Start(["--root", root, "create", "--bundle", bundle, "--pid-file", pidFile, id]);
         int created = await create.ExitedAsync();
         if (created != 0)
         {
@@ -148,40 +147,7 @@ public sealed class ExitStatusStressTests(BundleFixture fx)
             : $"{id}: status {status} (want {n % 7}), stdout [{stdout}], stderr [{stderr}]{notes}";
     }
 
-    private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(4);
+    private static readonly TimeSpan s_timeout = PipedCli.Timeout;
 
-    private sealed record Cli(Process Process, Task<string> Stdout, Task<string> Stderr) : IDisposable
-    {
-        public async Task<int> ExitedAsync()
-        {
-            using var timeout = new CancellationTokenSource(s_timeout);
-            await Process.WaitForExitAsync(timeout.Token);
-            return Process.ExitCode;
-        }
-
-        public void Dispose() => Process.Dispose();
-    }
-
-    /// <summary>Starts `vmsandbox ARGS…` with stdin at EOF (as the shim gives a container without -i), reading both outputs to EOF.</summary>
-    private Cli Start(string[] args)
-    {
-        var psi = new ProcessStartInfo(TestEnvironment.CliPath)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        foreach (var (k, v) in fx.Env())
-        {
-            psi.Environment[k] = v;
-        }
-        var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        return new Cli(p, p.StandardOutput.ReadToEndAsync(), p.StandardError.ReadToEndAsync());
-    }
+    private PipedCli Start(string[] args) => PipedCli.Start(fx, args);
 }

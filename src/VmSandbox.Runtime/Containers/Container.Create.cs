@@ -72,11 +72,15 @@ public sealed partial class Container
             rt.Log.Warn($"container's cgroup is not empty: {found} process(es) found");
         }
 
-        rt.Store.Claim(id);
+        string dir = rt.Store.Claim(id);
         string runDir = rt.Store.RunDirOf(id);
         IHelperProcess? monitor = null;
+        ContainerLock? held = null;
         try
         {
+            // Held until the container is created: a start, delete or second create's clean-up
+            // of this ID waits for it rather than acting on a half-made container.
+            held = ContainerLock.Acquire(dir, id, ContainerLock.WaitFor(rt.Config));
             if (Directory.Exists(runDir))
             {
                 Directory.Delete(runDir, recursive: true); // a stale sandbox of a container that was never deleted
@@ -146,6 +150,10 @@ public sealed partial class Container
             rt.Store.Remove(id, runDir);
             throw;
         }
+        finally
+        {
+            held?.Dispose();
+        }
     }
 
     public const string CriContainerTypeAnnotation = "io.kubernetes.cri.container-type";
@@ -174,7 +182,7 @@ public sealed partial class Container
         {
             throw new VmSandboxException(ErrorCode.InvalidArgument, $"pod sandbox {sandboxId} is itself a pod member");
         }
-        ContainerStatus status = ContainerStore.StatusOf(sandbox, rt.Host.IsAlive);
+        ContainerStatus status = ContainerStore.StatusOf(sandbox, rt.Host.IsAlive, rt.Store.ExitRecorded(sandboxId));
         if (status is not (ContainerStatus.Created or ContainerStatus.Running))
         {
             throw new VmSandboxException(ErrorCode.FailedPrecondition, $"pod sandbox {sandboxId} is {status.ToString().ToLowerInvariant()}: its VM cannot take containers");

@@ -20,24 +20,70 @@ public sealed partial class Container
     public static void Delete(ContainerRuntime rt, string id, bool force)
     {
         ContainerIdValidator.Validate(id);
-        if (!rt.Store.Exists(id))
+        ContainerLock held;
+        try
         {
+            held = ContainerLock.Acquire(rt.Store.DirOf(id), id, ContainerLock.WaitFor(rt.Config));
+        }
+        catch (VmSandboxException e) when (e.Code == ErrorCode.NotFound)
+        {
+            // No directory: nothing of ours but perhaps the run directory of an aborted create.
             rt.Store.Remove(id, rt.Store.RunDirOf(id));
             if (force)
             {
                 return;
             }
-            throw new VmSandboxException(ErrorCode.NotFound, $"container {id} does not exist");
+            throw;
         }
-        Load(rt, id).Delete(force);
+        using (held)
+        {
+            if (!rt.Store.Exists(id))
+            {
+                rt.Store.Remove(id, rt.Store.RunDirOf(id));
+                if (force)
+                {
+                    return;
+                }
+                throw new VmSandboxException(ErrorCode.NotFound, $"container {id} does not exist");
+            }
+            Load(rt, id).DeleteLocked(force);
+        }
     }
 
-    /// <summary>Kills a live container (SIGKILL, then the monitor takes the VM down), runs the poststop hooks, removes its state.</summary>
+    /// <summary>
+    /// Kills a live container (SIGKILL, then the monitor takes the VM down), runs the poststop
+    /// hooks, removes its state. A container that another call deleted meanwhile is gone already.
+    /// </summary>
     public void Delete(bool force)
+    {
+        ContainerLock held;
+        try
+        {
+            held = LockAndReload();
+        }
+        catch (VmSandboxException e) when (e.Code == ErrorCode.NotFound)
+        {
+            return;
+        }
+        using (held)
+        {
+            DeleteLocked(force);
+        }
+    }
+
+    private void DeleteLocked(bool force)
     {
         if (ContainerRules.Check(force ? ContainerOperation.ForceDelete : ContainerOperation.Delete, Status, Id) == RuleVerdict.StopFirst)
         {
             StopSandbox();
+        }
+        else if (Record.MonitorPid > 0 && !WaitMonitorExit(s_monitorExit))
+        {
+            // Stopped: the container's exit is recorded, and its monitor is taking the VM down.
+            // Whatever it still holds (QEMU, virtiofsd, sockets) goes before the state does.
+            _rt.Log.Warn($"delete {Id}: sandbox monitor {Record.MonitorPid} did not exit after the container did, killing it");
+            _rt.Host.Kill(Record.MonitorPid);
+            WaitMonitorExit(s_monitorExit);
         }
         try
         {

@@ -30,8 +30,8 @@ public sealed partial class Container : IDisposable
 
     public ContainerRecord Record { get; private set; }
 
-    /// <summary>Derived each time from the monitor's liveness and the record's flags; never stored.</summary>
-    public ContainerStatus Status => ContainerStore.StatusOf(Record, _rt.Host.IsAlive);
+    /// <summary>Derived each time from the monitor's liveness, its exit file and the record's flags; never stored.</summary>
+    public ContainerStatus Status => ContainerStore.StatusOf(Record, _rt.Host.IsAlive, _rt.Store.ExitRecorded(Id));
 
     /// <summary>The config create validated, read from the container's own copy (parsed once per process).</summary>
     public RuntimeSpec Spec => _spec ??= _rt.Store.LoadSpec(Record).Spec;
@@ -82,6 +82,7 @@ public sealed partial class Container : IDisposable
     /// <summary>Lets the created process exec its entrypoint, then runs the poststart hooks.</summary>
     public void Start()
     {
+        using ContainerLock held = LockAndReload();
         ContainerRules.Check(ContainerOperation.Start, Status, Id);
         IContainerAgent agent = _rt.Host.Agent(Record);
         // Interfaces wired into the namespace after create (Docker's prestart hook) get their NIC
@@ -135,6 +136,7 @@ public sealed partial class Container : IDisposable
     /// <summary>Freezes every process of the container (its guest cgroup).</summary>
     public void Pause()
     {
+        using ContainerLock held = LockAndReload();
         ContainerRules.Check(ContainerOperation.Pause, Status, Id);
         _rt.Host.Agent(Record).Pause();
         Save(Record with { Paused = true });
@@ -142,6 +144,7 @@ public sealed partial class Container : IDisposable
 
     public void Resume()
     {
+        using ContainerLock held = LockAndReload();
         ContainerRules.Check(ContainerOperation.Resume, Status, Id);
         _rt.Host.Agent(Record).Resume();
         Save(Record with { Paused = false });
@@ -153,6 +156,7 @@ public sealed partial class Container : IDisposable
     /// </summary>
     public void Update(LinuxResources resources, byte[] json)
     {
+        using ContainerLock held = LockAndReload();
         ContainerRules.Check(ContainerOperation.Update, Status, Id);
         _rt.Host.Cgroups.SetCpuset(Record.HostCgroups ?? [], resources.Cpu?.Cpus, resources.Cpu?.Mems);
         _rt.Host.Agent(Record).Update(json);
@@ -183,6 +187,25 @@ public sealed partial class Container : IDisposable
             : ProcessProbe.SelfAndDescendants(Record.MonitorPid);
 
     public void Dispose() => Monitor?.Dispose();
+
+    /// <summary>
+    /// Takes the container's lock (<see cref="ContainerLock"/>) and reads its record again: another
+    /// call may have changed it (a start) or removed it (a delete) while this one waited.
+    /// </summary>
+    private ContainerLock LockAndReload()
+    {
+        ContainerLock held = ContainerLock.Acquire(_rt.Store.DirOf(Id), Id, ContainerLock.WaitFor(_rt.Config));
+        try
+        {
+            Record = _rt.Store.Load(Id);
+            return held;
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
 
     private void Save(ContainerRecord record)
     {

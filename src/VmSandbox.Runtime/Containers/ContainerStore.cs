@@ -179,9 +179,20 @@ public sealed class ContainerStore
             ? code
             : null;
 
+    /// <summary>Whether the container's monitor recorded its exit status (<see cref="WriteExit"/>).</summary>
+    public bool ExitRecorded(string id) => File.Exists(Path.Combine(DirOf(id), ExitFile));
+
     /// <param name="isAlive">whether a PID is still the process that started at the given time</param>
-    public static ContainerStatus StatusOf(ContainerRecord record, Func<int, ulong, bool> isAlive)
+    /// <param name="exitRecorded">
+    /// the monitor recorded the container's exit: stopped, as runc's state says once the init is
+    /// gone, though the monitor still takes the VM down (seconds on a loaded host).
+    /// </param>
+    public static ContainerStatus StatusOf(ContainerRecord record, Func<int, ulong, bool> isAlive, bool exitRecorded = false)
     {
+        if (record.MonitorPid > 0 && exitRecorded)
+        {
+            return ContainerStatus.Stopped;
+        }
         if (record.MonitorPid <= 0 || !isAlive(record.MonitorPid, record.MonitorStartTime))
         {
             return record.MonitorPid <= 0 ? ContainerStatus.Creating : ContainerStatus.Stopped;

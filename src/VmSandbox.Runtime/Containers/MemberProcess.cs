@@ -129,9 +129,10 @@ public static class MemberProcess
                 log($"{vm.What}: lost its VM: {VmSandboxException.FormatChain(e)}");
                 code = SandboxMonitor.VmLostExitCode;
             }
-            await io.DrainAsync();
+            // Recorded before the output drains: `state` says stopped from here (as SandboxMonitor).
             rt.Store.WriteExit(id, code);
             log($"{vm.What}: exited with status {code}");
+            await io.DrainAsync();
             if (vm.Pool is not null)
             {
                 // Its VM ends when this process does, right after its caller learnt the status.

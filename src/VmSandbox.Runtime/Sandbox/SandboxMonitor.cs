@@ -123,8 +123,8 @@ public sealed class SandboxMonitor
                 code = vm.KilledOnRequest ? KilledExitCode : VmLostExitCode;
                 _log($"container {_id}: the vm ended under the container: {LostReason(vm, e)}");
             }
-            _log($"container {_id}: exited with status {code}");
-            await io.DrainAsync();
+            // Recorded first: from here `state` says stopped (runc's does once the init is gone),
+            // while the output drains and the VM goes, which takes seconds on a loaded host.
             try
             {
                 _launch.RecordExit(code);
@@ -134,6 +134,8 @@ public sealed class SandboxMonitor
                 // A full state directory must not turn the container's status into the monitor's failure.
                 _log($"container {_id}: record exit status {code}: {e.Message}");
             }
+            _log($"container {_id}: exited with status {code}");
+            await io.DrainAsync();
             // Whoever reaps this process (Docker's shim) learns the exit only when it ends, so the
             // VM goes at once: the agent synced the guest's file systems before it reported the
             // exit, and nothing else in the guest outlives the container (ADR 0004).

@@ -14,8 +14,11 @@ public static class HybridVsockConnector
     private static readonly TimeSpan s_retryDelay = TimeSpan.FromMilliseconds(20);
 
     // A guest whose vsock driver is still probing drops REQUESTs silently: do not wait for
-    // one attempt's OK line longer than this before trying again.
-    private static readonly TimeSpan s_attemptTimeout = TimeSpan.FromSeconds(2);
+    // the first attempt's OK line longer than this before trying again. Each later attempt
+    // waits twice as long: a running guest on a loaded host (other VMs spinning under TCG)
+    // answers slower than this every time, and fixed 2 s attempts then never got an answer
+    // before the deadline (an exec of `exit 5` failed with exit 1).
+    private static readonly TimeSpan s_firstAttemptTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>Returns a socket connected to guest port <paramref name="port"/>, positioned after the OK line.</summary>
     public static async Task<Socket> ConnectAsync(string udsPath, uint port, DateTimeOffset deadline, CancellationToken cancellationToken)
@@ -23,6 +26,7 @@ public static class HybridVsockConnector
         ArgumentNullException.ThrowIfNull(udsPath);
         byte[] command = Encoding.ASCII.GetBytes($"CONNECT {port}\n");
         string lastError = "no attempt made";
+        TimeSpan attemptTimeout = s_firstAttemptTimeout;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -35,7 +39,7 @@ public static class HybridVsockConnector
             try
             {
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                attempt.CancelAfter(left < s_attemptTimeout ? left : s_attemptTimeout);
+                attempt.CancelAfter(left < attemptTimeout ? left : attemptTimeout);
                 await socket.ConnectAsync(new UnixDomainSocketEndPoint(udsPath), attempt.Token).ConfigureAwait(false);
                 await socket.SendAsync(command, SocketFlags.None, attempt.Token).ConfigureAwait(false);
                 string? line = await ReadLineAsync(socket, attempt.Token).ConfigureAwait(false);
@@ -47,7 +51,8 @@ public static class HybridVsockConnector
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                lastError = "timed out";
+                lastError = $"no answer within {attemptTimeout.TotalSeconds:0} s";
+                attemptTimeout *= 2;
             }
             catch (SocketException e)
             {
