@@ -14,6 +14,12 @@ namespace VmSandbox.Hypervisor.Virtiofs;
 /// </summary>
 public sealed class VirtiofsDaemon : IAsyncDisposable
 {
+    /// <summary>The size of the tmpfs at the share's top (mount points only: directories and empty files).</summary>
+    public const int ShareTopBytes = 1 << 20;
+
+    /// <summary>Its inode limit: every mount point of the sandbox and its pod members, and their parent directories.</summary>
+    public const int ShareTopInodes = 4096;
+
     private readonly Process _process;
     private readonly StderrTail _stderr = new();
 
@@ -97,7 +103,10 @@ public sealed class VirtiofsDaemon : IAsyncDisposable
         Namespace.Unshare(Namespace.CLONE_NEWNS);
         // Host mounts still propagate in (a volume unmounted on the host goes here too); ours never leak out.
         Mount.Do("none", "/", "", Mount.MS_REC | Mount.MS_SLAVE);
-        Mount.Do("vmsandbox-share", dir.HostPath, "tmpfs", Mount.MS_NOSUID | Mount.MS_NODEV, "mode=0755");
+        // The top holds only mount points, but the guest's root can write there (a privileged
+        // container, code run through core_pattern): bounded, since it is host memory that no df
+        // on the host shows (an unbounded tmpfs takes up to half of RAM).
+        Mount.Do("vmsandbox-share", dir.HostPath, "tmpfs", Mount.MS_NOSUID | Mount.MS_NODEV, $"mode=0755,size={ShareTopBytes},nr_inodes={ShareTopInodes}");
         foreach (ShareBind bind in dir.Binds)
         {
             string target = Path.GetFullPath(Path.Combine(dir.HostPath, bind.Target));
