@@ -20,6 +20,9 @@ public sealed class WarmPoolTests(BundleFixture fx)
         var fill = await Cli(root, "pool", "fill", "--wait", "180");
         Assert.True(fill.ExitCode == 0, $"pool fill: {fill.ExitCode} {fill.Stdout} {fill.Stderr} {PoolLog()}");
         Assert.Contains("1 of 1 vm(s) ready", fill.Stdout, StringComparison.Ordinal);
+        // The warm-up container went through the share as a claimant's will (attached in
+        // virtiofsd's namespace: the share's top is its bounded tmpfs, not a host directory).
+        Assert.Contains("warmed up in", PoolLog(), StringComparison.Ordinal);
     }
 
     private string PoolLog()

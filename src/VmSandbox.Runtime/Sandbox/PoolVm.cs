@@ -84,7 +84,7 @@ public sealed class PoolVm
             File.WriteAllText(Path.Combine(_dir, WarmPool.PidFile), string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId} {start}"));
             var share = new SharedDir(SandboxPlan.ShareTag, Directory.CreateDirectory(Path.Combine(_dir, "share")).FullName);
             _vm = await MonitoredVm.BootAsync(_config, "pool-" + _name, _dir, share, _config.MemoryMiB, _config.Vcpus, wiredLater: true, line => _log(line), stop.Token);
-            await WarmUpAsync(share.HostPath, stop.Token);
+            await WarmUpAsync(stop.Token);
             // Last: the control socket's existence says "ready" (WarmPool.List).
             _vm.StartControl(_dir, (verb, ct) => verb.StartsWith(WarmPool.ClaimVerb + " ", StringComparison.Ordinal) ? Task.Run(() => Claim(verb), ct) : null);
             _log("ready");
@@ -140,10 +140,15 @@ public sealed class PoolVm
     /// a directory of the share with one empty file, its process, which never starts; nothing of it stays in the
     /// guest (its namespaces and cgroup go with it) or on the host.
     /// </summary>
-    private async Task WarmUpAsync(string shareDir, CancellationToken ct)
+    private async Task WarmUpAsync(CancellationToken ct)
     {
         const string id = "pool-warm-up";
-        string rootfs = Directory.CreateDirectory(Path.Combine(shareDir, id, "rootfs")).FullName;
+        // The share's top is virtiofsd's own bounded tmpfs (VirtiofsDaemon): the rootfs goes in
+        // as a claimant's does, attached in virtiofsd's namespace under a member prefix.
+        string hostDir = Path.Combine(_dir, id);
+        string rootfs = Directory.CreateDirectory(Path.Combine(hostDir, "rootfs")).FullName;
+        string prefix = SandboxPlan.MemberPrefix(id);
+        int virtiofsd = _vm!.Sandbox.ShareDaemonPid();
         // create looks the executable up; an empty file passes, and it is never run.
         File.WriteAllBytes(Path.Combine(rootfs, id), []);
         File.SetUnixFileMode(Path.Combine(rootfs, id), UnixFileMode.UserRead | UnixFileMode.UserExecute);
@@ -155,13 +160,16 @@ public sealed class PoolVm
             Process = Oci.DefaultSpec.Create().Process! with { Terminal = false, Args = ["/" + id] },
         };
         Agent.Protocol.AgentClient agent = _vm!.Sandbox.Agent;
+        bool attached = false;
         try
         {
+            MemberShares.Add(virtiofsd, [new ShareBind(rootfs, prefix + "rootfs")], prefix);
+            attached = true;
             await agent.CreateContainerAsync(new Agent.Protocol.CreateContainerRequest
             {
                 ContainerId = id,
                 OciSpec = Google.Protobuf.ByteString.CopyFromUtf8(SpecLoader.Serialize(spec)),
-                Rootfs = new Agent.Protocol.RootfsMount { ShareTag = SandboxPlan.ShareTag, Path = id + "/rootfs", FsType = "virtiofs" },
+                Rootfs = new Agent.Protocol.RootfsMount { ShareTag = SandboxPlan.ShareTag, Path = prefix + "rootfs", FsType = "virtiofs" },
                 Bundle = "/" + id,
             }, call, ct);
             await agent.RemoveContainerAsync(new Agent.Protocol.RemoveContainerRequest { ContainerId = id }, call, ct);
@@ -174,7 +182,18 @@ public sealed class PoolVm
         }
         finally
         {
-            Directory.Delete(Path.Combine(shareDir, id), recursive: true);
+            try
+            {
+                if (attached)
+                {
+                    MemberShares.Remove(virtiofsd, prefix);
+                }
+                Directory.Delete(hostDir, recursive: true);
+            }
+            catch (Exception e) when (e is VmSandboxException or IOException)
+            {
+                _log($"warm-up: clean-up: {VmSandboxException.FormatChain(e)}");
+            }
         }
     }
 
