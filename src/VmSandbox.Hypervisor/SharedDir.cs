@@ -9,6 +9,14 @@ namespace VmSandbox.Hypervisor;
 public sealed record SharedDir(string Tag, string HostPath)
 {
     public IReadOnlyList<ShareBind> Binds { get; init; } = [];
+
+    /// <summary>
+    /// Served from the daemon's own bounded tmpfs even without <see cref="Binds"/>: a share that
+    /// starts empty and is filled later in the daemon's namespace (a pooled VM's, whose
+    /// containers come through MemberShares), never the host directory itself, which the guest's
+    /// root could fill. Without binds and without this, the host directory is served as it is.
+    /// </summary>
+    public bool Private { get; init; }
 }
 
 /// <summary>One source bound at <see cref="Target"/>, a relative path inside the share.</summary>

@@ -70,10 +70,7 @@ public sealed class VirtiofsDaemon : IAsyncDisposable
         Process process;
         try
         {
-            // Always a private namespace with the bounded top, binds or not: a share that starts
-            // empty (a pooled VM's, whose containers come later through MemberShares) must not
-            // let the guest write into the host directory itself.
-            process = OwnedProcess.Start(psi, "virtiofsd-parent", () => MountBinds(dir));
+            process = OwnedProcess.Start(psi, "virtiofsd-parent", dir.Binds.Count > 0 || dir.Private ? () => MountBinds(dir) : null);
         }
         catch (System.ComponentModel.Win32Exception e)
         {

@@ -82,7 +82,9 @@ public sealed class PoolVm
             ulong start = ProcessProbe.StartTime(Environment.ProcessId) ?? 0;
             File.WriteAllText(Path.Combine(_dir, WarmPool.ShapeFile), WarmPool.Shape(_config));
             File.WriteAllText(Path.Combine(_dir, WarmPool.PidFile), string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId} {start}"));
-            var share = new SharedDir(SandboxPlan.ShareTag, Directory.CreateDirectory(Path.Combine(_dir, "share")).FullName);
+            // Private: the share's top is virtiofsd's bounded tmpfs, not this host directory,
+            // which a claimed guest's root could otherwise fill.
+            var share = new SharedDir(SandboxPlan.ShareTag, Directory.CreateDirectory(Path.Combine(_dir, "share")).FullName) { Private = true };
             _vm = await MonitoredVm.BootAsync(_config, "pool-" + _name, _dir, share, _config.MemoryMiB, _config.Vcpus, wiredLater: true, line => _log(line), stop.Token);
             await WarmUpAsync(stop.Token);
             // Last: the control socket's existence says "ready" (WarmPool.List).
