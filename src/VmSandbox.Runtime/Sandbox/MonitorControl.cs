@@ -94,6 +94,12 @@ public sealed class MonitorControl : IAsyncDisposable
         {
             throw new VmSandboxException(ErrorCode.Vm, $"ask the sandbox monitor to {verb}", e);
         }
+        if (answer.Length == 0 && verb == KillVm)
+        {
+            // The monitor ends as soon as its VM does, and may close before it answers: the VM
+            // going is what was asked (a monitor that was already gone refuses the connect).
+            return;
+        }
         MonitorReport report;
         try
         {
