@@ -10,7 +10,9 @@ namespace VmSandbox.Tests.E2e;
 /// A private dockerd for the end-to-end tests, started here and stopped at the end: its own data
 /// root, exec root, socket and bridge (so it never touches a system Docker), `vmsandbox`
 /// registered as a runtime from out/bin, and a busybox image built locally with `docker import`
-/// (no registry here). Debian's docker.io and containerd come from `make setup`.
+/// (no registry here). Debian's docker.io and containerd come from `make setup`. The suite shares
+/// one (the assembly fixture); <see cref="StartAsync"/> starts another beside it for settings
+/// dockerd cannot take by a reload.
 /// </summary>
 public sealed class DockerDaemon : IAsyncLifetime
 {
@@ -36,9 +38,49 @@ public sealed class DockerDaemon : IAsyncLifetime
 
     // Short: dockerd's and containerd's sockets live under it (107-byte limit).
     private readonly string _dir = Directory.CreateTempSubdirectory("vmsb-e2e-").FullName;
+    private readonly string _bridge;
+    private readonly string _bridgeCidr;
+    private readonly JsonObject _settings;
     private Process? _dockerd;
     private JsonObject? _config;
     private bool _bridgeCreated;
+
+    /// <summary>The suite's daemon (the assembly fixture).</summary>
+    public DockerDaemon()
+        : this(BridgeName, BridgeCidr, [])
+    {
+    }
+
+    private DockerDaemon(string bridge, string bridgeCidr, JsonObject settings)
+    {
+        _bridge = bridge;
+        _bridgeCidr = bridgeCidr;
+        _settings = settings;
+    }
+
+    /// <summary>
+    /// Another private dockerd beside the suite's, with <paramref name="settings"/> added to its
+    /// daemon.json (e.g. userns-remap, which dockerd reads only at start) and a bridge of its own
+    /// (<paramref name="bridge"/>, <paramref name="bridgeCidr"/>): the same runtimes and image.
+    /// The caller disposes it, which stops it and removes everything it made.
+    /// </summary>
+    public static async Task<DockerDaemon> StartAsync(string bridge, string bridgeCidr, JsonObject settings)
+    {
+        var daemon = new DockerDaemon(bridge, bridgeCidr, settings);
+        try
+        {
+            await daemon.InitializeAsync();
+        }
+        catch
+        {
+            await daemon.DisposeAsync();
+            throw;
+        }
+        return daemon;
+    }
+
+    /// <summary>This daemon's own directory: data root, exec root, socket, scratch (removed at the end).</summary>
+    public string Dir => _dir;
 
     public static string RepoRoot { get; } = FindRoot();
 
@@ -86,6 +128,15 @@ public sealed class DockerDaemon : IAsyncLifetime
                 [PoolRuntime] = new JsonObject { ["path"] = pool },
             },
         };
+        foreach (var (key, value) in _settings)
+        {
+            config[key] = value?.DeepClone();
+        }
+        if (_settings.ContainsKey("userns-remap"))
+        {
+            // dockerd refuses a data root below a directory the remapped root cannot search (o+x).
+            File.SetUnixFileMode(_dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        }
         _config = config;
         File.WriteAllText(Path.Combine(_dir, "daemon.json"), config.ToJsonString());
         await StartDaemonAsync();
@@ -107,7 +158,7 @@ public sealed class DockerDaemon : IAsyncLifetime
             "--exec-root", Path.Combine(_dir, "x"),
             "--pidfile", Path.Combine(_dir, "dockerd.pid"),
             "--host", Endpoint,
-            "--bridge", BridgeName,
+            "--bridge", _bridge,
             "--iptables=false",
             "--ip-masq=false",
             "--storage-driver", "overlay2",
@@ -220,7 +271,7 @@ public sealed class DockerDaemon : IAsyncLifetime
             UnmountUnder(_dir);
             if (_bridgeCreated)
             {
-                _ = await RunAsync("/usr/sbin/ip", ["link", "delete", BridgeName], null, TimeSpan.FromSeconds(10));
+                _ = await RunAsync("/usr/sbin/ip", ["link", "delete", _bridge], null, TimeSpan.FromSeconds(10));
             }
             try
             {
@@ -348,14 +399,14 @@ public sealed class DockerDaemon : IAsyncLifetime
     private async Task MakeBridgeAsync()
     {
         _bridgeCreated = true; // ours by name: one a crashed run left behind is reused, then removed
-        if (Directory.Exists($"/sys/class/net/{BridgeName}"))
+        if (Directory.Exists($"/sys/class/net/{_bridge}"))
         {
             return;
         }
         foreach (string[] args in (string[][])[
-            ["link", "add", BridgeName, "type", "bridge"],
-            ["addr", "add", BridgeCidr, "dev", BridgeName],
-            ["link", "set", BridgeName, "up"]])
+            ["link", "add", _bridge, "type", "bridge"],
+            ["addr", "add", _bridgeCidr, "dev", _bridge],
+            ["link", "set", _bridge, "up"]])
         {
             CommandResult r = await RunAsync("/usr/sbin/ip", args, null, TimeSpan.FromSeconds(10));
             if (r.ExitCode != 0)
