@@ -31,11 +31,13 @@ public static class Program
         var children = new ChildRegistry();
         return new Pid1(sys, pid1 =>
         {
-            var containers = new ContainerManager(new ProcessSpawner(children), new ShareMounter());
+            // First: before anything else runs, address-space randomisation is on again.
+            string cmdline = File.ReadAllText("/proc/cmdline");
+            bool fixedInits = InitAddressLayout.Apply(cmdline, File.WriteAllText);
+            var containers = new ContainerManager(new ProcessSpawner(children, fixedInits), new ShareMounter());
             var service = new AgentService(new GuestFacts(), pid1.RequestShutdown, containers);
             new VsockApiListener(service, line => sys.WriteConsole($"{AgentInfo.ConsolePrefix} {line}")).Start();
             string api = $"vsock:{VmSandbox.Agent.Protocol.AgentApi.VsockPort}";
-            string cmdline = File.ReadAllText("/proc/cmdline");
             if (EchoListener.PortFromCmdline(cmdline) is { } echo)
             {
                 EchoListener.Start(echo);

@@ -62,6 +62,9 @@ internal sealed class BenchDockerd : IDisposable
         return new BenchDockerd(Path.GetFullPath(vmsandbox));
     }
 
+    /// <summary>The runtime's phase log (diagnostics.phaseLog) for every container of this dockerd.</summary>
+    public string PhaseLogPath => Path.Combine(_dir, "phases.log");
+
     private BenchDockerd(string vmsandbox)
     {
         // Short: dockerd's and containerd's sockets live under it (107-byte limit).
@@ -81,6 +84,8 @@ internal sealed class BenchDockerd : IDisposable
         File.WriteAllText(Path.Combine(_dir, "daemon.json"), new JsonObject { ["runtimes"] = runtimes }.ToJsonString());
         MakeBridge();
         var psi = new ProcessStartInfo("/usr/sbin/dockerd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Handed down through containerd and the shim to every vmsandbox call (docker-run's phases).
+        psi.Environment["VMSANDBOX_DIAGNOSTICS__PHASELOG"] = PhaseLogPath;
         foreach (string a in (string[])[
             "--config-file", Path.Combine(_dir, "daemon.json"), "--data-root", Path.Combine(_dir, "data"),
             "--exec-root", Path.Combine(_dir, "x"), "--pidfile", Path.Combine(_dir, "dockerd.pid"),

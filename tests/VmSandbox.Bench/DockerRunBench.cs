@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using VmSandbox.Runtime;
 
 namespace VmSandbox.Bench;
 
@@ -21,6 +22,7 @@ internal static class DockerRunBench
             .AppendLine("and 2 s of quiet; the run's container takes it (checked in the pool's log), and the pool boots the next one after it, at nice 10.")
             .AppendLine();
         var table = new ResultTable("docker-run", "docker run --rm IMG true", new Column("docker run --rm true", "ms", "F0"), new Column("fastest run", "ms", "F0"));
+        var phases = new PhaseBreakdown();
         foreach (string runtime in docker.Runtimes)
         {
             try
@@ -29,10 +31,15 @@ internal static class DockerRunBench
                 for (int i = 0; i <= runs; i++)
                 {
                     var sw = Stopwatch.StartNew();
+                    long began = PhaseLog.Now();
                     BenchDockerd.Must(docker.Docker(["run", "--rm", "--runtime", runtime, BenchDockerd.BusyboxImage, "true"]), "docker run");
                     if (i > 0)
                     {
                         times.Add(sw.Elapsed.TotalMilliseconds);
+                        if (runtime == "vmsandbox")
+                        {
+                            phases.Add(runtime, began, PhaseLog.Now());
+                        }
                     }
                 }
                 times.Sort();
@@ -45,12 +52,13 @@ internal static class DockerRunBench
         }
         if (docker.Runtimes.Contains("vmsandbox"))
         {
-            PooledRuns(table, docker, runs, out string? idle);
+            PooledRuns(table, docker, runs, phases, out string? idle);
             table.Write(doc, plots);
             if (idle is not null)
             {
                 doc.AppendLine(idle).AppendLine();
             }
+            phases.Write(doc, plots, docker.PhaseLogPath);
             return;
         }
         table.Write(doc, plots);
@@ -59,7 +67,7 @@ internal static class DockerRunBench
     private const string PooledRow = "vmsandbox, warm pool";
 
     /// <summary>The pooled runs, and one line on what the idle pooled VM cost meanwhile (PSS and CPU of its process tree).</summary>
-    private static void PooledRuns(ResultTable table, BenchDockerd docker, int runs, out string? idle)
+    private static void PooledRuns(ResultTable table, BenchDockerd docker, int runs, PhaseBreakdown phases, out string? idle)
     {
         idle = null;
         try
@@ -75,8 +83,10 @@ internal static class DockerRunBench
                 Thread.Sleep(2000);
                 int before = Claims(docker);
                 var sw = Stopwatch.StartNew();
+                long began = PhaseLog.Now();
                 BenchDockerd.Must(docker.Docker(["run", "--rm", "--runtime", BenchDockerd.PoolRuntime, BenchDockerd.BusyboxImage, "true"]), "docker run (warm pool)");
                 double ms = sw.Elapsed.TotalMilliseconds;
+                long ended = PhaseLog.Now();
                 if (Claims(docker) != before + 1)
                 {
                     throw new InvalidOperationException("a run did not take the pooled vm");
@@ -84,6 +94,7 @@ internal static class DockerRunBench
                 if (i > 0)
                 {
                     times.Add(ms);
+                    phases.Add(PooledRow, began, ended);
                 }
             }
             times.Sort();

@@ -176,6 +176,22 @@ public sealed class AgentContainerTests : IClassFixture<ContainerVmFixture>
         Assert.Contains("NoNewPrivs:\t1", stdout, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, "x86_64 00000000")]
+    [InlineData("LINUX", "x86_64 00000000")]
+    [InlineData("LINUX32", "i686 00000008")]
+    public async Task The_program_runs_with_the_specs_personality_and_never_the_inits_fixed_addresses(string? domain, string expected)
+    {
+        JsonObject spec = ContainerSpecs.Spec(ContainerSpecs.Process("/bin/sh", "-c", "echo $(uname -m) $(cat /proc/self/personality)"));
+        if (domain is not null)
+        {
+            spec["linux"]!["personality"] = new JsonObject { ["domain"] = domain };
+        }
+        var (code, stdout, stderr) = await RunAsync(spec);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(expected, stdout.Trim());
+    }
+
     [Fact]
     public async Task Readonly_root_tmpfs_and_a_shared_bind_mount_work()
     {

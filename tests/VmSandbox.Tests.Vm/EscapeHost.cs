@@ -66,7 +66,7 @@ internal sealed class EscapeHost : IAsyncDisposable
         await MountTmpfs(VolumeFs, VolumeFsMiB);
         await Must(Path.Combine(TestEnvironment.RepoRoot, "tests", "fixtures", "make-rootfs.sh"), Rootfs);
         // setup.sh installs build-essential (the guest kernel's build needs it): gcc and a static libc.
-        await Must("cc", "-static", "-O2", "-o", HostProbe, Path.Combine(TestEnvironment.RepoRoot, "tests", "fixtures", "escape-probe.c"));
+        await BuildProbe(HostProbe);
         File.Copy(HostProbe, Path.Combine(Rootfs, "escape-probe"));
         Directory.CreateDirectory(Volume);
         File.WriteAllText(Path.Combine(Volume, "file"), "volume\n");
@@ -166,6 +166,10 @@ internal sealed class EscapeHost : IAsyncDisposable
         Directory.CreateDirectory(dir);
         await Must("mount", "-t", "tmpfs", "-o", $"size={mib}m,mode=0755,strictatime", "vmsb-escape", dir);
     }
+
+    /// <summary>Builds tests/fixtures/escape-probe.c, static, at PATH (for tests that bind it into a container).</summary>
+    public static Task BuildProbe(string path) =>
+        Must("cc", "-static", "-O2", "-o", path, Path.Combine(TestEnvironment.RepoRoot, "tests", "fixtures", "escape-probe.c"));
 
     private static async Task Must(string file, params string[] args)
     {

@@ -139,6 +139,38 @@ public sealed partial class EscapeTests
             "no answer: the agent accepts only the host's CID and closes any other connection at once; the host serves no such port (stdio ports want a 64-bit token)",
             Brief(vsock.Output),
             Count(vsock.Output, "vsock ") == 4 && !Regex.IsMatch(vsock.Output, @"read [1-9][0-9]* bytes") && vsock.Output.Contains("agent after: still answering", StringComparison.Ordinal));
+
+        // The guest's own root is the initramfs (rootfs cannot be pivot_root'ed), the agent's
+        // binary and, in a pod VM, the share with every member's rootfs: a container must not
+        // climb out of its root into it with CAP_SYS_CHROOT, which Docker grants.
+        var chroot = await Sh(root, id, """
+            $P chroot /tmp/chroot-scratch
+            echo "/ holds:$(ls -A / | tr '\n' ' ')"
+            """);
+        string contained = "chroot breakout: still in the container's root; / holds:";
+        string[] containerRoot = Regex.Match(chroot.Output, @"^/ holds:(.*)$", RegexOptions.Multiline).Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string[] reached = chroot.Output.Split('\n').FirstOrDefault(l => l.StartsWith(contained, StringComparison.Ordinal))?[contained.Length..]
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        // Under TCG the agent and its inits run at fixed addresses (ADR 0016); the container's
+        // programs must not: randomisation on for the guest, and no ADDR_NO_RANDOMIZE inherited.
+        var aslr = await Sh(root, id, """
+            echo "randomize_va_space $(cat /proc/sys/kernel/randomize_va_space)"
+            echo "personality $(cat /proc/self/personality)"
+            a=$(grep '\[stack\]' /proc/self/maps | cut -d- -f1); b=$(grep '\[stack\]' /proc/self/maps | cut -d- -f1)
+            [ "$a" != "$b" ] && echo "stacks differ" || echo "stacks SAME $a"
+            """);
+        Row("Address-space randomisation in the container",
+            "read kernel.randomize_va_space and the exec'd program's personality; compare the stack addresses of two processes",
+            "2 (full randomisation), personality 00000000 (no ADDR_NO_RANDOMIZE), different stacks",
+            Brief(aslr.Output),
+            aslr.Output.Contains("randomize_va_space 2", StringComparison.Ordinal) && aslr.Output.Contains("personality 00000000", StringComparison.Ordinal)
+                && aslr.Output.Contains("stacks differ", StringComparison.Ordinal));
+
+        Row("Chroot breakout to the guest's root",
+            "with Docker's CAP_SYS_CHROOT: chroot into a directory below the root, chdir(\"..\") 256 times from outside it, chroot(\".\")",
+            "the root reached is the container's own (same device and inode, same entries): its root is stacked on the guest's \"/\", so \"..\" at the top stays in it",
+            Brief(chroot.Output),
+            reached.Length > 0 && reached.Order(StringComparer.Ordinal).SequenceEqual(containerRoot.Order(StringComparer.Ordinal)));
     }
 
     private async Task MountsModulesAndDevices(EscapeHost host, string root, string id)

@@ -13,9 +13,17 @@ namespace VmSandbox.Tests.Vm;
 public sealed class PodTests(BundleFixture fx)
 {
     /// <summary>A bundle as containerd's CRI writes it: a member names the sandbox's namespaces by its PID.</summary>
-    private string PodBundle(string type, string pod, string hostname, int sandboxPid, params string[] args)
+    private string PodBundle(string type, string pod, string hostname, int sandboxPid, params string[] args) =>
+        PodBundleWithProbe(type, pod, hostname, sandboxPid, null, args);
+
+    /// <summary><see cref="PodBundle"/> with <paramref name="probe"/> (tests/fixtures/escape-probe.c, built) bound at /escape-probe.</summary>
+    private string PodBundleWithProbe(string type, string pod, string hostname, int sandboxPid, string? probe, params string[] args)
     {
         JsonObject spec = ContainerSpecs.Spec(ContainerSpecs.Process(args));
+        if (probe is not null)
+        {
+            spec["mounts"]!.AsArray().Add(ContainerSpecs.Mount("/escape-probe", "bind", probe, "bind", "ro"));
+        }
         if (sandboxPid > 0)
         {
             spec["linux"]!["namespaces"] = new JsonArray(
@@ -47,6 +55,9 @@ public sealed class PodTests(BundleFixture fx)
         string root = fx.NewRoot();
         string pod = "pod-" + Guid.NewGuid().ToString("N")[..8];
         const string Ids = "cat /proc/sys/kernel/random/boot_id; readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname";
+        string probeDir = Directory.CreateTempSubdirectory("vmsb-probe-").FullName;
+        string probe = Path.Combine(probeDir, "escape-probe");
+        await EscapeHost.BuildProbe(probe);
         var created = await fx.Cli(root, "create", "--bundle", PodBundle("sandbox", pod, "podhost", 0, "sleep", "600"), pod);
         Assert.True(created.ExitCode == 0, created.Stderr);
         try
@@ -64,9 +75,13 @@ public sealed class PodTests(BundleFixture fx)
 
             // A detached member: exec in it, then delete -f while it runs; the pod goes on.
             string side = pod + "-side";
-            Assert.Equal(0, (await fx.Cli(root, "create", "--bundle", PodBundle("container", pod, "", sandboxPid, "sleep", "601"), side)).ExitCode);
+            Assert.Equal(0, (await fx.Cli(root, "create", "--bundle", PodBundleWithProbe("container", pod, "", sandboxPid, probe, "sleep", "601"), side)).ExitCode);
             Assert.Equal(0, (await fx.Cli(root, "start", side)).ExitCode);
             Assert.Equal(sandboxIds, await Exec(root, side, Ids));
+            // The pod VM's root holds the share with every member's rootfs: a member's chroot
+            // breakout (Docker's CAP_SYS_CHROOT) must end in its own root, not the guest's.
+            string breakout = await Exec(root, side, "/escape-probe chroot /tmp/chroot-scratch; echo \"own:$(ls -A / | tr '\\n' ' ')\"");
+            Assert.Contains("chroot breakout: still in the container's root", breakout, StringComparison.Ordinal);
             // Its own pid namespace: its pid 1 is its own process, not the sandbox's.
             Assert.Equal("sleep 601", await Exec(root, side, "tr '\\0' ' ' < /proc/1/cmdline"));
             var deleted = await fx.Cli(root, "delete", "--force", side);
@@ -84,6 +99,7 @@ public sealed class PodTests(BundleFixture fx)
         finally
         {
             await fx.Cli(root, "delete", "--force", pod);
+            Directory.Delete(probeDir, recursive: true);
         }
         fx.AssertNothingLeft(root, pod);
     }

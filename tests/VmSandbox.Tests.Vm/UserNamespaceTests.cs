@@ -31,6 +31,10 @@ public sealed class UserNamespaceTests(BundleFixture fx)
         JsonObject spec = UserNamespaceSpec(ContainerSpecs.Process("sh", "-c",
             "{ id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; } > /vol/init; echo x > /vol/by-init; exec sleep 120"));
         spec["mounts"]!.AsArray().Add(ContainerSpecs.Mount("/vol", "bind", volume, "rbind", "rw"));
+        // Above the guest's default hard limit (4096) and below the default oom score: neither may
+        // be done from inside the user namespace; runc sets both from outside it, and so do we.
+        spec["process"]!["rlimits"] = new JsonArray(new JsonObject { ["type"] = "RLIMIT_NOFILE", ["hard"] = 1048576, ["soft"] = 1048576 });
+        spec["process"]!["oomScoreAdj"] = -100;
         string bundle = WriteBundle(dir, spec, rootfs);
         string root = fx.NewRoot();
         string id = "userns" + Guid.NewGuid().ToString("N")[..6];
@@ -46,7 +50,8 @@ public sealed class UserNamespaceTests(BundleFixture fx)
             }
             string init = File.Exists(initFile) ? File.ReadAllText(initFile) : "(no file)";
             var exec = await fx.Cli(root, "exec", id, "sh", "-c",
-                "id -u; id -g; cat /proc/self/uid_map; echo y > /vol/by-exec; stat -c %u:%g /etc/passwd; touch /etc/written && echo rootfs-write=ok; cat /proc/1/uid_map");
+                "id -u; id -g; cat /proc/self/uid_map; echo y > /vol/by-exec; stat -c %u:%g /etc/passwd; touch /etc/written && echo rootfs-write=ok; cat /proc/1/uid_map;"
+                + " echo \"nofile $(grep 'Max open files' /proc/1/limits | tr -s ' ' | cut -d' ' -f4,5)\"; echo \"oom $(cat /proc/1/oom_score_adj)\"");
             Assert.True(exec.ExitCode == 0, exec.Stderr);
 
             string map = $"0 {HostRoot} 65536";
@@ -56,12 +61,12 @@ public sealed class UserNamespaceTests(BundleFixture fx)
             string? runcOwner = RuncOwner(dir, spec, rootfs, volume);
             string observed = $"init: {Flatten(init)}; exec: {Flatten(exec.Stdout)}; volume files by-init {initOwner}, by-exec {execOwner}; runc: {runcOwner ?? "does not run here"}";
             bool ok = Normalize(init) == $"0\n0\n{map}\n{map}\n"
-                && Normalize(exec.Stdout) == $"0\n0\n{map}\n0:0\nrootfs-write=ok\n{map}\n"
+                && Normalize(exec.Stdout) == $"0\n0\n{map}\n0:0\nrootfs-write=ok\n{map}\nnofile 1048576 1048576\noom -100\n"
                 && initOwner == $"{HostRoot}:{HostRoot}" && execOwner == $"{HostRoot}:{HostRoot}"
                 && (runcOwner is null || runcOwner == initOwner);
             Assert.True(ReliabilityLog.Record("Escapes", "user namespace: container root is an unprivileged host ID",
-                "Docker userns-remap spec (0→100000 size 65536, chowned rootfs, bind volume): id and uid_map in init and exec, owner of the files root writes to the volume",
-                $"uid/gid 0 inside, map \"{map}\", volume files owned by {HostRoot}:{HostRoot} on the host (runc's)", observed, ok), observed);
+                "Docker userns-remap spec (0→100000 size 65536, chowned rootfs, bind volume, RLIMIT_NOFILE 1048576 and oomScoreAdj -100): id and uid_map in init and exec, owner of the files root writes to the volume, the init's limit and oom score",
+                $"uid/gid 0 inside, map \"{map}\", volume files owned by {HostRoot}:{HostRoot} on the host (runc's); the limit raised and the score lowered from outside the user namespace, as runc does", observed, ok), observed);
         }
         finally
         {

@@ -49,6 +49,7 @@ public static class InitProcess
             var setup = new ProcessSetup(process, seccomp, config.Terminal);
             if (spec is not null)
             {
+                setup.WithPersonality(spec.Linux?.Personality);
                 setup.WithStartHooks(spec.Hooks?.StartContainer, new HookState
                 {
                     OciVersion = spec.OciVersion,

@@ -26,6 +26,7 @@ public sealed class ProcessSetup
     private readonly bool _terminal;
     private IReadOnlyList<Hook>? _startHooks;
     private HookState? _startState;
+    private LinuxPersonality? _personality;
 
     public ProcessSetup(ProcessSpec process, LinuxSeccomp? seccomp, bool terminal)
     {
@@ -42,9 +43,31 @@ public sealed class ProcessSetup
         return this;
     }
 
+    /// <summary>The container's linux.personality (the init only: an exec gets Linux's default, as with runc).</summary>
+    public ProcessSetup WithPersonality(LinuxPersonality? personality)
+    {
+        _personality = personality;
+        return this;
+    }
+
+    /// <summary>
+    /// The persona the container's program is exec'd with: linux.personality's domain (runc
+    /// sets the domain and ignores the flags), else Linux's default. Always set: the init itself
+    /// may have been started without address-space randomisation (Vm.InitAddressLayout), which
+    /// the program must not inherit.
+    /// </summary>
+    public static uint PersonaOf(LinuxPersonality? personality) => personality?.Domain switch
+    {
+        null or "" or "LINUX" => Personality.PerLinux,
+        "LINUX32" => Personality.PerLinux32,
+        string other => throw new VmSandboxException(ErrorCode.InvalidArgument, $"linux.personality.domain: unknown domain {other}"),
+    };
+
     /// <summary>Sets everything up, reports ready on <paramref name="channel"/>, waits for start and execs; returns only with the execve errno.</summary>
     public int Run(InitChannel channel)
     {
+        // Before the seccomp filter, which may allow personality(2) only with some personas.
+        _ = Personality.Set(PersonaOf(_personality));
         SafeFd? master = _terminal ? SetUpTerminal(_process.ConsoleSize) : null;
         foreach (ProcessSpec.Rlimit r in _process.Rlimits ?? [])
         {

@@ -230,6 +230,7 @@ public sealed partial class ContainerManager
                 if (nsexec is not null)
                 {
                     process.Pid = nsexec.Complete(spawned, container.Spec.Linux?.UidMappings, container.Spec.Linux?.GidMappings);
+                    ProcessLimits.ApplyFromOutside(process.Pid, config.Process ?? config.Spec?.Process);
                 }
             }
             container.Cgroup.AddProcess(process.Pid);

@@ -10,7 +10,8 @@ namespace VmSandbox.Agent.Containers;
 /// <see cref="InitProcess.Argument"/> mode, from a fresh thread that first moved its
 /// pid_ns_for_children into a new pid namespace (container init, which becomes its PID 1) or
 /// into the container's (exec). unshare/setns of CLONE_NEWPID act on the calling thread only and
-/// a thread can unshare it once, hence the thread per spawn.
+/// a thread can unshare it once, hence the thread per spawn. Under TCG the inits start at fixed
+/// addresses (<see cref="InitAddressLayout"/>).
 /// </summary>
 public sealed class ProcessSpawner
 {
@@ -18,10 +19,13 @@ public sealed class ProcessSpawner
     public const string SelfExe = "/proc/self/exe";
 
     private readonly ChildRegistry _children;
+    private readonly bool _fixedAddresses;
 
-    public ProcessSpawner(ChildRegistry children)
+    /// <param name="fixedAddresses">Start the inits without address-space randomisation (<see cref="InitAddressLayout"/>; each clears it before its execve).</param>
+    public ProcessSpawner(ChildRegistry children, bool fixedAddresses = false)
     {
         _children = children;
+        _fixedAddresses = fixedAddresses;
     }
 
     /// <param name="stdio">The child's fds 0, 1, 2 and 3 (the init channel).</param>
@@ -60,6 +64,11 @@ public sealed class ProcessSpawner
                     else
                     {
                         Namespace.Join(pidNs, Namespace.CLONE_NEWPID, $"/proc/{joinPidOf}/ns/pid");
+                    }
+                    if (_fixedAddresses)
+                    {
+                        // This thread's personality is the child's: the thread is the spawn's alone.
+                        _ = Personality.Set(Personality.PerLinux | Personality.AddrNoRandomize);
                     }
                     int[] fds = high.Select(h => h.Fd).ToArray();
                     pid = _children.SpawnAndRegister(

@@ -34,4 +34,6 @@ public sealed record RuntimeConfig
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>pool.size: VMs the warm pool keeps booted ahead of time (ADR 0018); 0, the default, is off.</summary>
     public int PoolSize { get; init; }
+    /// <summary>diagnostics.phaseLog: a file each step of a container's life is timed into (<see cref="PhaseLog"/>); null, the default, is off.</summary>
+    public string? PhaseLogPath { get; init; }
 }

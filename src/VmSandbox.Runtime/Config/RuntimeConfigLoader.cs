@@ -99,6 +99,7 @@ public static class RuntimeConfigLoader
             BootTimeout = Int(c, "hypervisor:bootTimeoutSeconds", 1, 3600) is { } b ? TimeSpan.FromSeconds(b) : d.BootTimeout,
             StopTimeout = Int(c, "hypervisor:stopTimeoutSeconds", 0, 3600) is { } s ? TimeSpan.FromSeconds(s) : d.StopTimeout,
             PoolSize = Int(c, "pool:size", 0, 64) ?? d.PoolSize,
+            PhaseLogPath = Str(c, "diagnostics:phaseLog") is { } phaseLog ? Path.GetFullPath(phaseLog) : null,
         };
     }
 

@@ -33,6 +33,7 @@ public sealed partial class Container
     public static Container Create(ContainerRuntime rt, string id, CreateOptions options)
     {
         ContainerIdValidator.Validate(id);
+        PhaseLog.Mark(rt.Config.PhaseLogPath, id, "create");
         LoadedSpec loaded = SpecLoader.Load(options.Bundle);
         foreach (string warning in loaded.Warnings)
         {
@@ -133,6 +134,7 @@ public sealed partial class Container
             HookPhase.Run(rt.Log, record, loaded.Spec.Hooks, HookKind.CreateRuntime, ContainerStatus.Created);
             // Its path resolves in the runtime's namespace, so on the host, as createRuntime (docs/oci.md).
             HookPhase.Run(rt.Log, record, loaded.Spec.Hooks, HookKind.CreateContainer, ContainerStatus.Created);
+            PhaseLog.Mark(rt.Config.PhaseLogPath, id, "created");
             return container;
         }
         catch

@@ -20,6 +20,7 @@ public sealed partial class Container
     public static void Delete(ContainerRuntime rt, string id, bool force)
     {
         ContainerIdValidator.Validate(id);
+        PhaseLog.Mark(rt.Config.PhaseLogPath, id, "delete");
         ContainerLock held;
         try
         {
@@ -48,6 +49,7 @@ public sealed partial class Container
             }
             Load(rt, id).DeleteLocked(force);
         }
+        PhaseLog.Mark(rt.Config.PhaseLogPath, id, "deleted");
     }
 
     /// <summary>

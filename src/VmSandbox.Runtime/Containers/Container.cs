@@ -82,6 +82,7 @@ public sealed partial class Container : IDisposable
     /// <summary>Lets the created process exec its entrypoint, then runs the poststart hooks.</summary>
     public void Start()
     {
+        PhaseLog.Mark(_rt.Config.PhaseLogPath, Id, "start");
         using ContainerLock held = LockAndReload();
         ContainerRules.Check(ContainerOperation.Start, Status, Id);
         IContainerAgent agent = _rt.Host.Agent(Record);
@@ -89,6 +90,7 @@ public sealed partial class Container : IDisposable
         // now, before the process can see a half-configured network.
         agent.SyncNetwork();
         agent.Start();
+        PhaseLog.Mark(_rt.Config.PhaseLogPath, Id, "running");
         Save(Record with { Started = true });
         _rt.Log.Debug($"start {Id}: the container process runs its entrypoint");
         HookPhase.Run(_rt.Log, Record, Spec.Hooks, HookKind.Poststart, ContainerStatus.Running);

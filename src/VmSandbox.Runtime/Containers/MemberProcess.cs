@@ -100,6 +100,7 @@ public static class MemberProcess
             };
             request.SharedMounts.AddRange(plan.SharedMounts);
             CreateContainerResponse response = await agent.CreateContainerAsync(request, s_call, CancellationToken.None);
+            PhaseLog.Mark(rt.Config.PhaseLogPath, id, "guest-created");
             created = true;
             await io.StartAsync(bytes => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = id, StdinBytes = bytes }, s_call, CancellationToken.None), CancellationToken.None);
             await MonitorReport.SendAsync(report, new MonitorReport
@@ -131,6 +132,7 @@ public static class MemberProcess
             }
             // Recorded before the output drains: `state` says stopped from here (as SandboxMonitor).
             rt.Store.WriteExit(id, code);
+            PhaseLog.Mark(rt.Config.PhaseLogPath, id, "exited");
             log($"{vm.What}: exited with status {code}");
             await io.DrainAsync();
             if (vm.Pool is not null)

@@ -24,6 +24,7 @@ public static class MonitorProcess
     {
         _ = Interop.ProcessCalls.NewSession(); // false only if already a group leader: then already detached enough
         Action<string> log = HelperLog(rt, id);
+        PhaseLog.Mark(rt.Config.PhaseLogPath, id, "monitor");
         MonitorLaunch launch;
         PoolClaim? claim = null;
         try
@@ -45,6 +46,7 @@ public static class MonitorProcess
             if (WarmPool.Unfit(launch.Spec.Spec, rt.Config) is null && WarmPool.TryClaim(rt.Config, rt.Store.Root, id, log) is { } taken)
             {
                 claim = taken;
+                PhaseLog.Mark(rt.Config.PhaseLogPath, id, "pool-claimed");
                 Interop.Namespace.Join($"/proc/{taken.Pid}/ns/net", Interop.Namespace.CLONE_NEWNET);
                 log($"container {id}: took pooled vm {Path.GetFileName(taken.Dir)}");
             }

@@ -76,9 +76,11 @@ public sealed class MonitoredVm : IAsyncDisposable
                 HotplugSlots = machine == MachineType.Q35 ? SandboxMonitor.NetworkHotplugSlots : 0,
             };
             long phase = Environment.TickCount64;
+            long bootBegan = PhaseLog.Now();
             SandboxVm sandbox = await factory.BootAsync(spec, [share], ct);
             BootTimings t = sandbox.Timings;
             log($"sandbox {id}: vm ready in {Environment.TickCount64 - phase} ms (qemu {t.QemuStartMs:F0}, firmware {t.FirmwareMs:F0}, kernel {t.KernelMs:F0}, agent {t.AgentInitMs:F0} ms)");
+            MarkBoot(config.PhaseLogPath, id, bootBegan, t);
             var monitored = new MonitoredVm(config, "sandbox " + id, share.HostPath, sandbox, network, log);
             _ = monitored.EndWhenShareLostAsync();
             _ = ConsoleLogCap.WatchAsync(sandbox.Vm.ConsoleLogPath, log, monitored._watch.Token);
@@ -88,6 +90,17 @@ public sealed class MonitoredVm : IAsyncDisposable
         {
             network.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The boot's steps on the phase log: each at the boot's start plus the timings the boot measured.</summary>
+    private static void MarkBoot(string? phaseLog, string id, long began, BootTimings t)
+    {
+        double at = 0;
+        foreach (var (phase, ms) in new[] { ("qemu-up", t.QemuStartMs), ("kernel", t.FirmwareMs), ("init", t.KernelMs), ("agent-ready", t.AgentInitMs) })
+        {
+            at += ms;
+            PhaseLog.Mark(phaseLog, id, phase, began + (long)(at * 1000));
         }
     }
 

@@ -93,6 +93,7 @@ public sealed class SandboxMonitor
             };
             request.SharedMounts.AddRange(plan.SharedMounts);
             CreateContainerResponse created = await sandbox.Agent.CreateContainerAsync(request, s_call, ct);
+            PhaseLog.Mark(_config.PhaseLogPath, _id, "guest-created");
             AgentClient agent = sandbox.Agent;
             await io.StartAsync(bytes => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = _id, StdinBytes = bytes }, s_call, CancellationToken.None), ct);
 
@@ -134,6 +135,7 @@ public sealed class SandboxMonitor
                 // A full state directory must not turn the container's status into the monitor's failure.
                 _log($"container {_id}: record exit status {code}: {e.Message}");
             }
+            PhaseLog.Mark(_config.PhaseLogPath, _id, "exited");
             _log($"container {_id}: exited with status {code}");
             await io.DrainAsync();
             // Whoever reaps this process (Docker's shim) learns the exit only when it ends, so the
@@ -141,6 +143,7 @@ public sealed class SandboxMonitor
             // exit, and nothing else in the guest outlives the container (ADR 0004).
             long exited = Environment.TickCount64;
             StopOutcome outcome = await sandbox.Vm.StopAsync(TimeSpan.Zero, CancellationToken.None);
+            PhaseLog.Mark(_config.PhaseLogPath, _id, "vm-gone");
             _log($"container {_id}: vm stopped ({outcome}) in {Environment.TickCount64 - exited} ms");
             return code;
         }

@@ -144,6 +144,12 @@ public sealed class QemuCommandLineTests
         Assert.Equal(expected, QemuCommandLine.KernelParams(Spec(accel, vcpus)).Split(' ').Contains("noapictimer"));
 
     [Theory]
+    [InlineData(Accelerator.Tcg, true)]
+    [InlineData(Accelerator.Kvm, false)]
+    public void Only_a_tcg_guest_boots_with_fixed_addresses_for_the_agent_and_its_inits(Accelerator accel, bool expected) =>
+        Assert.Equal(expected, QemuCommandLine.KernelParams(Spec(accel)).Split(' ').Contains("norandmaps"));
+
+    [Theory]
     [InlineData(1, true)]
     [InlineData(2, false)]
     public void Smp_patching_is_skipped_only_on_one_vcpu(int vcpus, bool expected)

@@ -53,6 +53,14 @@ public sealed class RuntimeConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void The_phase_log_is_off_unless_set_in_the_file_or_the_environment()
+    {
+        Assert.Null(Load(("VMSANDBOX_CONFIG", WriteConfig("{}"))).PhaseLogPath);
+        Assert.Equal("/tmp/p.log", Load(("VMSANDBOX_CONFIG", WriteConfig("""{ "diagnostics": { "phaseLog": "/tmp/p.log" } }"""))).PhaseLogPath);
+        Assert.Equal("/run/q.log", Load(("VMSANDBOX_CONFIG", WriteConfig("{}")), ("VMSANDBOX_DIAGNOSTICS__PHASELOG", "/run/q.log")).PhaseLogPath);
+    }
+
+    [Fact]
     public void The_warm_pool_is_off_unless_pool_size_is_set()
     {
         Assert.Equal(0, Load(("VMSANDBOX_CONFIG", WriteConfig("{}"))).PoolSize);

@@ -1,0 +1,41 @@
+using System.Globalization;
+using VmSandbox.Common;
+using VmSandbox.Interop;
+using VmSandbox.Oci;
+using VmSandbox.Oci.Spec;
+
+namespace VmSandbox.Agent.Containers;
+
+/// <summary>
+/// A process's rlimits and oom score set by the agent from outside its user namespace (ADR 0019).
+/// Inside one the init has no CAP_SYS_RESOURCE where it counts (the initial user namespace), so
+/// it could not raise a hard limit or lower its oom score: runc sets both from its parent for the
+/// same reason (prlimit on the child; oom_score_adj before the user namespace). The init then
+/// sets the same values again, which needs no privilege.
+/// </summary>
+public static class ProcessLimits
+{
+    public static void ApplyFromOutside(int pid, ProcessSpec? process)
+    {
+        foreach (ProcessSpec.Rlimit r in process?.Rlimits ?? [])
+        {
+            if (!RlimitNames.TryGetNumber(r.Type, out int resource))
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"process.rlimits: unknown type {r.Type}");
+            }
+            Rlimits.Set(pid, resource, r.Soft, r.Hard);
+        }
+        if (process?.OomScoreAdj is int oom)
+        {
+            string path = $"/proc/{pid}/oom_score_adj";
+            try
+            {
+                File.WriteAllText(path, oom.ToString(CultureInfo.InvariantCulture));
+            }
+            catch (IOException e)
+            {
+                throw new VmSandboxException(ErrorCode.InvalidArgument, $"process.oomScoreAdj {oom}: write {path}: {e.Message}");
+            }
+        }
+    }
+}
