@@ -10,6 +10,9 @@ public sealed record StatsEvent
     [JsonPropertyName("id")] public string Id { get; init; } = "";
     [JsonPropertyName("data")] public StatsData Data { get; init; } = new();
 
+    /// <summary>The guest's microseconds as runc's nanoseconds; a value past what fits (a guest's lie) saturates instead of wrapping.</summary>
+    public static ulong Nanoseconds(ulong microseconds) => microseconds > ulong.MaxValue / 1000 ? ulong.MaxValue : microseconds * 1000;
+
     public static StatsEvent From(string id, StatsResponse s) => new()
     {
         Id = id,
@@ -19,15 +22,15 @@ public sealed record StatsEvent
             {
                 Usage = new CpuUsage
                 {
-                    Total = (s.Cpu?.UsageUsec ?? 0) * 1000,
-                    Kernel = (s.Cpu?.SystemUsec ?? 0) * 1000,
-                    User = (s.Cpu?.UserUsec ?? 0) * 1000,
+                    Total = Nanoseconds(s.Cpu?.UsageUsec ?? 0),
+                    Kernel = Nanoseconds(s.Cpu?.SystemUsec ?? 0),
+                    User = Nanoseconds(s.Cpu?.UserUsec ?? 0),
                 },
                 Throttling = new Throttling
                 {
                     Periods = s.Cpu?.NrPeriods ?? 0,
                     ThrottledPeriods = s.Cpu?.NrThrottled ?? 0,
-                    ThrottledTime = (s.Cpu?.ThrottledUsec ?? 0) * 1000,
+                    ThrottledTime = Nanoseconds(s.Cpu?.ThrottledUsec ?? 0),
                 },
             },
             Memory = new MemoryData

@@ -53,7 +53,7 @@ public static class ExecSession
             started(0, e);
             throw;
         }
-        started((int)response.Pid, null);
+        started(GuestPid.From(response.Pid, "exec"), null);
         using var signals = new GuestSignalRelay(agent, record.Id, execId, tty ?? callerTty, log);
         await signals.ResizeAsync();
         WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, record.VmRunDir(), record.Id, execId, () => !Directory.Exists($"/proc/{record.MonitorPid}"), log, ct);

@@ -105,7 +105,7 @@ public static class MemberProcess
             await io.StartAsync(bytes => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = id, StdinBytes = bytes }, s_call, CancellationToken.None), CancellationToken.None);
             await MonitorReport.SendAsync(report, new MonitorReport
             {
-                GuestPid = (int)response.Pid,
+                GuestPid = GuestPid.From(response.Pid, $"create {id}"),
                 VmRunDir = vm.Pool?.Dir,
                 VmPid = vm.Pool?.Pid ?? 0,
                 VmStartTime = vm.Pool?.StartTime ?? 0,

@@ -83,8 +83,7 @@ public sealed class MonitorControl : IAsyncDisposable
             using var stream = new NetworkStream(socket, ownsSocket: false);
             stream.WriteAsync(Encoding.ASCII.GetBytes(verb + "\n"), cts.Token).AsTask().GetAwaiter().GetResult();
             socket.Shutdown(SocketShutdown.Send);
-            using var reader = new StreamReader(stream);
-            answer = reader.ReadToEndAsync(cts.Token).GetAwaiter().GetResult();
+            answer = BoundedText.ReadToEndAsync(stream, $"the sandbox monitor's answer to {verb}", cts.Token).GetAwaiter().GetResult();
         }
         catch (OperationCanceledException)
         {

@@ -54,14 +54,17 @@ public sealed class ReportChannel : IDisposable
         }
         using Socket conn = accept.Result;
         using var stream = new NetworkStream(conn);
-        using var text = new StreamReader(stream);
-        Task<string> line = text.ReadToEndAsync(cts.Token); // the sender closes after its one message
+        Task<string> line = BoundedText.ReadToEndAsync(stream, $"{what}'s report", cts.Token); // the sender closes after its one message
         try
         {
             line.Wait(CancellationToken.None);
         }
         catch (AggregateException)
         {
+        }
+        if (line.Exception?.InnerException is VmSandboxException tooBig)
+        {
+            throw tooBig;
         }
         if (!line.IsCompletedSuccessfully || line.Result.Length == 0)
         {

@@ -97,7 +97,7 @@ public sealed class SandboxMonitor
             AgentClient agent = sandbox.Agent;
             await io.StartAsync(bytes => agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = _id, StdinBytes = bytes }, s_call, CancellationToken.None), ct);
 
-            await ReportAsync(new MonitorReport { GuestPid = (int)created.Pid });
+            await ReportAsync(new MonitorReport { GuestPid = GuestPid.From(created.Pid, $"create {_id}") });
             reported = true;
             _log($"container {_id}: created, guest pid {created.Pid}, {Environment.TickCount64 - phase} ms after the vm was ready");
 
