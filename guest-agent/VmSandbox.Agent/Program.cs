@@ -34,6 +34,8 @@ public static class Program
             // First: before anything else runs, address-space randomisation is on again.
             string cmdline = File.ReadAllText("/proc/cmdline");
             bool fixedInits = InitAddressLayout.Apply(cmdline, File.WriteAllText);
+            // Before any container exists: spare NICs wait where no container sees them.
+            _ = Network.SpareNics.Park();
             var containers = new ContainerManager(new ProcessSpawner(children, fixedInits), new ShareMounter());
             var service = new AgentService(new GuestFacts(), pid1.RequestShutdown, containers);
             new VsockApiListener(service, line => sys.WriteConsole($"{AgentInfo.ConsolePrefix} {line}")).Start();

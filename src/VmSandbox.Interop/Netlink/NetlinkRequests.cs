@@ -81,6 +81,14 @@ public static class NetlinkRequests
         return w.EndMessage();
     }
 
+    /// <summary>`ip link set dev X netns FD`: moves the link into the network namespace open on <paramref name="netnsFd"/>.</summary>
+    public static int SetLinkNamespace(Span<byte> buffer, uint seq, int index, int netnsFd)
+    {
+        var w = LinkRequest(buffer, seq, index);
+        w.WriteAttribute(IFLA_NET_NS_FD, (uint)netnsFd);
+        return w.EndMessage();
+    }
+
     /// <summary>`ip link set dev X name Y` (many kernels refuse while the link is up: EBUSY).</summary>
     public static int SetLinkName(Span<byte> buffer, uint seq, int index, string name)
     {

@@ -33,6 +33,10 @@ public sealed partial class RtNetlink
         Transact("RTM_NEWLINK", $"link {index} address {string.Join(':', copy.Select(b => b.ToString("x2")))}", (b, seq) => NetlinkRequests.SetLinkMac(b, seq, index, copy));
     }
 
+    /// <summary>Moves a link of this socket's namespace into the namespace open on <paramref name="netnsFd"/> (it keeps its name there: EEXIST if that is taken).</summary>
+    public void SetLinkNamespace(int index, int netnsFd) =>
+        Transact("RTM_NEWLINK", $"link {index} netns fd {netnsFd}", (b, seq) => NetlinkRequests.SetLinkNamespace(b, seq, index, netnsFd));
+
     /// <summary>Renames a link. Take it down first: many kernels refuse while it is up (EBUSY), though 6.18 let a veth be renamed up.</summary>
     public void SetLinkName(int index, string name) =>
         Transact("RTM_NEWLINK", $"link {index} name {name}", (b, seq) => NetlinkRequests.SetLinkName(b, seq, index, name));

@@ -34,6 +34,7 @@ public static class RtnetlinkConstants
     public const ushort IFLA_MTU = 4;
     public const ushort IFLA_LINK = 5;
     public const ushort IFLA_MASTER = 10;
+    public const ushort IFLA_NET_NS_FD = 28;
     public const ushort IFLA_LINKINFO = 18;
     public const ushort IFLA_INFO_KIND = 1;
     public const ushort IFLA_INFO_DATA = 2;

@@ -30,15 +30,6 @@ public static class MachineSetting
         },
     };
 
-    /// <summary>
-    /// The machine of one container's VM. With <c>auto</c>, a network namespace that is still
-    /// empty when the VM boots while the spec has hooks that may wire it (Docker's prestart hook
-    /// does, after create) gets q35: its interfaces will be hot-plugged, and no spare NIC shows in
-    /// the container; microvm's spares would be visible there, unlike under runc (ADR 0016).
-    /// </summary>
-    public static MachineType ForNetwork(RuntimeConfig config, bool namespaceWired, bool wiredLater) =>
-        config.MachineAuto && config.Machine == MachineType.Microvm && !namespaceWired && wiredLater ? MachineType.Q35 : config.Machine;
-
     private static MachineType AutoFor(GuestKernelKind kernel) => kernel == GuestKernelKind.Minimal ? MachineType.Microvm : MachineType.Q35;
 
     /// <summary>How `vmsandbox check` and docs name a machine type.</summary>

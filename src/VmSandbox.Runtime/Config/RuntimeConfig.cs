@@ -17,7 +17,7 @@ public sealed record RuntimeConfig
     public AccelMode Accel { get; init; } = AccelMode.Auto;
     /// <summary>The machine model, resolved from <c>hypervisor.machine</c> and the kernel by <see cref="MachineSetting.Select"/>.</summary>
     public MachineType Machine { get; init; } = MachineType.Q35;
-    /// <summary>True when <c>hypervisor.machine</c> is <c>auto</c>: a container may still get q35 (<see cref="MachineSetting.ForNetwork"/>).</summary>
+    /// <summary>True when <c>hypervisor.machine</c> is <c>auto</c> (part of a pooled VM's shape).</summary>
     public bool MachineAuto { get; init; } = true;
     public int MemoryMiB { get; init; } = 256;
     public int Vcpus { get; init; } = 1;

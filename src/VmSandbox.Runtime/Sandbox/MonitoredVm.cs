@@ -62,7 +62,9 @@ public sealed class MonitoredVm : IAsyncDisposable
         NetworkMirror network = NetworkMirror.Open(log);
         try
         {
-            MachineType machine = MachineSetting.ForNetwork(config, network.WiredAtOpen, wiredLater);
+            // A namespace wired later (Docker's prestart hook) gets spare NICs on microvm; the agent
+            // keeps them out of the container's sight until they take an interface (ADR 0016).
+            MachineType machine = config.Machine;
             if (machine == MachineType.Microvm)
             {
                 network.WithoutHotplug(spares: wiredLater ? NetworkMirror.SpareNics : 0);

@@ -28,16 +28,6 @@ public sealed class MachineSettingTests
     }
 
     [Theory]
-    [InlineData(true, MachineType.Microvm, true, true, MachineType.Microvm)]
-    [InlineData(true, MachineType.Microvm, false, true, MachineType.Q35)]
-    [InlineData(true, MachineType.Microvm, false, false, MachineType.Microvm)]
-    [InlineData(false, MachineType.Microvm, false, true, MachineType.Microvm)]
-    [InlineData(true, MachineType.Q35, true, false, MachineType.Q35)]
-    [InlineData(false, MachineType.Q35, false, true, MachineType.Q35)]
-    public void Auto_gives_a_namespace_that_hooks_wire_later_q35_and_an_explicit_choice_stays(bool auto, MachineType configured, bool wired, bool wiredLater, MachineType expected) =>
-        Assert.Equal(expected, MachineSetting.ForNetwork(new RuntimeConfig { Machine = configured, MachineAuto = auto }, wired, wiredLater));
-
-    [Theory]
     [InlineData("pc")]
     [InlineData("no-such-machine")]
     public void Another_word_is_a_config_error_naming_the_choices(string setting)

@@ -98,6 +98,33 @@ public sealed class RtNetlinkNamespaceTests
     }
 
     [Fact]
+    public void A_link_moves_to_another_namespace_and_back_keeping_its_address()
+    {
+        // The guest agent parks microvm's spare NICs this way (SpareNics).
+        using ScratchNetns home = CreateOrSkip();
+        using ScratchNetns parking = ScratchNetns.Create();
+        home.Ip("link add va type veth peer name vb");
+        home.Ip("link set vb address 02:00:00:00:00:01");
+        int index = IndexOf(home, "vb");
+        using var nl = RtNetlink.OpenInNamespace(home.Path);
+        using (var parkingFd = VmSandbox.Interop.SafeFd.Open(parking.Path, VmSandbox.Interop.FileSystemCalls.O_RDONLY | VmSandbox.Interop.FileSystemCalls.O_CLOEXEC))
+        {
+            nl.SetLinkNamespace(index, parkingFd.Fd);
+        }
+        Assert.DoesNotContain(nl.GetLinks(), l => l.MacString == "02:00:00:00:00:01");
+        using var parked = RtNetlink.OpenInNamespace(parking.Path);
+        NetLink moved = Assert.Single(parked.GetLinks(), l => l.MacString == "02:00:00:00:00:01");
+        Assert.Equal("vb", moved.Name);
+
+        using (var homeFd = VmSandbox.Interop.SafeFd.Open(home.Path, VmSandbox.Interop.FileSystemCalls.O_RDONLY | VmSandbox.Interop.FileSystemCalls.O_CLOEXEC))
+        {
+            parked.SetLinkNamespace(moved.Index, homeFd.Fd);
+        }
+        Assert.Single(nl.GetLinks(), l => l.MacString == "02:00:00:00:00:01" && l.Name == "vb");
+        Assert.DoesNotContain(parked.GetLinks(), l => l.MacString == "02:00:00:00:00:01");
+    }
+
+    [Fact]
     public void Writes_are_what_ip_then_shows()
     {
         using ScratchNetns ns = CreateOrSkip();

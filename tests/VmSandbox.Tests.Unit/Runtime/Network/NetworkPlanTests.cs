@@ -112,4 +112,14 @@ public sealed class NetworkPlanTests
         // A veth recreated under the same name with another MAC is new too.
         Assert.Single(NetworkPlan.NewInterfaces(NetnsSnapshot.From([Veth(mac: [2, 1, 1, 1, 1, 1])], [], []), first.Interfaces));
     }
+
+    [Fact]
+    public void Every_spare_nics_placeholder_address_is_one_the_guest_agent_parks()
+    {
+        for (int slot = 0; slot < 8; slot++)
+        {
+            Assert.True(VmSandbox.Agent.Network.SpareNics.IsPlaceholder(NetworkPlan.SpareDevice(slot).Mac), NetworkPlan.SpareDevice(slot).Mac);
+        }
+        Assert.False(VmSandbox.Agent.Network.SpareNics.IsPlaceholder("02:42:ac:11:00:02")); // Docker's
+    }
 }
