@@ -8,7 +8,10 @@ public static unsafe partial class FileSystemCalls
     public const int O_RDONLY = 0;
     public const int O_WRONLY = 1;
     public const int O_RDWR = 2;
+    public const int O_CREAT = 0x40;
     public const int O_NOCTTY = 0x100;
+    public const int O_APPEND = 0x400;
+    public const int O_NONBLOCK = 0x800;
     public const int O_DIRECTORY = 0x10000;
     public const int O_CLOEXEC = 0x80000;
     public const int O_PATH = 0x200000;

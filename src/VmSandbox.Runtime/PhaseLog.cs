@@ -37,7 +37,7 @@ public static class PhaseLog
         }
         try
         {
-            using SafeFd fd = SafeFd.Open(path, FileSystemCalls.O_WRONLY | O_APPEND | O_CREAT | FileSystemCalls.O_CLOEXEC, 0x180 /* 0600 */);
+            using SafeFd fd = SafeFd.Open(path, FileSystemCalls.O_WRONLY | FileSystemCalls.O_APPEND | FileSystemCalls.O_CREAT | FileSystemCalls.O_CLOEXEC, 0x180 /* 0600 */);
             using var stream = RawFdStream.OverDuplicate(fd.Fd);
             stream.Write(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{id} {phase} {microseconds}\n")));
         }
@@ -62,7 +62,4 @@ public static class PhaseLog
         }
         return byId;
     }
-
-    private const int O_APPEND = 0x400;
-    private const int O_CREAT = 0x40;
 }

@@ -2,6 +2,7 @@ using VmSandbox.Common;
 using VmSandbox.Interop;
 using VmSandbox.Runtime;
 using VmSandbox.Runtime.Containers;
+using static VmSandbox.Interop.FileSystemCalls;
 
 namespace VmSandbox.Shim;
 
@@ -15,13 +16,6 @@ namespace VmSandbox.Shim;
 /// </summary>
 public sealed class ProcessStdio : IAsyncDisposable
 {
-    private const int O_RDONLY = 0;
-    private const int O_WRONLY = 1;
-    private const int O_CREAT = 0x40;
-    private const int O_NONBLOCK = 0x800;
-    private const int O_APPEND = 0x400;
-    private const int O_CLOEXEC = 0x80000;
-    private const int O_PATH = 0x200000;
     private const int CopyBuffer = 128 * 1024;
 
     private readonly IRuntimeLog _log;

@@ -13,28 +13,27 @@ namespace VmSandbox.Bench;
 /// </summary>
 internal sealed class PhaseBreakdown
 {
-    private const string DockerRun = "docker run";
     private const string DockerReturned = "docker run returns";
 
-    private static readonly (string Phase, string What)[] s_rows =
-    [
-        ("create", "`vmsandbox create` starts (Docker's shim called it)"),
-        ("monitor", "the sandbox monitor starts"),
-        ("pool-claimed", "a pooled VM is claimed (warm pool only)"),
-        ("qemu-up", "QEMU is up (its QMP answers)"),
-        ("kernel", "firmware and kernel load done: the guest kernel starts"),
-        ("init", "the guest kernel runs /init (the agent)"),
-        ("agent-ready", "the agent is ready"),
-        ("guest-created", "the container is created in the guest (process blocked before exec)"),
-        ("created", "`create` returns (prestart/createRuntime hooks included)"),
-        ("start", "`vmsandbox start` starts (Docker's shim called it)"),
-        ("running", "the container's process runs its entrypoint"),
-        ("exited", "its exit is recorded on the host (`state` says stopped)"),
-        ("vm-gone", "the VM is gone (the monitor ends: the shim learns the exit)"),
-        ("delete", "`vmsandbox delete` starts"),
-        ("deleted", "`delete` returns"),
-        (DockerReturned, "`docker run` returns"),
-    ];
+    /// <summary>What each of <see cref="PhaseLog.Phases"/> means, for the table (the phase log's own list gives the order).</summary>
+    private static readonly Dictionary<string, string> s_what = new(StringComparer.Ordinal)
+    {
+        ["create"] = "`vmsandbox create` starts (Docker's shim called it)",
+        ["monitor"] = "the sandbox monitor starts",
+        ["pool-claimed"] = "a pooled VM is claimed (warm pool only)",
+        ["qemu-up"] = "QEMU is up (its QMP answers)",
+        ["kernel"] = "firmware and kernel load done: the guest kernel starts",
+        ["init"] = "the guest kernel runs /init (the agent)",
+        ["agent-ready"] = "the agent is ready",
+        ["guest-created"] = "the container is created in the guest (process blocked before exec)",
+        ["created"] = "`create` returns (prestart/createRuntime hooks included)",
+        ["start"] = "`vmsandbox start` starts (Docker's shim called it)",
+        ["running"] = "the container's process runs its entrypoint",
+        ["exited"] = "its exit is recorded on the host (`state` says stopped)",
+        ["vm-gone"] = "the VM is gone (the monitor ends: the shim learns the exit)",
+        ["delete"] = "`vmsandbox delete` starts",
+        ["deleted"] = "`delete` returns",
+    };
 
     private readonly Dictionary<string, List<(long Began, long Ended)>> _runs = new(StringComparer.Ordinal);
 
@@ -69,8 +68,9 @@ internal sealed class PhaseBreakdown
         }
         doc.AppendLine().Append("|---|---|").AppendLine(string.Concat(Enumerable.Repeat("---:|", variants.Count)));
         var medians = new Dictionary<(string, string), double>();
-        foreach ((string phase, string what) in s_rows)
+        foreach (string phase in (string[])[.. PhaseLog.Phases, DockerReturned])
         {
+            string what = phase == DockerReturned ? "`docker run` returns" : s_what[phase];
             var cells = new List<string>();
             foreach (string v in variants)
             {

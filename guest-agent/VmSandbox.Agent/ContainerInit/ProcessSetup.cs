@@ -69,18 +69,7 @@ public sealed class ProcessSetup
         // Before the seccomp filter, which may allow personality(2) only with some personas.
         _ = Personality.Set(PersonaOf(_personality));
         SafeFd? master = _terminal ? SetUpTerminal(_process.ConsoleSize) : null;
-        foreach (ProcessSpec.Rlimit r in _process.Rlimits ?? [])
-        {
-            if (!RlimitNames.TryGetNumber(r.Type, out int resource))
-            {
-                throw new VmSandboxException(ErrorCode.InvalidArgument, $"process.rlimits: unknown type {r.Type}");
-            }
-            Rlimits.Set(resource, r.Soft, r.Hard);
-        }
-        if (_process.OomScoreAdj is int oom)
-        {
-            File.WriteAllText("/proc/self/oom_score_adj", oom.ToString(CultureInfo.InvariantCulture));
-        }
+        ProcessLimits.Apply(0, _process);
         string cwd = string.IsNullOrEmpty(_process.Cwd) ? "/" : _process.Cwd;
         IReadOnlyList<string> args = _process.Args is { Count: > 0 } a ? a : throw new VmSandboxException(ErrorCode.InvalidArgument, "process.args: must not be empty");
         IReadOnlyList<string> env = WithHome(_process.Env ?? [], _process.User.Uid, ReadPasswd());

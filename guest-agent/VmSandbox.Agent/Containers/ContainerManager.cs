@@ -1,4 +1,5 @@
 using VmSandbox.Agent.Cgroups;
+using VmSandbox.Agent.ContainerInit;
 using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
@@ -230,7 +231,7 @@ public sealed partial class ContainerManager
                 if (nsexec is not null)
                 {
                     process.Pid = nsexec.Complete(spawned, container.Spec.Linux?.UidMappings, container.Spec.Linux?.GidMappings);
-                    ProcessLimits.ApplyFromOutside(process.Pid, config.Process ?? config.Spec?.Process);
+                    ProcessLimits.Apply(process.Pid, config.Process ?? config.Spec?.Process);
                 }
             }
             container.Cgroup.AddProcess(process.Pid);

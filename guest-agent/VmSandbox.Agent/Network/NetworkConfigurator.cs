@@ -80,14 +80,15 @@ public static class NetworkConfigurator
     {
         string mac = nic.MacAddress.ToLowerInvariant();
         string deviceMac = nic.DeviceMac.Length > 0 ? nic.DeviceMac.ToLowerInvariant() : mac;
-        if (deviceMac != mac)
+        bool spare = deviceMac != mac;
+        if (spare)
         {
             // A spare NIC waits parked out of the containers' sight until it gets an interface.
             _ = SpareNics.Unpark(deviceMac);
         }
         NetLink link = WaitForLink(netlink, deviceMac, wait)
             ?? throw new VmSandboxException(ErrorCode.NotFound, $"configure {nic.Name}: no network device with mac {deviceMac} appeared within {wait.TotalSeconds:F0}s");
-        if (deviceMac != mac)
+        if (spare)
         {
             // A spare NIC takes the host interface's address (virtio-net tells QEMU's receive filter).
             netlink.SetLinkUp(link.Index, false);
