@@ -50,6 +50,9 @@ public static class Program
                 FaultListener.Start(fault);
                 api += $",fault:{fault}";
             }
+            // At idle priority: what it runs ahead, the first create finds translated (TCG); a
+            // pooled VM has it all done before its claim (ADR 0016).
+            _ = CreatePathWarmup.Start();
             return api;
         }, children).Run();
     }

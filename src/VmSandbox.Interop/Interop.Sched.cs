@@ -7,6 +7,7 @@ public static unsafe partial class Scheduling
 {
     // linux/sched.h
     private const int SCHED_BATCH = 3;
+    private const int SCHED_IDLE = 5;
 
     /// <summary>struct sched_param.</summary>
     // C name kept on purpose (STYLE.md).
@@ -32,6 +33,17 @@ public static unsafe partial class Scheduling
         var param = new sched_param();
         // SAFETY: &param is a local struct the call only reads.
         return sched_setscheduler(0, SCHED_BATCH, &param) == 0;
+    }
+
+    /// <summary>
+    /// SCHED_IDLE for the calling thread: it runs only when nothing else of any other policy
+    /// wants the CPU (sched(7)). False if the kernel refused.
+    /// </summary>
+    public static bool TrySetCallingThreadIdle()
+    {
+        var param = new sched_param();
+        // SAFETY: &param is a local struct the call only reads.
+        return sched_setscheduler(0, SCHED_IDLE, &param) == 0;
     }
 
     private const int PRIO_PROCESS = 0;

@@ -1,6 +1,7 @@
 using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
+using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
 
@@ -29,19 +30,20 @@ public static class InitProcess
             {
                 throw new VmSandboxException(ErrorCode.Protocol, $"init: expected config, got {config.Type}");
             }
-            // The agent parsed and validated the spec and process: use them as they came.
+            // The agent parsed and validated these bytes: the same parse again, which cannot
+            // fail differently (and under TCG runs code the agent's parse already translated).
             RuntimeSpec? spec = null;
             ProcessSpec process;
             LinuxSeccomp? seccomp;
             if (config.Mode == InitMessage.ExecMode)
             {
-                process = config.Process ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no process");
-                seccomp = config.Seccomp;
+                process = ProcessLoader.Parse(config.ProcessJson ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no process"), [], "process");
+                seccomp = config.SpecJson is null ? null : ParseSpec(config.SpecJson).Linux?.Seccomp;
                 JoinContainer(config.JoinPid);
             }
             else
             {
-                spec = config.Spec ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no spec");
+                spec = ParseSpec(config.SpecJson ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no spec"));
                 process = spec.Process ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no process");
                 seccomp = spec.Linux?.Seccomp;
                 SetUpContainer(spec, config);
@@ -84,6 +86,8 @@ public static class InitProcess
             return 127;
         }
     }
+
+    private static RuntimeSpec ParseSpec(byte[] json) => SpecLoader.ParseAndValidate(json, [], "config.json");
 
     private static void SetUpContainer(RuntimeSpec spec, InitMessage config)
     {

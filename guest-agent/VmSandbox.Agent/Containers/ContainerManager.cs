@@ -47,13 +47,15 @@ public sealed partial class ContainerManager
         Container? container = null;
         try
         {
-            // The guest's one parse of config.json: the container init gets the typed result.
+            // Parsed and validated here; the container init gets the same bytes and parses them
+            // with the same code (InitMessage.SpecJson).
             RuntimeSpec spec = SpecLoader.ParseAndValidate(request.OciSpec.Span, new List<string>(), "config.json");
             if (spec.Process is null)
             {
                 throw new VmSandboxException(ErrorCode.InvalidArgument, "config.json: no process");
             }
-            container = new Container(id, spec, Cgroup.Create(id));
+
+            container = new Container(id, spec, request.OciSpec.ToByteArray(), Cgroup.Create(id));
             container.Cgroup.Apply(spec.Linux?.Resources);
             container.Cgroup.ApplyDevices(spec.Linux?.Resources?.Devices);
             RootfsMount rootfs = request.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"create container {id}: no rootfs");
@@ -84,13 +86,13 @@ public sealed partial class ContainerManager
                 Mode = InitMessage.InitMode,
                 PodPid = podPid,
                 ContainerId = id,
-                Spec = spec,
+                SpecJson = request.OciSpec.ToByteArray(),
                 Rootfs = rootPath,
                 Bundle = request.Bundle,
                 Binds = binds,
                 Terminal = request.Terminal,
             };
-            container.Init = Launch(container, "", config, request.Stdio, request.Terminal, joinPidOf: sharedPidOf);
+            container.Init = Launch(container, "", config, spec.Process, request.Stdio, request.Terminal, joinPidOf: sharedPidOf);
             lock (_lock)
             {
                 _containers[id] = container;
@@ -179,20 +181,20 @@ public sealed partial class ContainerManager
                 throw new VmSandboxException(ErrorCode.AlreadyExists, $"exec {execId} in container {container.Id}: already exists");
             }
         }
-        // The guest's one parse of the process: a bad one is the caller's error, and the init
-        // gets the typed result.
+        // Parsed and validated here, so that a bad one is the caller's error; the init gets the
+        // same bytes (InitMessage.ProcessJson).
         ProcessSpec process = ProcessLoader.Parse(request.Process.Span, new List<string>(), "process");
         var config = new InitMessage
         {
             Type = InitMessage.ConfigType,
             Mode = InitMessage.ExecMode,
             ContainerId = container.Id,
-            Process = process,
-            Seccomp = container.Spec.Linux?.Seccomp,
+            ProcessJson = request.Process.ToByteArray(),
+            SpecJson = container.Spec.Linux?.Seccomp is null ? null : container.SpecJson,
             Terminal = request.Terminal || process.Terminal,
             JoinPid = init.Pid,
         };
-        ContainerProcess exec = Launch(container, execId, config, request.Stdio, config.Terminal, joinPidOf: init.Pid);
+        ContainerProcess exec = Launch(container, execId, config, process, request.Stdio, config.Terminal, joinPidOf: init.Pid);
         lock (container)
         {
             container.Execs[execId] = exec;
@@ -202,7 +204,7 @@ public sealed partial class ContainerManager
     }
 
     /// <summary>Spawns a container init, puts it in the cgroup, sends its config and waits for "ready" (or its error).</summary>
-    private ContainerProcess Launch(Container container, string execId, InitMessage config, Stdio? stdio, bool terminal, int? joinPidOf)
+    private ContainerProcess Launch(Container container, string execId, InitMessage config, ProcessSpec processSpec, Stdio? stdio, bool terminal, int? joinPidOf)
     {
         StdioRelay relay = StdioRelay.Open(stdio, terminal);
         var process = new ContainerProcess(execId, relay);
@@ -231,11 +233,12 @@ public sealed partial class ContainerManager
                 if (nsexec is not null)
                 {
                     process.Pid = nsexec.Complete(spawned, container.Spec.Linux?.UidMappings, container.Spec.Linux?.GidMappings);
-                    ProcessLimits.Apply(process.Pid, config.Process ?? config.Spec?.Process);
+                    ProcessLimits.Apply(process.Pid, processSpec);
                 }
             }
             container.Cgroup.AddProcess(process.Pid);
             channel.Send(config);
+
             var fds = new List<SafeFd>();
             InitMessage? reply = channel.Receive(fds);
             if (reply?.Type == InitMessage.ErrorType)

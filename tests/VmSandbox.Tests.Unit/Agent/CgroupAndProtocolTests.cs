@@ -143,37 +143,44 @@ public sealed class CgroupAndProtocolTests
     }
 
     [Fact]
-    public void Init_config_carries_the_typed_spec_unchanged()
+    public void Init_config_carries_the_spec_bytes_unchanged_and_they_parse_to_the_same_spec()
     {
         RuntimeSpec spec = RichSpec();
-        byte[] frame = InitFrame.Encode(new InitMessage { Type = InitMessage.ConfigType, Mode = InitMessage.InitMode, ContainerId = "c1", Spec = spec });
+        byte[] json = Encoding.UTF8.GetBytes(SpecLoader.Serialize(spec));
+        byte[] frame = InitFrame.Encode(new InitMessage { Type = InitMessage.ConfigType, Mode = InitMessage.InitMode, ContainerId = "c1", SpecJson = json });
         Assert.True(InitFrame.TryDecode(frame, out InitMessage? decoded, out _));
-        // What the OCI writer makes of it is the same, and so is what the seccomp compiler makes of its profile.
-        Assert.Equal(SpecLoader.Serialize(spec), SpecLoader.Serialize(decoded!.Spec!));
-        Assert.Equal(SeccompCompiler.Compile(spec.Linux!.Seccomp!), SeccompCompiler.Compile(decoded.Spec!.Linux!.Seccomp!));
-        Assert.False(decoded.Spec.Process!.NoNewPrivileges);
-        Assert.Equal(0, decoded.Spec.Process.OomScoreAdj);
-        Assert.Null(decoded.Process);
-        Assert.Null(decoded.Seccomp);
+        Assert.Equal(json, decoded!.SpecJson);
+        // What the init's parse makes of them is what the agent's made: the same OCI text, the
+        // same seccomp program, and the non-default values that a re-serialisation could lose.
+        RuntimeSpec parsed = SpecLoader.ParseAndValidate(decoded.SpecJson, new List<string>(), "config.json");
+        Assert.Equal(SpecLoader.Serialize(spec), SpecLoader.Serialize(parsed));
+        Assert.Equal(SeccompCompiler.Compile(spec.Linux!.Seccomp!), SeccompCompiler.Compile(parsed.Linux!.Seccomp!));
+        Assert.False(parsed.Process!.NoNewPrivileges);
+        Assert.Equal(0, parsed.Process.OomScoreAdj);
+        Assert.Null(decoded.ProcessJson);
     }
 
     [Fact]
-    public void Exec_config_carries_the_typed_process_and_the_containers_seccomp()
+    public void Exec_config_carries_the_process_bytes_and_the_containers_spec_for_its_seccomp()
     {
         RuntimeSpec spec = RichSpec();
+        ProcessSpec process = spec.Process! with { Args = ["sh", "-c", "echo ok"], Cwd = "/tmp", Terminal = true };
+        byte[] processJson = Encoding.UTF8.GetBytes(ProcessLoader.Serialize(process));
+        byte[] specJson = Encoding.UTF8.GetBytes(SpecLoader.Serialize(spec));
         var message = new InitMessage
         {
             Type = InitMessage.ConfigType,
             Mode = InitMessage.ExecMode,
             ContainerId = "c1",
-            Process = spec.Process! with { Args = ["sh", "-c", "echo ok"], Cwd = "/tmp", Terminal = true },
-            Seccomp = spec.Linux!.Seccomp,
+            ProcessJson = processJson,
+            SpecJson = specJson,
             JoinPid = 42,
         };
         Assert.True(InitFrame.TryDecode(InitFrame.Encode(message), out InitMessage? decoded, out _));
-        Assert.Equal(ProcessLoader.Serialize(message.Process), ProcessLoader.Serialize(decoded!.Process!));
-        Assert.Equal(SeccompCompiler.Compile(message.Seccomp!), SeccompCompiler.Compile(decoded.Seccomp!));
-        Assert.Null(decoded.Spec);
+        Assert.Equal(processJson, decoded!.ProcessJson);
+        Assert.Equal(specJson, decoded.SpecJson);
+        Assert.Equal(ProcessLoader.Serialize(process), ProcessLoader.Serialize(ProcessLoader.Parse(decoded.ProcessJson, new List<string>())));
+        Assert.Equal(42, decoded.JoinPid);
     }
 
     [Theory]
