@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using VmSandbox.Common;
@@ -47,7 +46,7 @@ public sealed partial class ShimPaths
     /// </summary>
     public string SocketFor(string containerdAddress, string group)
     {
-        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{containerdAddress}\0{Namespace}\0{group}"));
+        byte[] hash = Sha256.HashData(Encoding.UTF8.GetBytes($"{containerdAddress}\0{Namespace}\0{group}"));
         return Path.Combine(SocketDir, Convert.ToHexStringLower(hash)[..32] + ".sock");
     }
 

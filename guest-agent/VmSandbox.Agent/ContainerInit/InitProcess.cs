@@ -4,6 +4,7 @@ using VmSandbox.Interop;
 using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Oci.State;
+using VmSandbox.Seccomp;
 
 namespace VmSandbox.Agent.ContainerInit;
 
@@ -34,20 +35,18 @@ public static class InitProcess
             // fail differently (and under TCG runs code the agent's parse already translated).
             RuntimeSpec? spec = null;
             ProcessSpec process;
-            LinuxSeccomp? seccomp;
             if (config.Mode == InitMessage.ExecMode)
             {
                 process = ProcessLoader.Parse(config.ProcessJson ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no process"), [], "process");
-                seccomp = config.SpecJson is null ? null : ParseSpec(config.SpecJson).Linux?.Seccomp;
                 JoinContainer(config.JoinPid);
             }
             else
             {
-                spec = ParseSpec(config.SpecJson ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no spec"));
+                spec = SpecLoader.ParseAndValidate(config.SpecJson ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no spec"), [], "config.json");
                 process = spec.Process ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no process");
-                seccomp = spec.Linux?.Seccomp;
                 SetUpContainer(spec, config);
             }
+            SeccompProgram? seccomp = config.SeccompFilter is null ? null : SeccompProgram.FromBytes(config.SeccompFilter, config.SeccompFlags);
             var setup = new ProcessSetup(process, seccomp, config.Terminal);
             if (spec is not null)
             {
@@ -86,8 +85,6 @@ public static class InitProcess
             return 127;
         }
     }
-
-    private static RuntimeSpec ParseSpec(byte[] json) => SpecLoader.ParseAndValidate(json, [], "config.json");
 
     private static void SetUpContainer(RuntimeSpec spec, InitMessage config)
     {

@@ -22,13 +22,13 @@ namespace VmSandbox.Agent.ContainerInit;
 public sealed class ProcessSetup
 {
     private readonly ProcessSpec _process;
-    private readonly LinuxSeccomp? _seccomp;
+    private readonly SeccompProgram? _seccomp;
     private readonly bool _terminal;
     private IReadOnlyList<Hook>? _startHooks;
     private HookState? _startState;
     private LinuxPersonality? _personality;
 
-    public ProcessSetup(ProcessSpec process, LinuxSeccomp? seccomp, bool terminal)
+    public ProcessSetup(ProcessSpec process, SeccompProgram? seccomp, bool terminal)
     {
         _process = process;
         _seccomp = seccomp;
@@ -87,8 +87,8 @@ public sealed class ProcessSetup
                 }
             }
         }
-        SockFilter[]? filter = _seccomp is null ? null : SeccompCompiler.Compile(_seccomp);
-        SeccompFilterFlags filterFlags = _seccomp is null ? default : SeccompCompiler.ParseFlags(_seccomp.Flags);
+        SockFilter[]? filter = _seccomp?.Filter;
+        SeccompFilterFlags filterFlags = _seccomp?.Flags ?? default;
         if (filter is not null && !_process.NoNewPrivileges)
         {
             // runc compat: without no_new_privs installing a filter needs CAP_SYS_ADMIN, so before the caps drop.

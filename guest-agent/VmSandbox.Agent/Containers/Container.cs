@@ -1,16 +1,16 @@
 using VmSandbox.Agent.Cgroups;
 using VmSandbox.Oci.Spec;
+using VmSandbox.Seccomp;
 
 namespace VmSandbox.Agent.Containers;
 
 /// <summary>One container in the guest: its spec, cgroup, shares in use, init and exec'd processes.</summary>
 public sealed class Container
 {
-    public Container(string id, RuntimeSpec spec, byte[] specJson, Cgroup cgroup)
+    public Container(string id, RuntimeSpec spec, Cgroup cgroup)
     {
         Id = id;
         Spec = spec;
-        SpecJson = specJson;
         Cgroup = cgroup;
     }
 
@@ -19,8 +19,8 @@ public sealed class Container
     /// <summary>config.json as <see cref="ContainerManager.Create"/> parsed and validated it: the guest's one parse.</summary>
     public RuntimeSpec Spec { get; }
 
-    /// <summary>The bytes <see cref="Spec"/> was parsed from, which a container init parses again (<see cref="ContainerInit.Protocol.InitMessage.SpecJson"/>).</summary>
-    public byte[] SpecJson { get; }
+    /// <summary>linux.seccomp compiled once, for the init and every exec (null: none).</summary>
+    public SeccompProgram? Seccomp { get; init; }
 
     public Cgroup Cgroup { get; }
 

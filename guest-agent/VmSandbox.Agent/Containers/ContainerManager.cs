@@ -6,6 +6,7 @@ using VmSandbox.Common;
 using VmSandbox.Interop;
 using VmSandbox.Oci;
 using VmSandbox.Oci.Spec;
+using VmSandbox.Seccomp;
 
 namespace VmSandbox.Agent.Containers;
 
@@ -55,7 +56,8 @@ public sealed partial class ContainerManager
                 throw new VmSandboxException(ErrorCode.InvalidArgument, "config.json: no process");
             }
 
-            container = new Container(id, spec, request.OciSpec.ToByteArray(), Cgroup.Create(id));
+            SeccompProgram? seccomp = CompileSeccomp(spec.Linux?.Seccomp);
+            container = new Container(id, spec, Cgroup.Create(id)) { Seccomp = seccomp };
             container.Cgroup.Apply(spec.Linux?.Resources);
             container.Cgroup.ApplyDevices(spec.Linux?.Resources?.Devices);
             RootfsMount rootfs = request.Rootfs ?? throw new VmSandboxException(ErrorCode.InvalidArgument, $"create container {id}: no rootfs");
@@ -87,6 +89,8 @@ public sealed partial class ContainerManager
                 PodPid = podPid,
                 ContainerId = id,
                 SpecJson = request.OciSpec.ToByteArray(),
+                SeccompFilter = seccomp?.FilterBytes(),
+                SeccompFlags = (uint)(seccomp?.Flags ?? default),
                 Rootfs = rootPath,
                 Bundle = request.Bundle,
                 Binds = binds,
@@ -111,6 +115,22 @@ public sealed partial class ContainerManager
                 _creating.Remove(id);
             }
             throw e is VmSandboxException ? e : new VmSandboxException(ErrorCode.Internal, $"create container {id}", e);
+        }
+    }
+
+    /// <summary>
+    /// linux.seccomp compiled once per container (its inits and execs install the program); a
+    /// profile the compiler refuses fails the create as the init's failure did.
+    /// </summary>
+    private static SeccompProgram? CompileSeccomp(LinuxSeccomp? profile)
+    {
+        try
+        {
+            return profile is null ? null : SeccompProgram.Compile(profile);
+        }
+        catch (VmSandboxException e)
+        {
+            throw new VmSandboxException(e.Code, $"start container process: {e.Message}");
         }
     }
 
@@ -190,7 +210,8 @@ public sealed partial class ContainerManager
             Mode = InitMessage.ExecMode,
             ContainerId = container.Id,
             ProcessJson = request.Process.ToByteArray(),
-            SpecJson = container.Spec.Linux?.Seccomp is null ? null : container.SpecJson,
+            SeccompFilter = container.Seccomp?.FilterBytes(),
+            SeccompFlags = (uint)(container.Seccomp?.Flags ?? default),
             Terminal = request.Terminal || process.Terminal,
             JoinPid = init.Pid,
         };

@@ -10,11 +10,11 @@ namespace VmSandbox.Agent.Containers;
 
 /// <summary>
 /// Runs, once and at idle priority, the code a first CreateContainer runs that costs nothing
-/// but its first run: parsing a request and a Docker-like config.json, compiling a seccomp
-/// profile, framing an init message. Under TCG the first run of code is its translation, and
+/// but its first run: parsing a request and a Docker-like config.json, compiling its seccomp
+/// profile, framing an init message and reading it back. Under TCG the first run of code is its translation, and
 /// this code was ~0.2 s of the first container's create (issue 13, ADR 0016); the container
 /// inits run the same binary at the same addresses, so what this translates serves their
-/// parse and seccomp compile too. SCHED_IDLE: it only fills the time the vCPU would idle
+/// parse too. SCHED_IDLE: it only fills the time the vCPU would idle
 /// (before the host's first request, or a pooled VM's wait for its claim), and a request that
 /// comes earlier preempts it. It never touches the guest's state: it only computes.
 /// </summary>
@@ -43,19 +43,21 @@ public static class CreatePathWarmup
         request.SharedMounts.Add(new SharedMount { Destination = "/data", ShareTag = "m0", Path = "", Options = { "rbind", "rw" } });
         CreateContainerRequest parsed = CreateContainerRequest.Parser.ParseFrom(request.ToByteArray());
         RuntimeSpec runtime = SpecLoader.ParseAndValidate(parsed.OciSpec.Span, new List<string>(), "config.json");
-        _ = SeccompCompiler.Compile(runtime.Linux!.Seccomp!);
-        _ = SeccompCompiler.ParseFlags(runtime.Linux.Seccomp!.Flags);
+        SeccompProgram seccomp = SeccompProgram.Compile(runtime.Linux!.Seccomp!);
         byte[] frame = InitFrame.Encode(new InitMessage
         {
             Type = InitMessage.ConfigType,
             Mode = InitMessage.InitMode,
             ContainerId = parsed.ContainerId,
             SpecJson = spec,
+            SeccompFilter = seccomp.FilterBytes(),
+            SeccompFlags = (uint)seccomp.Flags,
             Rootfs = "/run/warmup",
             Bundle = parsed.Bundle,
             Binds = [new InitMessage.BindSource("/data", "/run/warmup/m0", ["sub"])],
         });
-        _ = InitFrame.TryDecode(frame, out _, out _);
+        _ = InitFrame.TryDecode(frame, out InitMessage? decoded, out _);
+        _ = SeccompProgram.FromBytes(decoded!.SeccompFilter, decoded.SeccompFlags);
         _ = new CreateContainerResponse { Pid = 2 }.ToByteArray();
     }
 

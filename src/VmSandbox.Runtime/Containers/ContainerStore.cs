@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using VmSandbox.Common;
@@ -50,7 +49,7 @@ public sealed class ContainerStore
     /// <summary>A short, stable socket directory for <paramref name="id"/> under this root.</summary>
     public string RunDirOf(string id)
     {
-        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(Root + "\0" + id));
+        byte[] hash = Sha256.HashData(Encoding.UTF8.GetBytes(Root + "\0" + id));
         return Path.Combine(_runRoot, ".s", Convert.ToHexStringLower(hash)[..16]);
     }
 

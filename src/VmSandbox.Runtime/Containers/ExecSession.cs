@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using Google.Protobuf;
 using VmSandbox.Agent.Protocol;
@@ -62,7 +61,7 @@ public static class ExecSession
     }
 
     /// <summary>A fresh exec ID for the agent: 16 hex digits.</summary>
-    public static string NewExecId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+    public static string NewExecId() => Convert.ToHexStringLower(KernelRandom.Bytes(8));
 
     /// <summary>The size of the caller's terminal on standard input, or null when it is none.</summary>
     public static TerminalSize? CallerTerminalSize()

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using VmSandbox.Common;
 using VmSandbox.Oci.Spec;
@@ -58,7 +57,7 @@ public static class WarmPool
             config.MachineAuto.ToString(), config.MemoryMiB.ToString(CultureInfo.InvariantCulture),
             config.Vcpus.ToString(CultureInfo.InvariantCulture), config.TcgCacheMiB.ToString(CultureInfo.InvariantCulture),
             config.KernelParams, config.BootTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture));
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+        return Convert.ToHexStringLower(Sha256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }
 
     /// <summary>
@@ -170,7 +169,7 @@ public static class WarmPool
         int started = 0;
         for (; have + started < config.PoolSize; started++)
         {
-            string dir = Path.Combine(Root(config), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
+            string dir = Path.Combine(Root(config), Convert.ToHexStringLower(Interop.KernelRandom.Bytes(8)));
             Directory.CreateDirectory(Root(config));
             File.SetUnixFileMode(Root(config), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             Directory.CreateDirectory(dir);

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using VmSandbox.Agent.Protocol;
 using VmSandbox.Common;
 using VmSandbox.Interop;
@@ -38,14 +37,14 @@ public sealed class StdioListener : IDisposable
         for (int attempt = 0; ; attempt++)
         {
             // Above the well-known range and the agent's own ports; random so stale sockets don't collide.
-            uint port = 0x1000_0000u + (uint)RandomNumberGenerator.GetInt32(0x6FFF_FFFF);
+            uint port = 0x1000_0000u + KernelRandom.Below(0x6FFF_FFFF);
             string path = $"{udsPath}_{port}";
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
                 SocketFile.Bind(socket, path, replaceStale: false); // a taken port is another stream's: try another
                 socket.Listen(4);
-                return new StdioListener(socket, path, port, BinaryPrimitives.ReadUInt64BigEndian(RandomNumberGenerator.GetBytes(8)));
+                return new StdioListener(socket, path, port, BinaryPrimitives.ReadUInt64BigEndian(KernelRandom.Bytes(8)));
             }
             catch (SocketException) when (attempt < 8)
             {

@@ -161,26 +161,42 @@ public sealed class CgroupAndProtocolTests
     }
 
     [Fact]
-    public void Exec_config_carries_the_process_bytes_and_the_containers_spec_for_its_seccomp()
+    public void Exec_config_carries_the_process_bytes_and_the_containers_compiled_seccomp()
     {
         RuntimeSpec spec = RichSpec();
         ProcessSpec process = spec.Process! with { Args = ["sh", "-c", "echo ok"], Cwd = "/tmp", Terminal = true };
         byte[] processJson = Encoding.UTF8.GetBytes(ProcessLoader.Serialize(process));
-        byte[] specJson = Encoding.UTF8.GetBytes(SpecLoader.Serialize(spec));
+        SeccompProgram seccomp = SeccompProgram.Compile(spec.Linux!.Seccomp! with { Flags = ["SECCOMP_FILTER_FLAG_LOG"] });
         var message = new InitMessage
         {
             Type = InitMessage.ConfigType,
             Mode = InitMessage.ExecMode,
             ContainerId = "c1",
             ProcessJson = processJson,
-            SpecJson = specJson,
+            SeccompFilter = seccomp.FilterBytes(),
+            SeccompFlags = (uint)seccomp.Flags,
             JoinPid = 42,
         };
         Assert.True(InitFrame.TryDecode(InitFrame.Encode(message), out InitMessage? decoded, out _));
         Assert.Equal(processJson, decoded!.ProcessJson);
-        Assert.Equal(specJson, decoded.SpecJson);
         Assert.Equal(ProcessLoader.Serialize(process), ProcessLoader.Serialize(ProcessLoader.Parse(decoded.ProcessJson, new List<string>())));
+        // The init installs exactly the program the agent compiled, with its flags.
+        SeccompProgram installed = SeccompProgram.FromBytes(decoded.SeccompFilter, decoded.SeccompFlags);
+        Assert.Equal(SeccompCompiler.Compile(spec.Linux.Seccomp), installed.Filter);
+        Assert.Equal(SeccompFilterFlags.Log, installed.Flags);
+        Assert.Null(decoded.SpecJson);
         Assert.Equal(42, decoded.JoinPid);
+    }
+
+    [Theory]
+    [InlineData(0, 0u)]
+    [InlineData(7, 0u)]
+    [InlineData(8 * (SeccompProgram.MaxInstructions + 1), 0u)]
+    [InlineData(8, 0x80u)]
+    public void A_seccomp_program_no_compiler_makes_is_a_protocol_error(int length, uint flags)
+    {
+        var e = Assert.Throws<VmSandboxException>(() => SeccompProgram.FromBytes(new byte[length], flags));
+        Assert.Equal(ErrorCode.Protocol, e.Code);
     }
 
     [Theory]

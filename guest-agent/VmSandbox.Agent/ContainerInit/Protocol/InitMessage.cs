@@ -26,11 +26,19 @@ public sealed record InitMessage
     public string? ContainerId { get; init; }
 
     /// <summary>
-    /// The container's config.json, the bytes the agent parsed and validated: the init parses
-    /// them with the same code (init mode: the spec; exec mode: only for linux.seccomp, which an
-    /// exec'd process gets too, and only when the spec has one).
+    /// Init mode: the container's config.json, the bytes the agent parsed and validated; the
+    /// init parses them with the same code.
     /// </summary>
     public byte[]? SpecJson { get; init; }
+
+    /// <summary>
+    /// The container's linux.seccomp as the agent compiled it once for all its processes: struct
+    /// sock_filter[] (Seccomp.SeccompProgram); null without one. An exec'd process gets it too.
+    /// </summary>
+    public byte[]? SeccompFilter { get; init; }
+
+    /// <summary>The seccomp(2) flags that go with <see cref="SeccompFilter"/>.</summary>
+    public uint SeccompFlags { get; init; }
 
     /// <summary>Exec mode: the process to run, the bytes the agent parsed and validated (init mode runs spec.process).</summary>
     public byte[]? ProcessJson { get; init; }
