@@ -16,19 +16,7 @@ public static class FaultListener
     public const string KernelParam = "vmsandbox.fault_port=";
 
     /// <summary>The port named on the kernel command line, or null.</summary>
-    public static uint? PortFromCmdline(string cmdline)
-    {
-        foreach (string word in cmdline.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (word.StartsWith(KernelParam, StringComparison.Ordinal)
-                && uint.TryParse(word.AsSpan(KernelParam.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint port)
-                && port > 0)
-            {
-                return port;
-            }
-        }
-        return null;
-    }
+    public static uint? PortFromCmdline(string cmdline) => Vm.KernelCmdline.PositiveNumber(cmdline, KernelParam);
 
     public static void Start(uint port)
     {

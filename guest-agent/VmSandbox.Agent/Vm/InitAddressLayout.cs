@@ -16,7 +16,7 @@ public static class InitAddressLayout
     private const string Sysctl = "/proc/sys/kernel/randomize_va_space";
 
     /// <summary>Whether the kernel command line asks for fixed addresses.</summary>
-    public static bool Requested(string cmdline) => cmdline.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Contains(KernelParam);
+    public static bool Requested(string cmdline) => KernelCmdline.Has(cmdline, KernelParam);
 
     /// <summary>
     /// With <see cref="KernelParam"/>: turns randomisation back on for every later process (full,

@@ -93,12 +93,6 @@ public sealed class MonitorControl : IAsyncDisposable
         {
             throw new VmSandboxException(ErrorCode.Vm, $"ask the sandbox monitor to {verb}", e);
         }
-        if (answer.Length == 0 && verb == KillVm)
-        {
-            // The monitor ends as soon as its VM does, and may close before it answers: the VM
-            // going is what was asked (a monitor that was already gone refuses the connect).
-            return;
-        }
         MonitorReport report;
         try
         {
@@ -128,6 +122,9 @@ public sealed class MonitorControl : IAsyncDisposable
         }
     }
 
+    /// <summary>How long an answer may take to write (the caller reads it at once).</summary>
+    private static readonly TimeSpan s_answerTimeout = TimeSpan.FromSeconds(5);
+
     private async Task ServeAsync(Socket conn)
     {
         using (conn)
@@ -148,7 +145,10 @@ public sealed class MonitorControl : IAsyncDisposable
             }
             try
             {
-                await conn.SendAsync(JsonSerializer.SerializeToUtf8Bytes(answer, RuntimeJsonContext.Default.MonitorReport), SocketFlags.None, cts.Token);
+                // Not on the stop token: a verb that ends the VM (kill-vm) ends the monitor too,
+                // whose disposal stops this server, and the caller must still hear the verb done.
+                using var send = new CancellationTokenSource(s_answerTimeout);
+                await conn.SendAsync(JsonSerializer.SerializeToUtf8Bytes(answer, RuntimeJsonContext.Default.MonitorReport), SocketFlags.None, send.Token);
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
