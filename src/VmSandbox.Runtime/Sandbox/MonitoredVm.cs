@@ -83,6 +83,7 @@ public sealed class MonitoredVm : IAsyncDisposable
             BootTimings t = sandbox.Timings;
             log($"sandbox {id}: vm ready in {Environment.TickCount64 - phase} ms (qemu {t.QemuStartMs:F0}, firmware {t.FirmwareMs:F0}, kernel {t.KernelMs:F0}, agent {t.AgentInitMs:F0} ms)");
             MarkBoot(config.PhaseLogPath, id, bootBegan, t);
+            PhaseLog.Mark(config.PhaseLogPath, id, "agent-checked");
             var monitored = new MonitoredVm(config, "sandbox " + id, share.HostPath, sandbox, network, log);
             _ = monitored.EndWhenShareLostAsync();
             _ = ConsoleLogCap.WatchAsync(sandbox.Vm.ConsoleLogPath, log, monitored._watch.Token);

@@ -74,6 +74,7 @@ public sealed class SandboxMonitor
             SandboxVm sandbox = vm.Sandbox;
             long phase = Environment.TickCount64;
             await vm.SyncNetworkAsync(ct);
+            PhaseLog.Mark(_config.PhaseLogPath, _id, "network-synced");
             vm.StartControl(_launch.RunDir);
 
             bool terminal = loaded.Spec.Process?.Terminal ?? false;
@@ -92,6 +93,7 @@ public sealed class SandboxMonitor
                 Terminal = terminal,
             };
             request.SharedMounts.AddRange(plan.SharedMounts);
+            PhaseLog.Mark(_config.PhaseLogPath, _id, "create-sent");
             CreateContainerResponse created = await sandbox.Agent.CreateContainerAsync(request, s_call, ct);
             PhaseLog.Mark(_config.PhaseLogPath, _id, "guest-created");
             AgentClient agent = sandbox.Agent;
