@@ -55,7 +55,6 @@ public sealed partial class ContainerManager
             {
                 throw new VmSandboxException(ErrorCode.InvalidArgument, "config.json: no process");
             }
-
             SeccompProgram? seccomp = CompileSeccomp(spec.Linux?.Seccomp);
             container = new Container(id, spec, Cgroup.Create(id)) { Seccomp = seccomp };
             container.Cgroup.Apply(spec.Linux?.Resources);
@@ -259,7 +258,6 @@ public sealed partial class ContainerManager
             }
             container.Cgroup.AddProcess(process.Pid);
             channel.Send(config);
-
             var fds = new List<SafeFd>();
             InitMessage? reply = channel.Receive(fds);
             if (reply?.Type == InitMessage.ErrorType)
