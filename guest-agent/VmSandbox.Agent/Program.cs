@@ -52,7 +52,7 @@ public static class Program
             }
             // At idle priority: what it runs ahead, the first create finds translated (TCG); a
             // pooled VM has it all done before its claim (ADR 0016).
-            _ = CreatePathWarmup.Start();
+            CreatePathWarmup.Start();
             return api;
         }, children).Run();
     }

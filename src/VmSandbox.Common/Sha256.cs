@@ -23,6 +23,10 @@ public static class Sha256
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ];
 
+    /// <summary>The first <paramref name="hexDigits"/> lowercase hex digits of the digest of <paramref name="text"/> (UTF-8): a short, stable name.</summary>
+    public static string HexPrefix(string text, int hexDigits) =>
+        Convert.ToHexStringLower(HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..hexDigits];
+
     /// <summary>The 32-byte digest of <paramref name="data"/>.</summary>
     public static byte[] HashData(ReadOnlySpan<byte> data)
     {

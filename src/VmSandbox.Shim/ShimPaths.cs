@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.RegularExpressions;
 using VmSandbox.Common;
 using VmSandbox.Runtime;
@@ -46,8 +45,7 @@ public sealed partial class ShimPaths
     /// </summary>
     public string SocketFor(string containerdAddress, string group)
     {
-        byte[] hash = Sha256.HashData(Encoding.UTF8.GetBytes($"{containerdAddress}\0{Namespace}\0{group}"));
-        return Path.Combine(SocketDir, Convert.ToHexStringLower(hash)[..32] + ".sock");
+        return Path.Combine(SocketDir, Sha256.HexPrefix($"{containerdAddress}\0{Namespace}\0{group}", 32) + ".sock");
     }
 
     /// <summary>

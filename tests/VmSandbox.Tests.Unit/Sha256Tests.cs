@@ -24,4 +24,11 @@ public sealed class Sha256Tests
             Assert.Equal(System.Security.Cryptography.SHA256.HashData(data), Sha256.HashData(data));
         }
     }
+
+    [Fact]
+    public void A_hex_prefix_is_the_start_of_the_utf8_texts_digest()
+    {
+        Assert.Equal("ba7816bf8f01cfea", Sha256.HexPrefix("abc", 16));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("ü\0x"u8))[..32], Sha256.HexPrefix("ü\0x", 32));
+    }
 }

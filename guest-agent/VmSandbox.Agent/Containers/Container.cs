@@ -16,7 +16,7 @@ public sealed class Container
 
     public string Id { get; }
 
-    /// <summary>config.json as <see cref="ContainerManager.Create"/> parsed and validated it: the guest's one parse.</summary>
+    /// <summary>config.json as <see cref="ContainerManager.Create"/> parsed and validated it (the init parses the same bytes again).</summary>
     public RuntimeSpec Spec { get; }
 
     /// <summary>linux.seccomp compiled once, for the init and every exec (null: none).</summary>

@@ -129,7 +129,7 @@ public sealed partial class ContainerManager
         }
         catch (VmSandboxException e)
         {
-            throw new VmSandboxException(e.Code, $"start container process: {e.Message}");
+            throw StartFailure(e.Code, e.Message);
         }
     }
 
@@ -342,9 +342,11 @@ public sealed partial class ContainerManager
     private static VmSandboxException FromInit(InitMessage error)
     {
         WireError e = error.Error ?? new WireError { Message = "unknown error" };
-        // runc compat: Docker shows "…: exec: \"foo\": executable file not found in $PATH".
-        return new VmSandboxException(e.ErrorCode, $"start container process: {e.Message}");
+        return StartFailure(e.ErrorCode, e.Message);
     }
+
+    /// <summary>runc compat: Docker shows "…: exec: \"foo\": executable file not found in $PATH".</summary>
+    private static VmSandboxException StartFailure(ErrorCode code, string message) => new(code, $"start container process: {message}");
 
     private Container Get(string id)
     {

@@ -11,22 +11,17 @@ namespace VmSandbox.Agent.Containers;
 /// <summary>
 /// Runs, once and at idle priority, the code a first CreateContainer runs that costs nothing
 /// but its first run: parsing a request and a Docker-like config.json, compiling its seccomp
-/// profile, framing an init message and reading it back. Under TCG the first run of code is its translation, and
-/// this code was ~0.2 s of the first container's create (issue 13, ADR 0016); the container
-/// inits run the same binary at the same addresses, so what this translates serves their
-/// parse too. SCHED_IDLE: it only fills the time the vCPU would idle
-/// (before the host's first request, or a pooled VM's wait for its claim), and a request that
-/// comes earlier preempts it. It never touches the guest's state: it only computes.
+/// profile, framing an init message and reading it back. Under TCG the first run of code is
+/// its translation, and this code was ~0.2 s of the first container's create (issue 13, ADR
+/// 0016); the container inits run the same binary at the same addresses, so what this
+/// translates serves their parse too. SCHED_IDLE: it only fills the time the vCPU would idle
+/// (a pooled VM's wait for its claim; in a cold start little, as the host's first calls keep
+/// it busy), and a request preempts it. It never touches the guest's state: it only computes.
 /// </summary>
 public static class CreatePathWarmup
 {
     /// <summary>Starts the warm-up thread (it ends by itself; a failure is ignored: it only costs time).</summary>
-    public static Thread Start()
-    {
-        var thread = new Thread(Run) { IsBackground = true, Name = "create-warmup" };
-        thread.Start();
-        return thread;
-    }
+    public static void Start() => new Thread(Run) { IsBackground = true, Name = "create-warmup" }.Start();
 
     /// <summary>The work itself, on the calling thread; the tests run it to keep it in step with the create path.</summary>
     public static void RunOnce()

@@ -49,8 +49,7 @@ public sealed class ContainerStore
     /// <summary>A short, stable socket directory for <paramref name="id"/> under this root.</summary>
     public string RunDirOf(string id)
     {
-        byte[] hash = Sha256.HashData(Encoding.UTF8.GetBytes(Root + "\0" + id));
-        return Path.Combine(_runRoot, ".s", Convert.ToHexStringLower(hash)[..16]);
+        return Path.Combine(_runRoot, ".s", Sha256.HexPrefix(Root + "\0" + id, 16));
     }
 
     /// <summary>

@@ -88,7 +88,7 @@ public sealed record SandboxPlan
 
     /// <summary>Where pod member <paramref name="id"/>'s files go in its pod's share.</summary>
     public static string MemberPrefix(string id) =>
-        "c/" + Convert.ToHexStringLower(Sha256.HashData(System.Text.Encoding.UTF8.GetBytes(id)))[..16] + "/";
+        "c/" + Sha256.HexPrefix(id, 16) + "/";
 
     /// <summary>Mount points of a mountinfo (field 5, octal escapes such as \040 decoded), in mount order.</summary>
     public static List<string> MountPoints(IEnumerable<string> mountinfo) =>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using VmSandbox.Common;
 using VmSandbox.Oci.Spec;
 using VmSandbox.Runtime.Config;
@@ -57,7 +56,7 @@ public static class WarmPool
             config.MachineAuto.ToString(), config.MemoryMiB.ToString(CultureInfo.InvariantCulture),
             config.Vcpus.ToString(CultureInfo.InvariantCulture), config.TcgCacheMiB.ToString(CultureInfo.InvariantCulture),
             config.KernelParams, config.BootTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture));
-        return Convert.ToHexStringLower(Sha256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+        return Sha256.HexPrefix(text, 16);
     }
 
     /// <summary>
