@@ -12,7 +12,7 @@ public static class CliRuntime
         RuntimeConfig config = RuntimeConfigLoader.Load(RuntimeConfigLoader.ProcessEnvironment(), AppContext.BaseDirectory);
         var store = new ContainerStore(Path.GetFullPath(options.Root ?? config.StateRoot), config.StateRoot);
         string self = Environment.ProcessPath ?? throw new VmSandboxException(ErrorCode.Internal, "cannot find own executable");
-        return new ContainerRuntime(config, store, log, new OsSandboxHost(self, HelperGlobalArgs(options, store.Root)), options.SystemdCgroup);
+        return new ContainerRuntime(config, store, log, new OsSandboxHost(self, HelperGlobalArgs(options, store.Root), reapsHelpers: false), options.SystemdCgroup);
     }
 
     /// <summary>The global flags the runtime's helper processes (monitor, exec relay) inherit.</summary>

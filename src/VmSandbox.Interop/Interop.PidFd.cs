@@ -16,6 +16,7 @@ public static unsafe partial class PidFd
     private const int P_PIDFD = 3;
     private const int WNOHANG = 1;
     private const int WEXITED = 4;
+    private const int WNOWAIT = 0x01000000;
     private const int CLD_EXITED = 1;
     private const int CLD_KILLED = 2;
     private const int CLD_DUMPED = 3;
@@ -65,9 +66,10 @@ public static unsafe partial class PidFd
 
     /// <summary>
     /// Reaps the child (blocking unless <paramref name="block"/> is false). Returns null when it has
-    /// not exited yet (non-blocking only).
+    /// not exited yet (non-blocking only). With <paramref name="keep"/> (WNOWAIT) the status is read
+    /// and the child left a zombie, for whoever reaps it (a subreaper above us, once we exit).
     /// </summary>
-    public static ChildExit? Wait(SafeFd pidfd, bool block)
+    public static ChildExit? Wait(SafeFd pidfd, bool block, bool keep = false)
     {
         bool added = false;
         pidfd.DangerousAddRef(ref added);
@@ -78,7 +80,7 @@ public static unsafe partial class PidFd
             int rc = Eintr.Retry(() =>
             {
                 new Span<byte>(info, SiginfoSize).Clear();
-                return waitid(P_PIDFD, pidfd.Fd, info, WEXITED | (block ? 0 : WNOHANG));
+                return waitid(P_PIDFD, pidfd.Fd, info, WEXITED | (block ? 0 : WNOHANG) | (keep ? WNOWAIT : 0));
             });
             if (rc != 0)
             {

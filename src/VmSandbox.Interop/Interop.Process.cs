@@ -51,6 +51,9 @@ public static unsafe partial class ProcessCalls
 
     public static int GetPid() => LibC.getpid();
 
+    /// <summary>Whether <paramref name="fd"/> is an open descriptor of this process (fcntl F_GETFD).</summary>
+    public static bool IsOpen(int fd) => LibC.fcntl(fd, LibC.F_GETFD) >= 0;
+
     [LibraryImport("libc", EntryPoint = "close_range", SetLastError = true)]
     private static partial int close_range(uint first, uint last, int flags);
 

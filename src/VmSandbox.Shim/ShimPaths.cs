@@ -60,7 +60,7 @@ public sealed partial class ShimPaths
         {
             args.Add("--debug");
         }
-        return new ContainerRuntime(Config, store, log, new OsSandboxHost(RuntimeBinary, args));
+        return new ContainerRuntime(Config, store, log, new OsSandboxHost(RuntimeBinary, args, reapsHelpers: true));
     }
 
     // containerd's identifiers (identifiers.Validate): alphanumeric runs joined by . _ -, at most 76.

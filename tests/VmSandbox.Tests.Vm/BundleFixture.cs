@@ -36,6 +36,27 @@ public sealed class BundleFixture : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
+    private Task<string>? _subreaper;
+
+    /// <summary>
+    /// tests/VmSandbox.Tests.Vm/native/subreaper.c, built once per fixture: conmon's and
+    /// containerd-shim-runc-v2's part towards a helper's PID (gcc comes with `make setup`).
+    /// </summary>
+    public Task<string> SubreaperAsync() => _subreaper ??= BuildSubreaperAsync();
+
+    private async Task<string> BuildSubreaperAsync()
+    {
+        string exe = Path.Combine(_dir, "subreaper");
+        string source = Path.Combine(TestEnvironment.RepoRoot, "tests", "VmSandbox.Tests.Vm", "native", "subreaper.c");
+        if (!File.Exists("/usr/bin/gcc"))
+        {
+            throw new InvalidOperationException("gcc is missing: run `make setup` (it installs build-essential)");
+        }
+        TestEnvironment.CliResult cc = await TestEnvironment.RunAsync("/usr/bin/gcc", new Dictionary<string, string>(), TimeSpan.FromMinutes(2), "-O2", "-Wall", "-Werror", "-o", exe, source);
+        Assert.True(cc.ExitCode == 0, $"gcc {source}: {cc.Stderr}");
+        return exe;
+    }
+
     public Dictionary<string, string> Env() => new()
     {
         ["VMSANDBOX_CONFIG"] = Path.Combine(_dir, "config.json"),

@@ -257,6 +257,18 @@ public sealed class LifecycleTests(BundleFixture fx)
             Assert.Equal(0, (await fx.Cli(root, "exec", "--detach", "--pid-file", pidFile, id, "sleep", "1000")).ExitCode);
             int relay = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(Directory.Exists($"/proc/{relay}"), "the exec relay runs");
+            // conmon and containerd-shim-runc-v2 collect the relay's status as its subreaper once
+            // exec has exited. A process that ends before exec does must leave them that status:
+            // .NET's Process reaped the relay first, and podman exec exited 255. The harness holds
+            // exec in its pid file's write until the relay has exited.
+            string subreaper = await fx.SubreaperAsync();
+            for (int i = 0; i < 3; i++)
+            {
+                string handedOn = Path.Combine(fx.Dir, $"relay-{Guid.NewGuid():N}.pid");
+                var reaped = await TestEnvironment.RunAsync(subreaper, fx.Env(), TimeSpan.FromMinutes(3),
+                    handedOn, TestEnvironment.CliPath, "--root", root, "exec", "--detach", "--pid-file", handedOn, id, "sh", "-c", "exit 5");
+                Assert.True(reaped.ExitCode == 0 && reaped.Stdout == "exit 5\n", $"exec --detach under a subreaper, try {i + 1}: {reaped.Stdout}{reaped.Stderr}");
+            }
 
             var ps = await fx.Cli(root, "ps", "--format", "json", id);
             Assert.True(ps.ExitCode == 0, ps.Stderr);

@@ -48,7 +48,7 @@ public interface IHelperProcess : IDisposable
 
     int ExitCode { get; }
 
-    Task WaitForExitAsync();
+    Task WaitForExitAsync(CancellationToken ct = default);
 
     /// <summary>The caller's ends of the helper's stdin, stdout and stderr pipes (<see cref="HelperLaunch.PipeStdio"/>), else null.</summary>
     HelperStdio? Stdio { get; }

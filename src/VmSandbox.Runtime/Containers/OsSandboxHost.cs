@@ -9,8 +9,11 @@ namespace VmSandbox.Runtime.Containers;
 /// The real <see cref="ISandboxHost"/>: helpers are <paramref name="executable"/> (the runtime's
 /// own binary) under a hidden verb with <paramref name="globalArgs"/> (--root, --log, …); the agent
 /// is reached through the sandbox's hybrid vsock socket, the monitor through its control socket.
+/// With <paramref name="reapsHelpers"/> (the containerd shim, which waits for its helpers) they
+/// are .NET processes; without (a CLI call, whose caller gets their PIDs and reaps them once we
+/// have exited) they are <see cref="UnreapedHelper"/>s.
 /// </summary>
-public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globalArgs) : ISandboxHost
+public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globalArgs, bool reapsHelpers) : ISandboxHost
 {
     private static readonly TimeSpan s_failedHelperExit = TimeSpan.FromSeconds(30);
 
@@ -19,28 +22,45 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
     public (IHelperProcess Helper, MonitorReport Report) Launch(HelperLaunch launch)
     {
         using var report = new ReportChannel(launch.ReportSocket);
-        Process process = HelperProcess.Start(executable, globalArgs, [launch.Verb, "--report", report.Path, .. launch.Args], launch.Id, launch.TtyPath, launch.PipeStdio);
-        try
+        IReadOnlyList<string> verbArgs = [launch.Verb, "--report", report.Path, .. launch.Args];
+        IHelperProcess helper;
+        if (reapsHelpers)
         {
-            MonitorReport outcome = report.Await(process, launch.Timeout, launch.What);
-            if (outcome.Error is not null)
-            {
-                process.WaitForExit(s_failedHelperExit);
-                outcome.ThrowIfFailed();
-            }
+            Process process = HelperProcess.Start(executable, globalArgs, verbArgs, launch.Id, launch.TtyPath, launch.PipeStdio);
             HelperStdio? stdio = launch.PipeStdio && launch.TtyPath is null
                 ? new HelperStdio(process.StandardInput.BaseStream, process.StandardOutput.BaseStream, process.StandardError.BaseStream)
                 : null;
-            return (new OsHelper(process, stdio), outcome);
+            helper = new OsHelper(process, stdio);
+        }
+        else
+        {
+            helper = launch.PipeStdio && launch.TtyPath is null
+                ? throw new Common.VmSandboxException(Common.ErrorCode.Internal, $"{launch.What}: piped stdio need a caller that reaps its helpers")
+                : UnreapedHelper.Start(executable, globalArgs, verbArgs, launch.Id, launch.TtyPath);
+        }
+        try
+        {
+            MonitorReport outcome = report.Await(helper, launch.Timeout, launch.What);
+            if (outcome.Error is not null)
+            {
+                helper.WaitForExitAsync().Wait(s_failedHelperExit);
+                (helper as UnreapedHelper)?.ReapIfExited();
+                outcome.ThrowIfFailed();
+            }
+            return (helper, outcome);
         }
         catch
         {
-            if (!process.HasExited)
+            if (helper is UnreapedHelper unreaped)
             {
-                process.Kill();
-                process.WaitForExit(s_failedHelperExit);
+                unreaped.KillAndReap(s_failedHelperExit);
             }
-            process.Dispose();
+            else if (!helper.HasExited)
+            {
+                Kill(helper.Pid);
+                helper.WaitForExitAsync().Wait(s_failedHelperExit);
+            }
+            helper.Dispose();
             throw;
         }
     }
@@ -93,7 +113,7 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
 
         public int ExitCode => process.ExitCode;
 
-        public Task WaitForExitAsync() => process.WaitForExitAsync();
+        public Task WaitForExitAsync(CancellationToken ct = default) => process.WaitForExitAsync(ct);
 
         public HelperStdio? Stdio => stdio;
 

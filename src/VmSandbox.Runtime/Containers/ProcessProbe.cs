@@ -9,11 +9,14 @@ namespace VmSandbox.Runtime.Containers;
 public static class ProcessProbe
 {
     /// <summary>Field 22 (starttime) of /proc/PID/stat, or null when the process is gone.</summary>
-    public static ulong? StartTime(int pid) => Parse(ReadStat(pid))?.StartTime;
+    public static ulong? StartTime(int pid) => Read(pid)?.StartTime;
+
+    /// <summary>/proc/PID/stat's fields, or null when the process is gone (reaped).</summary>
+    public static ProcStat? Read(int pid) => Parse(ReadStat(pid));
 
     public static bool IsAlive(int pid, ulong startTime)
     {
-        ProcStat? stat = Parse(ReadStat(pid));
+        ProcStat? stat = Read(pid);
         return stat is { } s && s.State is not ('Z' or 'X' or 'x') && (startTime == 0 || s.StartTime == startTime);
     }
 

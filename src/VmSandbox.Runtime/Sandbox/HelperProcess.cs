@@ -10,9 +10,10 @@ namespace VmSandbox.Runtime.Sandbox;
 public static class HelperProcess
 {
     /// <summary>
-    /// Starts <c>EXE GLOBALARGS… VERB ARGS… [--tty P] ID</c> as our child. With a tty the helper
-    /// uses the pty: it must not hold the caller's stdout/stderr (go-runc reads them to EOF when
-    /// creating a tty container).
+    /// Starts <c>EXE GLOBALARGS… VERB ARGS… [--tty P] ID</c> as our child, which .NET reaps: for a
+    /// caller that waits for it (the containerd shim). A CLI call that hands the PID on starts
+    /// <see cref="UnreapedHelper"/> instead. With a tty the helper uses the pty: it must not hold
+    /// the caller's stdout/stderr (go-runc reads them to EOF when creating a tty container).
     /// </summary>
     /// With <paramref name="pipeStdio"/> (and no tty) its stdio are pipes the caller keeps.
     public static Process Start(string executable, IReadOnlyList<string> globalArgs, IReadOnlyList<string> verbArgs, string id, string? ttyPath, bool pipeStdio = false)
@@ -25,16 +26,10 @@ public static class HelperProcess
             RedirectStandardOutput = redirect,
             RedirectStandardError = redirect,
         };
-        foreach (string a in (IEnumerable<string>)[.. globalArgs, .. verbArgs])
+        foreach (string a in Arguments(globalArgs, verbArgs, id, ttyPath))
         {
             psi.ArgumentList.Add(a);
         }
-        if (ttyPath is not null)
-        {
-            psi.ArgumentList.Add("--tty");
-            psi.ArgumentList.Add(ttyPath);
-        }
-        psi.ArgumentList.Add(id);
         // A helper outlives its caller: it must not keep the caller's own descriptors (a lock
         // held by whoever ran us, a pipe its reader waits on for EOF), as runc closes them.
         _ = Interop.ProcessCalls.TrySetCloseOnExecFrom(3);
@@ -47,4 +42,8 @@ public static class HelperProcess
         }
         return p;
     }
+
+    /// <summary>A helper's arguments after the executable: <c>GLOBALARGS… VERB ARGS… [--tty P] ID</c>.</summary>
+    public static List<string> Arguments(IReadOnlyList<string> globalArgs, IReadOnlyList<string> verbArgs, string id, string? ttyPath) =>
+        [.. globalArgs, .. verbArgs, .. ttyPath is null ? Array.Empty<string>() : ["--tty", ttyPath], id];
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using VmSandbox.Common;
@@ -31,7 +30,7 @@ public sealed class ReportChannel : IDisposable
 
     public string Path { get; }
 
-    public MonitorReport Await(Process monitor, TimeSpan timeout, string what)
+    public MonitorReport Await(Containers.IHelperProcess monitor, TimeSpan timeout, string what)
     {
         using var cts = new CancellationTokenSource(timeout);
         Task<Socket> accept = _listener.AcceptAsync(cts.Token).AsTask();

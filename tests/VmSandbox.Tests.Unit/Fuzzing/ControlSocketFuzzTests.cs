@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using VmSandbox.Common;
@@ -96,7 +95,7 @@ public sealed class ControlSocketFuzzTests : IDisposable
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(Path.Combine(runDir, MonitorControl.FileName)));
         listener.Listen(4);
-        using Process self = Process.GetCurrentProcess();
+        using var self = new NeverExits();
         string channelPath = Path.Combine(_dir, "report.sock");
         (await Fuzzer.RunAsync(target, async (input, ct) =>
         {
@@ -164,5 +163,25 @@ public sealed class ControlSocketFuzzTests : IDisposable
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct);
         await socket.SendAsync(report, SocketFlags.None, ct);
+    }
+
+    /// <summary>A helper that runs for the whole test: the report always comes first.</summary>
+    private sealed class NeverExits : IHelperProcess
+    {
+        public int Pid => Environment.ProcessId;
+
+        public ulong StartTime => 0;
+
+        public bool HasExited => false;
+
+        public int ExitCode => throw new InvalidOperationException("running");
+
+        public HelperStdio? Stdio => null;
+
+        public Task WaitForExitAsync(CancellationToken ct = default) => Task.Delay(Timeout.Infinite, ct);
+
+        public void Dispose()
+        {
+        }
     }
 }

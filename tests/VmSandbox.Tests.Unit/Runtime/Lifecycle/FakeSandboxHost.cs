@@ -65,7 +65,7 @@ internal sealed class FakeSandboxHost : ISandboxHost
 
         public int ExitCode => 0;
 
-        public Task WaitForExitAsync() => Task.CompletedTask;
+        public Task WaitForExitAsync(CancellationToken ct = default) => Task.CompletedTask;
 
         public HelperStdio? Stdio => null;
 

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using VmSandbox.Runtime.Containers;
+using VmSandbox.Runtime.Sandbox;
+using Xunit;
+
+namespace VmSandbox.Tests.Unit.Runtime;
+
+/// <summary>
+/// A CLI call's helpers (monitor, exec relay) are left for the subreaper above us (conmon,
+/// containerd-shim-runc-v2) to reap: one that exits while we still run keeps its status for it.
+/// </summary>
+public sealed class UnreapedHelperTests
+{
+    private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(20);
+
+    /// <summary>/bin/sh -c SCRIPT sh VERB ID: the helper's usual arguments land in $0 and $1.</summary>
+    private static UnreapedHelper StartShell(string script, string? ttyPath = null) =>
+        UnreapedHelper.Start("/bin/sh", ["-c", script, "sh"], ["verb"], "id", ttyPath);
+
+    [Fact]
+    public async Task A_helper_that_exits_first_stays_a_zombie_with_its_status_for_the_reaper_above()
+    {
+        using UnreapedHelper helper = StartShell("exit 3");
+        try
+        {
+            await helper.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(s_bound, TestContext.Current.CancellationToken);
+            Assert.True(helper.HasExited);
+            Assert.Equal(3, helper.ExitCode);
+            // .NET reaps the children it started with Process on SIGCHLD: another child's exit
+            // runs that, and must leave ours alone.
+            using (Process other = Process.Start("/bin/true")!)
+            {
+                await other.WaitForExitAsync(TestContext.Current.CancellationToken);
+            }
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+            Assert.Equal('Z', ProcessProbe.Read(helper.Pid)?.State);
+            Assert.Equal(3, helper.ExitCode); // read again: still there for the reaper
+        }
+        finally
+        {
+            helper.KillAndReap(s_bound);
+        }
+        Assert.Null(ProcessProbe.Read(helper.Pid));
+    }
+
+    [Fact]
+    public async Task A_helper_killed_by_a_signal_exits_with_128_plus_the_signal()
+    {
+        using UnreapedHelper helper = StartShell("kill -9 $$");
+        try
+        {
+            await helper.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(s_bound, TestContext.Current.CancellationToken);
+            Assert.Equal(137, helper.ExitCode);
+        }
+        finally
+        {
+            helper.KillAndReap(s_bound);
+        }
+    }
+
+    [Fact]
+    public async Task With_a_tty_the_helper_holds_none_of_our_stdio_and_gets_its_arguments()
+    {
+        string dir = Directory.CreateTempSubdirectory("vmsb-unreaped-").FullName;
+        try
+        {
+            string outFile = Path.Combine(dir, "out");
+            using UnreapedHelper helper = StartShell($"{{ readlink /proc/self/fd/0 /proc/self/fd/2; echo \"$0 $*\"; }} > {outFile}", ttyPath: "/dev/pts/none");
+            try
+            {
+                await helper.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(s_bound, TestContext.Current.CancellationToken);
+                Assert.Equal(0, helper.ExitCode);
+            }
+            finally
+            {
+                helper.KillAndReap(s_bound);
+            }
+            Assert.Equal(["/dev/null", "/dev/null", "sh verb --tty /dev/pts/none id"], File.ReadAllLines(outFile));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Waiting_ends_when_cancelled_and_a_killed_helper_is_reaped()
+    {
+        using UnreapedHelper helper = StartShell("exec sleep 30");
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => helper.WaitForExitAsync(cts.Token).WaitAsync(s_bound, TestContext.Current.CancellationToken));
+            Assert.False(helper.HasExited);
+            Assert.NotEqual(0UL, helper.StartTime);
+        }
+        finally
+        {
+            helper.KillAndReap(s_bound);
+        }
+        Assert.Null(ProcessProbe.Read(helper.Pid));
+    }
+}
