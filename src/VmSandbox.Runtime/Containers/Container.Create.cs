@@ -146,6 +146,7 @@ public sealed partial class Container
                     rt.Host.Kill(monitor.Pid);
                     monitor.WaitForExitAsync().Wait(TimeSpan.FromSeconds(30));
                 }
+                (monitor as Sandbox.UnreapedHelper)?.ReapIfExited(); // its PID goes to no one
                 monitor.Dispose();
             }
             cgroups.Remove(hostCgroups, TimeSpan.FromSeconds(3));

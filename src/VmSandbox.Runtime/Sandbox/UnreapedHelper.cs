@@ -62,8 +62,10 @@ public sealed class UnreapedHelper : IHelperProcess
 
     public ulong StartTime { get; }
 
-    /// <summary>Its exit, read and left for the reaper; null while it runs.</summary>
-    private ChildExit? Exit => PidFd.Wait(_pidfd, block: false, keep: true);
+    private ChildExit? _exit;
+
+    /// <summary>Its exit, read and left for the reaper (or reaped here: then as it was seen); null while it runs.</summary>
+    private ChildExit? Exit => _exit ??= PidFd.Wait(_pidfd, block: false, keep: true);
 
     public bool HasExited => Exit is not null;
 
@@ -95,15 +97,27 @@ public sealed class UnreapedHelper : IHelperProcess
     /// <summary>SIGKILL, then reaps it: for a helper whose caller fails and hands no PID on.</summary>
     public void KillAndReap(TimeSpan timeout)
     {
-        _ = PidFd.SendSignal(_pidfd, 9);
-        if (WaitForExitAsync().Wait(timeout))
+        if (!_reaped)
         {
-            _ = PidFd.Wait(_pidfd, block: false);
+            _ = PidFd.SendSignal(_pidfd, 9);
+            if (WaitForExitAsync().Wait(timeout))
+            {
+                ReapIfExited();
+            }
         }
     }
 
-    /// <summary>Reaps it if it has exited (a helper that reported a failure); a running one is left alone.</summary>
-    public void ReapIfExited() => _ = PidFd.Wait(_pidfd, block: false);
+    private bool _reaped;
+
+    /// <summary>Reaps it if it has exited (a helper that reported a failure); a running one is left alone. Once reaped, its exit stays known.</summary>
+    public void ReapIfExited()
+    {
+        if (!_reaped && HasExited)
+        {
+            _ = PidFd.Wait(_pidfd, block: false);
+            _reaped = true;
+        }
+    }
 
     public void Dispose() => _pidfd.Dispose();
 }

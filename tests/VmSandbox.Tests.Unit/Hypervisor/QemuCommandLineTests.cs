@@ -60,8 +60,8 @@ public sealed class QemuCommandLineTests
     [Theory]
     [InlineData(Accelerator.Kvm, 0, "kvm", "host")]
     [InlineData(Accelerator.Kvm, 32, "kvm", "host")]
-    [InlineData(Accelerator.Tcg, 0, "tcg", "max,erms=off,fsrm=off")]
-    [InlineData(Accelerator.Tcg, 32, "tcg,tb-size=32", "max,erms=off,fsrm=off")]
+    [InlineData(Accelerator.Tcg, 0, "tcg", "max,erms=off,fsrm=off,pcid=off,invpcid=off")]
+    [InlineData(Accelerator.Tcg, 32, "tcg,tb-size=32", "max,erms=off,fsrm=off,pcid=off,invpcid=off")]
     public void Accelerator_selects_cpu_and_tcg_gets_its_translation_cache_size(Accelerator accel, int cacheMiB, string expected, string cpu)
     {
         var args = QemuCommandLine.Build(Spec(accel) with { TcgCacheMiB = cacheMiB });

@@ -44,6 +44,21 @@ public sealed class UnreapedHelperTests
     }
 
     [Fact]
+    public async Task A_helper_reaped_here_keeps_its_exit_and_is_not_reaped_twice()
+    {
+        // A helper that reported a failure: Launch reaps it, then its clean-up kills and reaps again.
+        using UnreapedHelper helper = StartShell("exit 4");
+        await helper.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(s_bound, TestContext.Current.CancellationToken);
+        helper.ReapIfExited();
+        Assert.Null(ProcessProbe.Read(helper.Pid));
+        Assert.True(helper.HasExited);
+        Assert.Equal(4, helper.ExitCode);
+        helper.ReapIfExited();
+        helper.KillAndReap(s_bound);
+        await helper.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(s_bound, TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task A_helper_killed_by_a_signal_exits_with_128_plus_the_signal()
     {
         using UnreapedHelper helper = StartShell("kill -9 $$");
