@@ -32,6 +32,16 @@ public static unsafe partial class ProcessCalls
         return errno == ECHILD ? 0 : throw SyscallError.Create("waitpid", null, errno);
     }
 
+    /// <summary>waitpid(2) for one child, blocking; its wait status, or -1 when it is not our child (ECHILD).</summary>
+    public static int WaitChild(int pid)
+    {
+        int st = 0;
+        int* result = &st;
+        // SAFETY: result points to a local int of this frame, alive for the call.
+        int rc = Eintr.Retry(() => waitpid(pid, result, 0));
+        return rc == pid ? st : -1;
+    }
+
     /// <summary>getppid(2).</summary>
     public static int GetParentPid() => LibC.getppid();
 

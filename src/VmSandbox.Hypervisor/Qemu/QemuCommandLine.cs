@@ -75,7 +75,7 @@ public static class QemuCommandLine
     /// not keep the address spaces that PCID tags apart, and a guest process could run with another
     /// one's mappings of the same addresses (ADR 0002).
     /// </summary>
-    private const string TcgCpu = "max,erms=off,fsrm=off,pcid=off,invpcid=off";
+    public const string TcgCpu = "max,erms=off,fsrm=off,pcid=off,invpcid=off";
 
     public static IReadOnlyList<string> Build(VmSpec spec)
     {

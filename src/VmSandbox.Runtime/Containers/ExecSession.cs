@@ -55,7 +55,7 @@ public static class ExecSession
         started(GuestPid.From(response.Pid, "exec"), null);
         using var signals = new GuestSignalRelay(agent, record.Id, execId, tty ?? callerTty, log);
         await signals.ResizeAsync();
-        WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, record.VmRunDir(), record.Id, execId, () => !Directory.Exists($"/proc/{record.MonitorPid}"), log, ct);
+        WaitProcessResponse exit = await ProcessWaiter.UntilExitAsync(agent, record.VmRunDir(), record.Id, execId, () => !ProcessProbe.IsAlive(record.MonitorPid, record.MonitorStartTime), log, ct);
         await io.DrainAsync();
         return exit.ExitCode;
     }

@@ -33,6 +33,18 @@ public sealed class ReportChannel : IDisposable
     public MonitorReport Await(Containers.IHelperProcess monitor, TimeSpan timeout, string what)
     {
         using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            return Await(monitor, timeout, what, cts);
+        }
+        finally
+        {
+            cts.Cancel(); // ends the wait for the helper's exit (a thread of its own for an unreaped helper)
+        }
+    }
+
+    private MonitorReport Await(Containers.IHelperProcess monitor, TimeSpan timeout, string what, CancellationTokenSource cts)
+    {
         Task<Socket> accept = _listener.AcceptAsync(cts.Token).AsTask();
         Task exited = monitor.WaitForExitAsync(cts.Token);
         Task.WaitAny([accept, exited], CancellationToken.None);

@@ -54,6 +54,7 @@ public sealed class UnreapedHelper : IHelperProcess
             // Without a pidfd the helper cannot be watched: it goes now (it is our unreaped child,
             // so the PID cannot have been reused).
             _ = ProcessCalls.Kill(pid, 9);
+            _ = ProcessCalls.WaitChild(pid);
             throw;
         }
     }
@@ -64,8 +65,27 @@ public sealed class UnreapedHelper : IHelperProcess
 
     private ChildExit? _exit;
 
-    /// <summary>Its exit, read and left for the reaper (or reaped here: then as it was seen); null while it runs.</summary>
-    private ChildExit? Exit => _exit ??= PidFd.Wait(_pidfd, block: false, keep: true);
+    /// <summary>
+    /// Its exit, read and left for the reaper (or reaped here: then as it was seen); null while it
+    /// runs. One reaped by someone else (a caller that ignores SIGCHLD has the kernel reap it) has
+    /// exited with a status no one knows: 255.
+    /// </summary>
+    private ChildExit? Exit
+    {
+        get
+        {
+            try
+            {
+                return _exit ??= PidFd.Wait(_pidfd, block: false, keep: true);
+            }
+            catch (VmSandboxException e) when (e.Errno == ECHILD)
+            {
+                return _exit = new ChildExit(255, 0, false);
+            }
+        }
+    }
+
+    private const int ECHILD = 10;
 
     public bool HasExited => Exit is not null;
 

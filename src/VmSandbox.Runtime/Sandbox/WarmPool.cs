@@ -55,7 +55,8 @@ public static class WarmPool
             config.InitrdPath, Stamp(config.InitrdPath), config.Accel.ToString(), config.Machine.ToString(),
             config.MachineAuto.ToString(), config.MemoryMiB.ToString(CultureInfo.InvariantCulture),
             config.Vcpus.ToString(CultureInfo.InvariantCulture), config.TcgCacheMiB.ToString(CultureInfo.InvariantCulture),
-            config.KernelParams, config.BootTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture));
+            config.KernelParams, config.BootTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture),
+            Hypervisor.Qemu.QemuCommandLine.TcgCpu); // a pooled VM of an older CPU model (with PCID, ADR 0002) serves no one
         return Sha256.HexPrefix(text, 16);
     }
 

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace VmSandbox.Tests.Unit.Interop;
 
+[Collection(nameof(Runtime.ChildReapingCollection))]
 public sealed class InteropTests
 {
     [Fact]

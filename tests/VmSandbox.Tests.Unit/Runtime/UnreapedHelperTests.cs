@@ -9,6 +9,7 @@ namespace VmSandbox.Tests.Unit.Runtime;
 /// A CLI call's helpers (monitor, exec relay) are left for the subreaper above us (conmon,
 /// containerd-shim-runc-v2) to reap: one that exits while we still run keeps its status for it.
 /// </summary>
+[Collection(nameof(ChildReapingCollection))]
 public sealed class UnreapedHelperTests
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(20);
@@ -56,6 +57,7 @@ public sealed class UnreapedHelperTests
         helper.ReapIfExited();
         helper.KillAndReap(s_bound);
         await helper.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(s_bound, TestContext.Current.CancellationToken);
+        Assert.Equal(4, helper.ExitCode);
     }
 
     [Fact]

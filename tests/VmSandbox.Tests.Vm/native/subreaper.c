@@ -70,15 +70,32 @@ static int running(pid_t pid)
 	return waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
 }
 
-static int fail(pid_t runtime, const char *fifo, const char *what)
+/* What went wrong, with the runtime and its helper killed and reaped: nothing left behind. */
+static int fail(pid_t runtime, pid_t helper, const char *fifo, const char *what)
 {
 	printf("%s\n", what);
+	if (helper > 0)
+		kill(helper, SIGKILL);
 	if (runtime > 0) {
 		kill(runtime, SIGKILL);
 		waitpid(runtime, NULL, 0);
 	}
+	if (helper > 0)
+		waitpid(helper, NULL, 0); /* ours by now, or ECHILD */
 	unlink(fifo);
 	return 2;
+}
+
+/* waitpid with a deadline: 1 with *status set, 0 on timeout, -1 on error (errno). */
+static int wait_until(pid_t pid, int *status, double deadline)
+{
+	while (now() < deadline) {
+		int r = waitpid(pid, status, WNOHANG);
+		if (r != 0)
+			return r == pid ? 1 : -1;
+		usleep(10000);
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -107,7 +124,7 @@ int main(int argc, char **argv)
 		usleep(1000);
 	}
 	if (!helper)
-		return fail(runtime, fifo, "the runtime started no helper");
+		return fail(runtime, 0, fifo, "the runtime started no helper");
 	/* The runtime now waits in its open of the FIFO (or is on its way there). */
 	char state;
 	while (now() < deadline && (state = state_of(helper, &ppid)) != 0 && state != 'Z')
@@ -116,25 +133,22 @@ int main(int argc, char **argv)
 	char pidtext[32] = { 0 };
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	if (fd < 0 || poll(&p, 1, 60000) != 1 || read(fd, pidtext, sizeof pidtext - 1) <= 0)
-		return fail(runtime, fifo, "the runtime wrote no pid file");
+		return fail(runtime, helper, fifo, "the runtime wrote no pid file");
 	close(fd);
-	if (waitpid(runtime, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		printf("the runtime failed: wait status %d\n", status);
-		return 2;
+	status = 0;
+	if (wait_until(runtime, &status, deadline) != 1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char what[64];
+		snprintf(what, sizeof what, "the runtime failed: wait status %d", status);
+		return fail(runtime, helper, fifo, what);
 	}
 	int pid = atoi(pidtext);
-	while (now() < deadline) {
-		int r = waitpid(pid, &status, WNOHANG);
-		if (r < 0) {
-			printf("status lost: pid %d: %s\n", pid, strerror(errno));
-			return 1;
-		}
-		if (r == pid) {
-			printf("exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-			return 0;
-		}
-		usleep(10000);
+	int r = wait_until(pid, &status, deadline);
+	if (r < 0) {
+		printf("status lost: pid %d: %s\n", pid, strerror(errno));
+		return 1;
 	}
-	printf("pid %d still runs\n", pid);
-	return 2;
+	if (r == 0)
+		return fail(0, pid, fifo, "the helper still runs");
+	printf("exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return 0;
 }
