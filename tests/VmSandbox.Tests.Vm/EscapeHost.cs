@@ -167,9 +167,14 @@ internal sealed class EscapeHost : IAsyncDisposable
         await Must("mount", "-t", "tmpfs", "-o", $"size={mib}m,mode=0755,strictatime", "vmsb-escape", dir);
     }
 
-    /// <summary>Builds tests/fixtures/escape-probe.c, static, at PATH (for tests that bind it into a container).</summary>
+    /// <summary>
+    /// Builds tests/fixtures/escape-probe.c, static, at PATH (for tests that bind it into a
+    /// container). Static PIE, so that its text is not at busybox's addresses: under TCG a static
+    /// non-PIE probe run right after busybox sometimes ran busybox's code and died (ADR 0002's
+    /// open TCG fault); what the rows test is the escape, not that fault.
+    /// </summary>
     public static Task BuildProbe(string path) =>
-        Must("cc", "-static", "-O2", "-o", path, Path.Combine(TestEnvironment.RepoRoot, "tests", "fixtures", "escape-probe.c"));
+        Must("cc", "-static-pie", "-O2", "-o", path, Path.Combine(TestEnvironment.RepoRoot, "tests", "fixtures", "escape-probe.c"));
 
     private static async Task Must(string file, params string[] args)
     {

@@ -71,9 +71,8 @@ public static class QemuCommandLine
     /// The CPU model under TCG: everything QEMU emulates, except the fast-string flags. With ERMS
     /// or FSRM the guest kernel and libc copy with `rep movsb`, which TCG runs one byte per
     /// iteration; without them they use `rep movsq` or vector loops, and every copy in the guest
-    /// (pipes, vsock, virtio-fs) gets several times faster. And without PCID: QEMU 7.2's TCG does
-    /// not keep the address spaces that PCID tags apart, and a guest process could run with another
-    /// one's mappings of the same addresses (ADR 0002).
+    /// (pipes, vsock, virtio-fs) gets several times faster. And without PCID, one suspect of an
+    /// open TCG fault in which a guest process ran another's code at the same addresses (ADR 0002).
     /// </summary>
     public const string TcgCpu = "max,erms=off,fsrm=off,pcid=off,invpcid=off";
 
