@@ -10,36 +10,27 @@ public static unsafe partial class ProcessCalls
     private static partial int waitpid(int pid, int* status, int options);
 
     public const int WNOHANG = 1;
-    private const int ECHILD = 10;
+    public const int ECHILD = 10;
 
     /// <summary>
-    /// waitpid(-1): the pid of an exited child and its wait status; 0 when no child exists (or,
-    /// with <see cref="WNOHANG"/>, none has exited yet). Retries on EINTR.
+    /// waitpid(<paramref name="pid"/>, -1 for any child): the pid of an exited child and its wait
+    /// status; 0 when there is no such child (or, with <see cref="WNOHANG"/>, it has not exited
+    /// yet). Retries on EINTR.
     /// </summary>
-    public static int WaitAnyChild(int options, out int status)
+    public static int WaitChild(int pid, int options, out int status)
     {
         int st = 0;
         int* result = &st;
         // SAFETY: result points to a local int of this frame, alive for the call.
-        int pid = Eintr.Retry(() => waitpid(-1, result, options));
-        if (pid >= 0)
+        int reaped = Eintr.Retry(() => waitpid(pid, result, options));
+        if (reaped >= 0)
         {
             status = st;
-            return pid;
+            return reaped;
         }
         int errno = Marshal.GetLastPInvokeError();
         status = 0;
         return errno == ECHILD ? 0 : throw SyscallError.Create("waitpid", null, errno);
-    }
-
-    /// <summary>waitpid(2) for one child, blocking; its wait status, or -1 when it is not our child (ECHILD).</summary>
-    public static int WaitChild(int pid)
-    {
-        int st = 0;
-        int* result = &st;
-        // SAFETY: result points to a local int of this frame, alive for the call.
-        int rc = Eintr.Retry(() => waitpid(pid, result, 0));
-        return rc == pid ? st : -1;
     }
 
     /// <summary>getppid(2).</summary>

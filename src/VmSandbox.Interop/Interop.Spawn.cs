@@ -62,6 +62,17 @@ public static unsafe partial class Spawn
     [LibraryImport("libc")]
     private static partial int sigfillset(void* set);
 
+    /// <summary>This process's environment as the "KEY=VALUE" list <see cref="Start(string, IReadOnlyList{string}, IReadOnlyList{string}, ReadOnlySpan{int}, SpawnFlags)"/> takes.</summary>
+    public static List<string> CurrentEnvironment()
+    {
+        var env = new List<string>();
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            env.Add($"{e.Key}={e.Value}");
+        }
+        return env;
+    }
+
     /// <summary>
     /// Starts <paramref name="path"/> (no PATH search) with exactly <paramref name="argv"/> and
     /// <paramref name="envp"/> ("KEY=VALUE"); <paramref name="fds"/>[i] becomes fd i in the child

@@ -18,7 +18,7 @@ public static class PhaseLog
     /// <summary>The phases in the order a container goes through them (<c>docs/performance.md</c> names them).</summary>
     public static readonly string[] Phases =
     [
-        "create", "monitor", "qemu-up", "kernel", "init", "agent-ready", "agent-checked", "pool-claimed", "network-synced",
+        "create", "monitor", "hooked", "qemu-up", "kernel", "init", "agent-ready", "agent-checked", "pool-claimed", "network-synced",
         "create-sent", "guest-created", "created",
         "start", "running", "exited", "vm-gone", "delete", "deleted",
     ];

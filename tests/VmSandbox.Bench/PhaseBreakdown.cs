@@ -20,6 +20,7 @@ internal sealed class PhaseBreakdown
     {
         ["create"] = "`vmsandbox create` starts (Docker's shim called it)",
         ["monitor"] = "the sandbox monitor starts",
+        ["hooked"] = "the create hooks are done (Docker's prestart `libnetwork-setkey`): they run while the VM boots or the guest creates",
         ["pool-claimed"] = "a pooled VM is claimed (warm pool only)",
         ["qemu-up"] = "QEMU is up (its QMP answers)",
         ["kernel"] = "firmware and kernel load done: the guest kernel starts",
@@ -29,7 +30,7 @@ internal sealed class PhaseBreakdown
         ["network-synced"] = "the namespace's interfaces are mirrored into the guest (network sync)",
         ["create-sent"] = "the monitor sends `CreateContainer` (its stdio listeners are up)",
         ["guest-created"] = "the container is created in the guest (process blocked before exec)",
-        ["created"] = "`create` returns (prestart/createRuntime hooks included)",
+        ["created"] = "`create` returns",
         ["start"] = "`vmsandbox start` starts (Docker's shim called it)",
         ["running"] = "the container's process runs its entrypoint",
         ["exited"] = "its exit is recorded on the host (`state` says stopped)",

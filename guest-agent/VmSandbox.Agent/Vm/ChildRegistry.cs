@@ -40,7 +40,7 @@ public sealed class ChildRegistry : IDisposable
     {
         while (true)
         {
-            int pid = ProcessCalls.WaitAnyChild(0, out int status);
+            int pid = ProcessCalls.WaitChild(-1, 0, out int status);
             if (pid <= 0)
             {
                 _ = _hasChildren.WaitOne(TimeSpan.FromSeconds(1));

@@ -1,4 +1,3 @@
-using System.Collections;
 using System.Globalization;
 using System.Text;
 using VmSandbox.Common;
@@ -123,7 +122,7 @@ public sealed class HookRunner : IHookRunner
             throw new VmSandboxException(ErrorCode.InvalidArgument, problem);
         }
         IReadOnlyList<string> argv = hook.Args is { Count: > 0 } args ? args : [hook.Path];
-        IReadOnlyList<string> env = hook.Env ?? _defaultEnv ?? ProcessEnvironment();
+        IReadOnlyList<string> env = hook.Env ?? _defaultEnv ?? Spawn.CurrentEnvironment();
         TimeSpan? timeout = hook.Timeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null;
         HookProcessResult result = HookProcess.Run(hook.Path, argv, env, stdin, timeout, ExitGrace);
         if (result.TimedOut)
@@ -201,14 +200,4 @@ public sealed class HookRunner : IHookRunner
     }
 
     private static string MessageQuote(string s) => "\"" + s + "\"";
-
-    private static List<string> ProcessEnvironment()
-    {
-        var env = new List<string>();
-        foreach (DictionaryEntry e in Environment.GetEnvironmentVariables())
-        {
-            env.Add($"{e.Key}={e.Value}");
-        }
-        return env;
-    }
 }

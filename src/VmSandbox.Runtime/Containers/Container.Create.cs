@@ -106,9 +106,25 @@ public sealed partial class Container
 
             // Held open until the monitor has opened the pty too (it reports after that).
             using ConsolePty? console = options.ConsoleSocket is null ? null : ConsoleSetup.SendNewPty(options.ConsoleSocket, loaded.Spec.Process?.ConsoleSize);
+            // The hooks run as soon as the monitor is in the container's network namespace, while
+            // the VM boots (Docker's libnetwork-setkey wires it then); else once it is created.
+            bool hooked = false;
+            void RunCreateHooks(ContainerRecord at)
+            {
+                HookPhase.Run(rt.Log, at, loaded.Spec.Hooks, HookKind.Prestart, ContainerStatus.Created);
+                HookPhase.Run(rt.Log, at, loaded.Spec.Hooks, HookKind.CreateRuntime, ContainerStatus.Created);
+                // Its path resolves in the runtime's namespace, so on the host, as createRuntime (docs/oci.md).
+                HookPhase.Run(rt.Log, at, loaded.Spec.Hooks, HookKind.CreateContainer, ContainerStatus.Created);
+                PhaseLog.Mark(rt.Config.PhaseLogPath, id, "hooked");
+                hooked = true;
+            }
+            ContainerRecord launching = record;
             (monitor, MonitorReport outcome) = rt.Host.Launch(new HelperLaunch(pod is null ? MonitorProcess.Verb : MemberProcess.Verb, [], id, console?.PeerPath,
                 Path.Combine(runDir, "create.sock"), rt.Config.BootTimeout + TimeSpan.FromSeconds(60), "sandbox monitor")
-            { PipeStdio = options.PipeStdio });
+            {
+                PipeStdio = options.PipeStdio,
+                NamespaceReady = pid => RunCreateHooks(launching with { MonitorPid = pid }),
+            });
             record = record with
             {
                 MonitorPid = monitor.Pid,
@@ -130,10 +146,10 @@ public sealed partial class Container
                 PidFile.Write(options.PidFile, monitor.Pid);
             }
             var container = new Container(rt, record, loaded.Spec) { Monitor = monitor };
-            HookPhase.Run(rt.Log, record, loaded.Spec.Hooks, HookKind.Prestart, ContainerStatus.Created);
-            HookPhase.Run(rt.Log, record, loaded.Spec.Hooks, HookKind.CreateRuntime, ContainerStatus.Created);
-            // Its path resolves in the runtime's namespace, so on the host, as createRuntime (docs/oci.md).
-            HookPhase.Run(rt.Log, record, loaded.Spec.Hooks, HookKind.CreateContainer, ContainerStatus.Created);
+            if (!hooked)
+            {
+                RunCreateHooks(record);
+            }
             PhaseLog.Mark(rt.Config.PhaseLogPath, id, "created");
             return container;
         }
@@ -141,12 +157,7 @@ public sealed partial class Container
         {
             if (monitor is not null)
             {
-                if (!monitor.HasExited)
-                {
-                    rt.Host.Kill(monitor.Pid);
-                    monitor.WaitForExitAsync().Wait(TimeSpan.FromSeconds(30));
-                }
-                (monitor as Sandbox.UnreapedHelper)?.ReapIfExited(); // its PID goes to no one
+                monitor.Abandon(TimeSpan.FromSeconds(30));
                 monitor.Dispose();
             }
             cgroups.Remove(hostCgroups, TimeSpan.FromSeconds(3));

@@ -84,7 +84,7 @@ public sealed partial class Container
             // Stopped: the container's exit is recorded, and its monitor is taking the VM down.
             // Whatever it still holds (QEMU, virtiofsd, sockets) goes before the state does.
             _rt.Log.Warn($"delete {Id}: sandbox monitor {Record.MonitorPid} did not exit after the container did, killing it");
-            _rt.Host.Kill(Record.MonitorPid);
+            _rt.Host.Kill(Record.MonitorPid, Record.MonitorStartTime);
             WaitMonitorExit(s_monitorExit);
         }
         try
@@ -125,7 +125,7 @@ public sealed partial class Container
         if (!WaitMonitorExit(s_monitorExit))
         {
             _rt.Log.Warn($"delete {Id}: sandbox monitor {Record.MonitorPid} did not exit, killing it");
-            _rt.Host.Kill(Record.MonitorPid);
+            _rt.Host.Kill(Record.MonitorPid, Record.MonitorStartTime);
             WaitMonitorExit(s_monitorExit);
         }
     }
@@ -143,7 +143,7 @@ public sealed partial class Container
         if (!WaitGone(Record.PoolVmPid, Record.PoolVmStartTime, s_monitorExit))
         {
             _rt.Log.Warn($"delete {Id}: pooled vm process {Record.PoolVmPid} did not exit, killing it");
-            _rt.Host.Kill(Record.PoolVmPid);
+            _rt.Host.Kill(Record.PoolVmPid, Record.PoolVmStartTime);
             WaitGone(Record.PoolVmPid, Record.PoolVmStartTime, s_monitorExit);
         }
         if (Record.SandboxRunDir is { } dir && Record.SandboxId is null && Directory.Exists(dir))

@@ -30,8 +30,12 @@ public interface ISandboxHost
     /// <summary>Whether <paramref name="pid"/> is still the process that started at <paramref name="startTime"/>.</summary>
     bool IsAlive(int pid, ulong startTime);
 
-    /// <summary>SIGKILL to a host process; one that is gone already is fine.</summary>
-    void Kill(int pid);
+    /// <summary>
+    /// SIGKILL to host process <paramref name="pid"/> if it is still the one started at
+    /// <paramref name="startTime"/> (/proc/PID/stat; never a process that reused the PID; 0: not
+    /// recorded, any); one that is gone already is fine.
+    /// </summary>
+    void Kill(int pid, ulong startTime);
 
     IHostCgroups Cgroups { get; }
 }
@@ -52,6 +56,13 @@ public interface IHelperProcess : IDisposable
 
     /// <summary>The caller's ends of the helper's stdin, stdout and stderr pipes (<see cref="HelperLaunch.PipeStdio"/>), else null.</summary>
     HelperStdio? Stdio { get; }
+
+    /// <summary>
+    /// For a helper whose PID goes to no one (its launch or the call that started it failed): kills
+    /// it through its handle if it still runs, waits up to <paramref name="exitWait"/> for the exit
+    /// and reaps it. Safe to call again.
+    /// </summary>
+    void Abandon(TimeSpan exitWait);
 }
 
 /// <summary>
@@ -68,6 +79,13 @@ public sealed record HelperLaunch(string Verb, IReadOnlyList<string> Args, strin
 {
     /// <summary>The helper's stdio are pipes to the caller (<see cref="IHelperProcess.Stdio"/>), not the caller's own; ignored with a tty.</summary>
     public bool PipeStdio { get; init; }
+
+    /// <summary>
+    /// Called with the helper's PID when a monitor reports, before its final report, that it is in
+    /// the container's network namespace (<see cref="Sandbox.MonitorReport.NamespaceReady"/>): the
+    /// create hooks run then, while the VM boots. What it throws fails the launch.
+    /// </summary>
+    public Action<int>? NamespaceReady { get; init; }
 }
 
 /// <summary>One sandbox's guest agent (container operations) and monitor (what needs the VM's owner).</summary>

@@ -49,6 +49,12 @@ public static class MonitorProcess
                 PhaseLog.Mark(rt.Config.PhaseLogPath, id, "pool-claimed");
                 Interop.Namespace.Join($"/proc/{taken.Pid}/ns/net", Interop.Namespace.CLONE_NEWNET);
                 log($"container {id}: took pooled vm {Path.GetFileName(taken.Dir)}");
+                // The pooled VM's namespace is mirrored at `start`: its hooks may wire it now,
+                // while the guest creates the container (SandboxMonitor does the same at boot).
+                if (SandboxMonitor.WiredByHooks(launch.Spec.Spec))
+                {
+                    MonitorReport.SendAsync(report, new MonitorReport { NamespaceReady = true }, log).GetAwaiter().GetResult();
+                }
             }
         }
         catch (Exception e)

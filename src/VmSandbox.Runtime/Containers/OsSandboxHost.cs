@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VmSandbox.Agent.Protocol;
+using VmSandbox.Interop;
 using VmSandbox.Runtime.Sandbox;
 using VmSandbox.Ttrpc;
 
@@ -40,26 +41,19 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
         }
         try
         {
-            MonitorReport outcome = report.Await(helper, launch.Timeout, launch.What);
+            MonitorReport outcome = report.Await(helper, launch.Timeout, launch.What,
+                launch.NamespaceReady is { } ready ? () => ready(helper.Pid) : null);
             if (outcome.Error is not null)
             {
+                // It reported its failure and is on its way out: its exit comes before a kill.
                 helper.WaitForExitAsync().Wait(s_failedHelperExit);
-                (helper as UnreapedHelper)?.ReapIfExited();
                 outcome.ThrowIfFailed();
             }
             return (helper, outcome);
         }
         catch
         {
-            if (helper is UnreapedHelper unreaped)
-            {
-                unreaped.KillAndReap(s_failedHelperExit);
-            }
-            else if (!helper.HasExited)
-            {
-                Kill(helper.Pid);
-                helper.WaitForExitAsync().Wait(s_failedHelperExit);
-            }
+            helper.Abandon(s_failedHelperExit);
             helper.Dispose();
             throw;
         }
@@ -90,16 +84,24 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
 
     public bool IsAlive(int pid, ulong startTime) => ProcessProbe.IsAlive(pid, startTime);
 
-    public void Kill(int pid)
+    public void Kill(int pid, ulong startTime)
     {
+        SafeFd pidfd;
         try
         {
-            using Process p = Process.GetProcessById(pid);
-            p.Kill();
+            pidfd = PidFd.Open(pid);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        catch (Common.VmSandboxException)
         {
-            // gone already
+            return; // gone already
+        }
+        using (pidfd)
+        {
+            // The pidfd pins the process: checked after opening it, the start time names the one we signal.
+            if (startTime == 0 || ProcessProbe.StartTime(pid) == startTime)
+            {
+                _ = PidFd.SendSignal(pidfd, 9);
+            }
         }
     }
 
@@ -116,6 +118,23 @@ public sealed class OsSandboxHost(string executable, IReadOnlyList<string> globa
         public Task WaitForExitAsync(CancellationToken ct = default) => process.WaitForExitAsync(ct);
 
         public HelperStdio? Stdio => stdio;
+
+        /// <summary>.NET reaps it on exit; the kill goes through the handle, so never to a reused PID.</summary>
+        public void Abandon(TimeSpan exitWait)
+        {
+            if (!process.HasExited)
+            {
+                try
+                {
+                    process.Kill();
+                }
+                catch (InvalidOperationException)
+                {
+                    // exited meanwhile
+                }
+                process.WaitForExit(exitWait);
+            }
+        }
 
         public void Dispose() => process.Dispose();
     }

@@ -5,13 +5,20 @@ using VmSandbox.Common;
 namespace VmSandbox.Runtime.Sandbox;
 
 /// <summary>
-/// The one message a helper process (the sandbox monitor, an exec relay) sends to the CLI call
-/// that started it (the process exists in the guest, or why not), and the monitor's answer on its
-/// control socket. Errors travel as a <see cref="WireError"/>.
+/// The message a helper process (the sandbox monitor, an exec relay) sends to the CLI call that
+/// started it (the process exists in the guest, or why not), and the monitor's answer on its
+/// control socket. Errors travel as a <see cref="WireError"/>. A monitor may send one interim
+/// report before it (<see cref="NamespaceReady"/>), each on a connection of its own.
 /// </summary>
 public sealed record MonitorReport
 {
     public int GuestPid { get; init; }
+
+    /// <summary>
+    /// An interim report: the monitor is in the container's network namespace and has read it, so
+    /// the create hooks may run (and wire it) while the VM boots; the final report follows.
+    /// </summary>
+    public bool NamespaceReady { get; init; }
 
     /// <summary>A monitor that claimed a pooled VM: that VM's directory and process (ADR 0018); else null and 0.</summary>
     public string? VmRunDir { get; init; }

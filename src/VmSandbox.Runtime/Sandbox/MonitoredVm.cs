@@ -56,12 +56,22 @@ public sealed class MonitoredVm : IAsyncDisposable
     /// boot; on microvm <paramref name="wiredLater"/> adds spare NICs, on q35 hot-plug slots.
     /// On failure nothing is left.
     /// </summary>
-    public static async Task<MonitoredVm> BootAsync(RuntimeConfig config, string id, string runDir, SharedDir share, int memoryMiB, int vcpus, bool wiredLater, Action<string> log, CancellationToken ct)
+    /// <summary>
+    /// Boots the sandbox's VM. <paramref name="networkRead"/>, when given, is called once the
+    /// network namespace has been read for the NICs to boot with, before QEMU starts: from then on
+    /// hooks may wire the namespace while the VM boots (<see cref="SandboxMonitor"/>).
+    /// </summary>
+    public static async Task<MonitoredVm> BootAsync(RuntimeConfig config, string id, string runDir, SharedDir share, int memoryMiB, int vcpus, bool wiredLater, Action<string> log, CancellationToken ct,
+        Func<Task>? networkRead = null)
     {
         var factory = new SandboxVmFactory(config, AccelDetector.ForHost(), new QemuHypervisor(), log);
         NetworkMirror network = NetworkMirror.Open(log);
         try
         {
+            if (networkRead is not null)
+            {
+                await networkRead();
+            }
             // A namespace wired later (Docker's prestart hook) gets spare NICs on microvm; the agent
             // keeps them out of the container's sight until they take an interface (ADR 0016).
             MachineType machine = config.Machine;

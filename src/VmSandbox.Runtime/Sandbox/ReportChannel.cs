@@ -7,7 +7,8 @@ namespace VmSandbox.Runtime.Sandbox;
 
 /// <summary>
 /// A one-shot Unix socket on which a helper process we started (the sandbox monitor, an exec
-/// relay) reports one <see cref="MonitorReport"/> line: ready, or why not.
+/// relay) reports one <see cref="MonitorReport"/> line: ready, or why not; a monitor may send an
+/// interim one first (<see cref="MonitorReport.NamespaceReady"/>), on a connection of its own.
 /// </summary>
 public sealed class ReportChannel : IDisposable
 {
@@ -30,12 +31,30 @@ public sealed class ReportChannel : IDisposable
 
     public string Path { get; }
 
-    public MonitorReport Await(Containers.IHelperProcess monitor, TimeSpan timeout, string what)
+    /// <summary>
+    /// The helper's final report. An interim <see cref="MonitorReport.NamespaceReady"/> calls
+    /// <paramref name="namespaceReady"/> (without one, the report's wait goes on); what it throws
+    /// ends the wait. Its time does not count against <paramref name="timeout"/>.
+    /// </summary>
+    public MonitorReport Await(Containers.IHelperProcess monitor, TimeSpan timeout, string what, Action? namespaceReady = null)
     {
         using var cts = new CancellationTokenSource(timeout);
         try
         {
-            return Await(monitor, timeout, what, cts);
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            MonitorReport report = ReadOne(monitor, timeout, what, cts);
+            if (!report.NamespaceReady)
+            {
+                return report;
+            }
+            TimeSpan left = timeout - waited.Elapsed;
+            cts.CancelAfter(Timeout.InfiniteTimeSpan);
+            namespaceReady?.Invoke();
+            cts.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            report = ReadOne(monitor, timeout, what, cts);
+            return report.NamespaceReady
+                ? throw new VmSandboxException(ErrorCode.Protocol, $"{what} sent a second interim report")
+                : report;
         }
         finally
         {
@@ -43,7 +62,7 @@ public sealed class ReportChannel : IDisposable
         }
     }
 
-    private MonitorReport Await(Containers.IHelperProcess monitor, TimeSpan timeout, string what, CancellationTokenSource cts)
+    private MonitorReport ReadOne(Containers.IHelperProcess monitor, TimeSpan timeout, string what, CancellationTokenSource cts)
     {
         Task<Socket> accept = _listener.AcceptAsync(cts.Token).AsTask();
         Task exited = monitor.WaitForExitAsync(cts.Token);

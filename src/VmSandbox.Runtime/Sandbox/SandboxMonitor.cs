@@ -66,15 +66,22 @@ public sealed class SandboxMonitor
             SandboxPlan plan = SandboxPlan.Create(loaded, _config, shareDir, p => File.Exists(p) || Directory.Exists(p), File.ReadLines(MonitoredVm.HostMountInfo), isFile: FileBindLayout.IsFileWithoutSymlinks,
                 podCgroup: () => PodCgroupLimits.Read(_launch.HostCgroups, PodCgroupLimits.ReadFile));
             // The monitor lives in the container's network namespace (MonitorProcess entered it).
-            // Hooks that run after create (Docker's libnetwork-setkey is a prestart hook) may wire it.
-            bool wiredLater = loaded.Spec.Hooks is { } hooks && (hooks.Prestart?.Count > 0 || hooks.CreateRuntime?.Count > 0);
-            vm = await MonitoredVm.BootAsync(_config, _id, _launch.RunDir, plan.Share, plan.MemoryMiB, plan.Vcpus, wiredLater, _log, ct);
+            // Hooks that run during create (Docker's libnetwork-setkey is a prestart hook) may wire
+            // it: once the namespace is read for the boot's NICs, the CLI is told, and runs them
+            // while the VM boots (ADR 0016). The namespace is then mirrored at `start`, not here,
+            // so that no interface is copied half-wired.
+            bool wiredLater = WiredByHooks(loaded.Spec);
+            vm = await MonitoredVm.BootAsync(_config, _id, _launch.RunDir, plan.Share, plan.MemoryMiB, plan.Vcpus, wiredLater, _log, ct,
+                wiredLater ? () => ReportAsync(new MonitorReport { NamespaceReady = true }) : null);
             vm.Container = loaded;
             vm.LoadMember = _launch.LoadMember;
             SandboxVm sandbox = vm.Sandbox;
             long phase = Environment.TickCount64;
-            await vm.SyncNetworkAsync(ct);
-            PhaseLog.Mark(_config.PhaseLogPath, _id, "network-synced");
+            if (!wiredLater)
+            {
+                await vm.SyncNetworkAsync(ct);
+                PhaseLog.Mark(_config.PhaseLogPath, _id, "network-synced");
+            }
             vm.StartControl(_launch.RunDir);
 
             bool terminal = loaded.Spec.Process?.Terminal ?? false;
@@ -216,6 +223,10 @@ public sealed class SandboxMonitor
         }
         return $"the agent stopped answering: {VmSandboxException.FormatChain(e)}";
     }
+
+    /// <summary>Whether hooks that run during create (prestart, createRuntime) may wire the network namespace: Docker's do.</summary>
+    public static bool WiredByHooks(Oci.Spec.RuntimeSpec spec) =>
+        spec.Hooks is { } hooks && (hooks.Prestart?.Count > 0 || hooks.CreateRuntime?.Count > 0);
 
     private Task ReportAsync(MonitorReport report) => MonitorReport.SendAsync(_reportSocket, report, _log);
 }

@@ -31,11 +31,7 @@ public sealed class UnreapedHelper : IHelperProcess
     public static UnreapedHelper Start(string executable, IReadOnlyList<string> globalArgs, IReadOnlyList<string> verbArgs, string id, string? ttyPath)
     {
         List<string> argv = [executable, .. HelperProcess.Arguments(globalArgs, verbArgs, id, ttyPath)];
-        List<string> env = [];
-        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
-        {
-            env.Add($"{e.Key}={e.Value}");
-        }
+        List<string> env = Spawn.CurrentEnvironment();
         using var devNull = new SafeFd(ProcessCalls.OpenReadWrite("/dev/null"));
         ProcessCalls.SetCloseOnExec(devNull.Fd);
         Span<int> stdio = stackalloc int[3];
@@ -54,7 +50,7 @@ public sealed class UnreapedHelper : IHelperProcess
             // Without a pidfd the helper cannot be watched: it goes now (it is our unreaped child,
             // so the PID cannot have been reused).
             _ = ProcessCalls.Kill(pid, 9);
-            _ = ProcessCalls.WaitChild(pid);
+            _ = ProcessCalls.WaitChild(pid, 0, out _);
             throw;
         }
     }
@@ -78,14 +74,12 @@ public sealed class UnreapedHelper : IHelperProcess
             {
                 return _exit ??= PidFd.Wait(_pidfd, block: false, keep: true);
             }
-            catch (VmSandboxException e) when (e.Errno == ECHILD)
+            catch (VmSandboxException e) when (e.Errno == ProcessCalls.ECHILD)
             {
                 return _exit = new ChildExit(255, 0, false);
             }
         }
     }
-
-    private const int ECHILD = 10;
 
     public bool HasExited => Exit is not null;
 
@@ -114,25 +108,20 @@ public sealed class UnreapedHelper : IHelperProcess
             ct.ThrowIfCancellationRequested();
         }, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    /// <summary>SIGKILL, then reaps it: for a helper whose caller fails and hands no PID on.</summary>
-    public void KillAndReap(TimeSpan timeout)
-    {
-        if (!_reaped)
-        {
-            _ = PidFd.SendSignal(_pidfd, 9);
-            if (WaitForExitAsync().Wait(timeout))
-            {
-                ReapIfExited();
-            }
-        }
-    }
-
     private bool _reaped;
 
-    /// <summary>Reaps it if it has exited (a helper that reported a failure); a running one is left alone. Once reaped, its exit stays known.</summary>
-    public void ReapIfExited()
+    /// <summary>SIGKILL through the pidfd unless it has exited, then reaps it; once reaped, its exit stays known.</summary>
+    public void Abandon(TimeSpan exitWait)
     {
-        if (!_reaped && HasExited)
+        if (_reaped)
+        {
+            return;
+        }
+        if (!HasExited)
+        {
+            _ = PidFd.SendSignal(_pidfd, 9);
+        }
+        if (WaitForExitAsync().Wait(exitWait) && HasExited)
         {
             _ = PidFd.Wait(_pidfd, block: false);
             _reaped = true;

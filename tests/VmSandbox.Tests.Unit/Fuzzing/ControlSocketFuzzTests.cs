@@ -5,6 +5,7 @@ using VmSandbox.Oci;
 using VmSandbox.Runtime;
 using VmSandbox.Runtime.Containers;
 using VmSandbox.Runtime.Sandbox;
+using VmSandbox.Tests.Unit.Runtime;
 using Xunit;
 
 namespace VmSandbox.Tests.Unit.Fuzzing;
@@ -95,7 +96,7 @@ public sealed class ControlSocketFuzzTests : IDisposable
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(Path.Combine(runDir, MonitorControl.FileName)));
         listener.Listen(4);
-        using var self = new NeverExits();
+        using var self = new RunningHelper();
         string channelPath = Path.Combine(_dir, "report.sock");
         (await Fuzzer.RunAsync(target, async (input, ct) =>
         {
@@ -113,7 +114,7 @@ public sealed class ControlSocketFuzzTests : IDisposable
             await answered;
             // The start-up report: the helper connects, writes one line and closes.
             using var channel = new ReportChannel(channelPath);
-            Task sent = SendAsync(channelPath, input, ct);
+            Task sent = RunningHelper.SendAsync(channelPath, input, ct);
             _ = channel.Await(self, TimeSpan.FromSeconds(5), "fuzzed helper").ThrowIfFailed();
             await sent;
             return taken;
@@ -156,32 +157,5 @@ public sealed class ControlSocketFuzzTests : IDisposable
         {
         }
         await conn.SendAsync(answer, SocketFlags.None, ct);
-    }
-
-    private static async Task SendAsync(string path, byte[] report, CancellationToken ct)
-    {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct);
-        await socket.SendAsync(report, SocketFlags.None, ct);
-    }
-
-    /// <summary>A helper that runs for the whole test: the report always comes first.</summary>
-    private sealed class NeverExits : IHelperProcess
-    {
-        public int Pid => Environment.ProcessId;
-
-        public ulong StartTime => 0;
-
-        public bool HasExited => false;
-
-        public int ExitCode => throw new InvalidOperationException("running");
-
-        public HelperStdio? Stdio => null;
-
-        public Task WaitForExitAsync(CancellationToken ct = default) => Task.Delay(Timeout.Infinite, ct);
-
-        public void Dispose()
-        {
-        }
     }
 }

@@ -39,7 +39,7 @@ public sealed class UnreapedHelperTests
         }
         finally
         {
-            helper.KillAndReap(s_bound);
+            helper.Abandon(s_bound);
         }
         Assert.Null(ProcessProbe.Read(helper.Pid));
     }
@@ -47,15 +47,14 @@ public sealed class UnreapedHelperTests
     [Fact]
     public async Task A_helper_reaped_here_keeps_its_exit_and_is_not_reaped_twice()
     {
-        // A helper that reported a failure: Launch reaps it, then its clean-up kills and reaps again.
+        // A helper that reported a failure: Launch abandons (reaps) it, then create's clean-up abandons it again.
         using UnreapedHelper helper = StartShell("exit 4");
         await helper.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(s_bound, TestContext.Current.CancellationToken);
-        helper.ReapIfExited();
+        helper.Abandon(s_bound);
         Assert.Null(ProcessProbe.Read(helper.Pid));
         Assert.True(helper.HasExited);
         Assert.Equal(4, helper.ExitCode);
-        helper.ReapIfExited();
-        helper.KillAndReap(s_bound);
+        helper.Abandon(s_bound);
         await helper.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(s_bound, TestContext.Current.CancellationToken);
         Assert.Equal(4, helper.ExitCode);
     }
@@ -71,7 +70,7 @@ public sealed class UnreapedHelperTests
         }
         finally
         {
-            helper.KillAndReap(s_bound);
+            helper.Abandon(s_bound);
         }
     }
 
@@ -90,7 +89,7 @@ public sealed class UnreapedHelperTests
             }
             finally
             {
-                helper.KillAndReap(s_bound);
+                helper.Abandon(s_bound);
             }
             Assert.Equal(["/dev/null", "/dev/null", "sh verb --tty /dev/pts/none id"], File.ReadAllLines(outFile));
         }
@@ -113,8 +112,56 @@ public sealed class UnreapedHelperTests
         }
         finally
         {
-            helper.KillAndReap(s_bound);
+            helper.Abandon(s_bound);
         }
         Assert.Null(ProcessProbe.Read(helper.Pid));
+    }
+
+    [Fact]
+    public void No_descriptor_of_ours_but_stdio_reaches_the_helper()
+    {
+        // An inheritable descriptor (no O_CLOEXEC) would keep a caller's pipe or socket open for the helper's life.
+        using var leaked = new VmSandbox.Interop.SafeFd(VmSandbox.Interop.ProcessCalls.OpenReadWrite("/dev/null"));
+        Assert.True(leaked.Fd > 2);
+        using UnreapedHelper helper = StartShell("exec sleep 30");
+        try
+        {
+            string[] fds = [];
+            string comm() => File.ReadAllText($"/proc/{helper.Pid}/comm").Trim();
+            for (int i = 0; i < 100 && comm() != "sleep"; i++)
+            {
+                Thread.Sleep(50);
+            }
+            Assert.Equal("sleep", comm());
+            fds = Directory.GetFileSystemEntries($"/proc/{helper.Pid}/fd").Select(Path.GetFileName).Order().ToArray()!;
+            Assert.Equal(["0", "1", "2"], fds);
+        }
+        finally
+        {
+            helper.Abandon(s_bound);
+        }
+    }
+
+    [Fact]
+    public void The_host_kills_a_process_only_while_it_is_the_one_recorded()
+    {
+        using Process sleeper = Process.Start("sleep", "30");
+        try
+        {
+            ulong started = ProcessProbe.StartTime(sleeper.Id) ?? throw new InvalidOperationException("no start time");
+            var host = new OsSandboxHost("/bin/false", [], reapsHelpers: true);
+            host.Kill(sleeper.Id, started + 1); // another process that reused the PID
+            Assert.False(sleeper.WaitForExit(300));
+            host.Kill(sleeper.Id, started);
+            Assert.True(sleeper.WaitForExit(10_000));
+            host.Kill(sleeper.Id, started); // gone: nothing to do
+        }
+        finally
+        {
+            if (!sleeper.HasExited)
+            {
+                sleeper.Kill();
+            }
+        }
     }
 }

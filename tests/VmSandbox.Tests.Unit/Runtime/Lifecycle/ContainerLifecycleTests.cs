@@ -186,6 +186,62 @@ public sealed class ContainerLifecycleTests : IDisposable
         Assert.Equal(ContainerStatus.Created, again.Status);
     }
 
+    /// <summary>Rewrites the bundle's config.json with <paramref name="hooks"/>.</summary>
+    private void WithHooks(Hooks hooks)
+    {
+        RuntimeSpec spec = DefaultSpec.Create();
+        spec = spec with { Process = spec.Process! with { Terminal = false }, Root = new Root { Path = "rootfs" }, Hooks = hooks };
+        File.WriteAllText(Path.Combine(_bundle, "config.json"), SpecLoader.Serialize(spec));
+    }
+
+    private static Hook Sh(string script) => new() { Path = "/bin/sh", Args = ["sh", "-c", script] };
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Create_hooks_run_once_with_the_monitors_pid_whether_or_not_it_reports_its_namespace_first(bool early)
+    {
+        // Early: while the VM boots (Docker's libnetwork-setkey wires the namespace then); else after the final report.
+        string seen = Path.Combine(_dir, "hooks");
+        WithHooks(new Hooks
+        {
+            Prestart = [Sh($"cat >> {seen}; echo ' prestart' >> {seen}")],
+            CreateRuntime = [Sh($"echo createRuntime >> {seen}")],
+            CreateContainer = [Sh($"echo createContainer >> {seen}")],
+        });
+        _host.ReportsNamespaceReady = early;
+        using Container c = Create();
+        Assert.Equal(early ? ["launch __monitor", "namespace ready"] : ["launch __monitor"], _host.Calls);
+        string[] lines = File.ReadAllLines(seen);
+        Assert.Equal(["createRuntime", "createContainer"], lines[1..]);
+        Assert.Contains($"\"pid\":{c.Record.MonitorPid},", lines[0], StringComparison.Ordinal);
+        Assert.EndsWith(" prestart", lines[0], StringComparison.Ordinal);
+        Assert.Equal(ContainerStatus.Created, c.Status);
+    }
+
+    [Fact]
+    public void A_hook_failing_while_the_vm_boots_ends_the_create_and_its_monitor()
+    {
+        WithHooks(new Hooks { Prestart = [Sh("echo no network >&2; exit 3")] });
+        _host.ReportsNamespaceReady = true;
+        var e = Assert.Throws<VmSandboxException>(() => Create());
+        Assert.Contains("error running prestart hook #0: exit status 3", VmSandboxException.FormatChain(e), StringComparison.Ordinal);
+        Assert.Equal(["launch __monitor", "namespace ready", "abandon helper"], _host.Calls);
+        Assert.False(Directory.Exists(_rt.Store.DirOf("c1")));
+        Assert.False(Directory.Exists(_rt.Store.RunDirOf("c1")));
+        Assert.Equal(["remove /fake/cgroup/c1"], _host.FakeCgroups.Calls);
+    }
+
+    [Fact]
+    public void A_create_failing_after_its_monitor_started_abandons_the_monitor()
+    {
+        // The pid file cannot be written: the monitor's PID goes to no one, so create kills and reaps it.
+        string pidFile = Path.Combine(_dir, "no-such-dir", "c1.pid");
+        Assert.ThrowsAny<Exception>(() => Container.Create(_rt, "c1", new CreateOptions { Bundle = _bundle, PidFile = pidFile }));
+        Assert.Equal(["launch __monitor", "abandon helper"], _host.Calls);
+        Assert.False(Directory.Exists(_rt.Store.DirOf("c1")));
+    }
+
     [Fact]
     public void Create_refuses_an_id_in_use_and_leaves_the_other_container_alone()
     {

@@ -34,13 +34,30 @@ internal sealed class FakeSandboxHost : ISandboxHost
 
     public IHostCgroups Cgroups => FakeCgroups;
 
+    /// <summary>Helpers send the interim report (in the container's network namespace) before their final one, as a monitor whose spec has create hooks does.</summary>
+    public bool ReportsNamespaceReady { get; set; }
+
     public (IHelperProcess Helper, MonitorReport Report) Launch(HelperLaunch launch)
     {
         Calls.Add($"launch {launch.Verb} {string.Join(' ', launch.Args)}".TrimEnd());
-        NextReport.ThrowIfFailed();
         int pid = _nextPid++;
         _alive[pid] = true;
-        return (new Helper(this, pid), NextReport);
+        var helper = new Helper(this, pid);
+        try
+        {
+            if (ReportsNamespaceReady)
+            {
+                Calls.Add("namespace ready");
+                launch.NamespaceReady?.Invoke(pid);
+            }
+            NextReport.ThrowIfFailed();
+        }
+        catch
+        {
+            helper.Abandon(TimeSpan.Zero);
+            throw;
+        }
+        return (helper, NextReport);
     }
 
     public IContainerAgent Agent(ContainerRecord record) => new FakeAgent(this, record);
@@ -49,7 +66,7 @@ internal sealed class FakeSandboxHost : ISandboxHost
 
     public bool IsAlive(int pid, ulong startTime) => _alive.ContainsKey(pid);
 
-    public void Kill(int pid)
+    public void Kill(int pid, ulong startTime)
     {
         Calls.Add("kill monitor");
         Exit(pid);
@@ -68,6 +85,15 @@ internal sealed class FakeSandboxHost : ISandboxHost
         public Task WaitForExitAsync(CancellationToken ct = default) => Task.CompletedTask;
 
         public HelperStdio? Stdio => null;
+
+        public void Abandon(TimeSpan exitWait)
+        {
+            if (!HasExited)
+            {
+                host.Calls.Add("abandon helper");
+                host.Exit(pid);
+            }
+        }
 
         public void Dispose()
         {
