@@ -53,6 +53,8 @@ public static class Program
             // At idle priority: what it runs ahead, the first create finds translated (TCG); a
             // pooled VM has it all done before its claim (ADR 0016).
             CreatePathWarmup.Start();
+            // The first container's init, started ahead at idle priority (ADR 0016).
+            containers.Prespawn(line => sys.WriteConsole($"{AgentInfo.ConsolePrefix} {line}"));
             return api;
         }, children).Run();
     }

@@ -6,6 +6,7 @@ namespace VmSandbox.Interop;
 public static unsafe partial class Scheduling
 {
     // linux/sched.h
+    private const int SCHED_OTHER = 0;
     private const int SCHED_BATCH = 3;
     private const int SCHED_IDLE = 5;
 
@@ -44,6 +45,14 @@ public static unsafe partial class Scheduling
         var param = new sched_param();
         // SAFETY: &param is a local struct the call only reads.
         return sched_setscheduler(0, SCHED_IDLE, &param) == 0;
+    }
+
+    /// <summary>SCHED_OTHER, the default policy, for thread <paramref name="tid"/> (0: the calling thread; a pre-spawned container init once claimed).</summary>
+    public static void SetThreadNormal(int tid = 0)
+    {
+        var param = new sched_param();
+        // SAFETY: &param is a local struct the call only reads.
+        SyscallError.ThrowIfNegative(sched_setscheduler(tid, SCHED_OTHER, &param), "sched_setscheduler");
     }
 
     private const int PRIO_PROCESS = 0;

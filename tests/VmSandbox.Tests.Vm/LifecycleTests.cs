@@ -192,7 +192,12 @@ public sealed class LifecycleTests(BundleFixture fx)
     {
         string root = fx.NewRoot();
         Assert.Equal(0, (await fx.Cli(root, "create", "--bundle", fx.Bundle("sleep", "1000"), "c1")).ExitCode);
+        // The VM's first container takes the init its agent started ahead (ADR 0016): until
+        // `start` that init waits, and its command line says it was pre-spawned.
+        var ps = await fx.Cli(root, "ps", "--guest", "c1");
         Assert.Equal(0, (await fx.Cli(root, "delete", "c1")).ExitCode);
+        Assert.True(ps.ExitCode == 0, ps.Stderr);
+        Assert.Contains("vmsandbox-init __container-init --prespawned", ps.Stdout, StringComparison.Ordinal);
         fx.AssertNothingLeft(root, "c1");
 
         Assert.Equal(0, (await fx.Cli(root, "run", "--detach", "--bundle", fx.Bundle("sleep", "1000"), "c2")).ExitCode);

@@ -20,13 +20,32 @@ public static class InitProcess
     public const string Argument = "__container-init";
     public const int ChannelFd = 3;
 
+    /// <summary>After <see cref="Argument"/>: an init started ahead of its container, which warms up and gets its stdio with its config (docs/protocols/agent-api.md).</summary>
+    public const string PrespawnedArgument = "--prespawned";
+
     public static int Run()
     {
         ProcessCalls.SetCloseOnExec(ChannelFd);
         using var channel = new InitChannel(new SafeFd(ChannelFd));
+        bool prespawned = Environment.GetCommandLineArgs().Contains(PrespawnedArgument);
         try
         {
-            InitMessage config = channel.Receive() ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no config");
+            List<SafeFd>? stdio = null;
+            if (prespawned)
+            {
+                // Claimed already (its config is waiting): no time to spare.
+                Span<short> revents = stackalloc short[1];
+                if (Poll.Wait([channel.Socket], [Poll.In], revents, 0) == 0)
+                {
+                    InitWarmup.RunOnce();
+                }
+                stdio = [];
+            }
+            InitMessage config = channel.Receive(stdio) ?? throw new VmSandboxException(ErrorCode.Protocol, "init: no config");
+            if (stdio is not null)
+            {
+                TakeStdio(stdio);
+            }
             if (config.Type != InitMessage.ConfigType)
             {
                 throw new VmSandboxException(ErrorCode.Protocol, $"init: expected config, got {config.Type}");
@@ -83,6 +102,33 @@ public static class InitProcess
                 // The agent is gone; nothing else can hear about it.
             }
             return 127;
+        }
+    }
+
+    /// <summary>
+    /// A pre-spawned init, now a container's: back to normal priority (the container's process
+    /// inherits it), and the container's stdio, which came with the config, as fds 0-2.
+    /// </summary>
+    private static void TakeStdio(List<SafeFd> stdio)
+    {
+        try
+        {
+            Scheduling.SetThreadNormal();
+            if (stdio.Count != 3)
+            {
+                throw new VmSandboxException(ErrorCode.Protocol, $"init: {stdio.Count} stdio descriptors with the config, not 3");
+            }
+            for (int fd = 0; fd < 3; fd++)
+            {
+                ProcessCalls.Dup2(stdio[fd].Fd, fd);
+            }
+        }
+        finally
+        {
+            foreach (SafeFd fd in stdio)
+            {
+                fd.Dispose();
+            }
         }
     }
 

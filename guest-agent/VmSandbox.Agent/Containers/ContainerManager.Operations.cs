@@ -97,6 +97,7 @@ public sealed partial class ContainerManager
         {
             _containers.Remove(container.Id);
         }
+        PrespawnIfEmpty();
     }
 
     /// <summary>SIGTERM, the grace period, SIGKILL to every process, then the cgroup and shares go.</summary>

@@ -34,6 +34,85 @@ public sealed partial class ContainerManager
         _shares = shares;
     }
 
+    private PrespawnedInit? _prespawned;
+    private bool _prespawnSettled;
+    private Action<string>? _prespawnLog;
+
+    /// <summary>
+    /// Spawns a <see cref="PrespawnedInit"/> for the next container (a few ms at normal priority,
+    /// so that it exists before that container is asked for; the init's own start-up then runs at
+    /// idle priority). The agent starts one at boot, before its readiness line, and one more
+    /// whenever its last container is removed while the VM lives on (a pooled VM's throw-away
+    /// warm-up container, ADR 0018).
+    /// </summary>
+    public void Prespawn(Action<string> log)
+    {
+        lock (_lock)
+        {
+            _prespawnLog = log;
+            _prespawnSettled = false;
+        }
+        PrespawnedInit? init;
+        try
+        {
+            init = PrespawnedInit.Start(_spawner);
+        }
+        catch (Exception e)
+        {
+            // PID 1 must not fall over for a head start.
+            log($"pre-spawned init: {e.Message}");
+            init = null;
+        }
+        bool wanted;
+        lock (_lock)
+        {
+            wanted = !_prespawnSettled;
+            if (wanted)
+            {
+                _prespawned = init;
+            }
+        }
+        if (!wanted)
+        {
+            init?.Dispose(); // the next container was created without it
+        }
+    }
+
+    /// <summary>After a removal: a VM left without containers gets a pre-spawned init again.</summary>
+    private void PrespawnIfEmpty()
+    {
+        Action<string>? log;
+        lock (_lock)
+        {
+            log = _containers.Count == 0 && _creating.Count == 0 && _prespawned is null && _prespawnSettled ? _prespawnLog : null;
+        }
+        if (log is not null)
+        {
+            Prespawn(log);
+        }
+    }
+
+    /// <summary>
+    /// The next container init's launch settles the pre-spawned init: taken when
+    /// <paramref name="eligible"/> and still alive, else ended. Later launches spawn their own.
+    /// </summary>
+    private PrespawnedInit? TakePrespawned(bool eligible, Action<int> onExit)
+    {
+        PrespawnedInit? init;
+        lock (_lock)
+        {
+            init = _prespawned;
+            _prespawned = null;
+            _prespawnSettled = true;
+        }
+        if (init is not null && eligible && init.TryClaim(onExit))
+        {
+            return init;
+        }
+        init?.Dispose();
+        return null;
+    }
+
     public CreateContainerResponse Create(CreateContainerRequest request)
     {
         string id = request.ContainerId;
@@ -238,18 +317,47 @@ public sealed partial class ContainerManager
             relay.Dispose();
             throw;
         }
-        var (agentEnd, initEnd) = UnixSocket.CreatePair();
-        var channel = new InitChannel(agentEnd);
+        // A container's init may have been started ahead (it then gets its stdio with its config).
+        PrespawnedInit? prespawned = config.Mode == InitMessage.InitMode
+            ? TakePrespawned(eligible: nsexec is null && joinPidOf is null, process.OnExit)
+            : null;
+        InitChannel channel;
+        SafeFd? initEnd = null;
+        if (prespawned is not null)
+        {
+            channel = prespawned.Channel;
+        }
+        else
+        {
+            (SafeFd agentEnd, initEnd) = UnixSocket.CreatePair();
+            channel = new InitChannel(agentEnd);
+        }
         int spawned = 0;
         try
         {
             using (nsexec)
             {
-                using (initEnd)
+                if (prespawned is not null)
                 {
-                    spawned = process.Pid = _spawner.Spawn([.. relay.ChildFds, initEnd], joinPidOf, process.OnExit, nsexec);
+                    spawned = process.Pid = prespawned.Pid;
+                    // Its start-up may still be under way, at idle priority: the rest at normal (it resets itself too).
+                    try
+                    {
+                        Scheduling.SetThreadNormal(spawned);
+                    }
+                    catch (VmSandboxException)
+                    {
+                        // gone: its channel says so below
+                    }
                 }
-                relay.CloseChildFds();
+                else
+                {
+                    using (initEnd)
+                    {
+                        spawned = process.Pid = _spawner.Spawn([.. relay.ChildFds, initEnd!], joinPidOf, process.OnExit, nsexec);
+                    }
+                    relay.CloseChildFds();
+                }
                 if (nsexec is not null)
                 {
                     process.Pid = nsexec.Complete(spawned, container.Spec.Linux?.UidMappings, container.Spec.Linux?.GidMappings);
@@ -257,7 +365,15 @@ public sealed partial class ContainerManager
                 }
             }
             container.Cgroup.AddProcess(process.Pid);
-            channel.Send(config);
+            if (prespawned is not null)
+            {
+                channel.Send(config, [.. relay.ChildFds.Select(fd => fd.Fd)]);
+                relay.CloseChildFds();
+            }
+            else
+            {
+                channel.Send(config);
+            }
             var fds = new List<SafeFd>();
             InitMessage? reply = channel.Receive(fds);
             if (reply?.Type == InitMessage.ErrorType)

@@ -35,13 +35,16 @@ public sealed class ProcessSpawner
     /// A user namespace step (fds 4 and 5 and "--nsexec FLAGS" for Native/nsexec.c); when the
     /// init makes its own pid namespace, the spawning thread leaves its own alone.
     /// </param>
-    public int Spawn(IReadOnlyList<SafeFd> stdio, int? joinPidOf, Action<int> onExit, NsExec? nsexec = null)
+    /// <param name="prespawned">An init started ahead of its container (<see cref="PrespawnedInit"/>): at idle priority until it is claimed.</param>
+    public int Spawn(IReadOnlyList<SafeFd> stdio, int? joinPidOf, Action<int> onExit, NsExec? nsexec = null, bool prespawned = false)
     {
         if (nsexec is not null)
         {
             stdio = [.. stdio, .. nsexec.ChildFds];
         }
-        string[] argv = nsexec is null ? ["vmsandbox-init", InitProcess.Argument] : ["vmsandbox-init", InitProcess.Argument, "--nsexec", nsexec.Flags];
+        string[] argv = nsexec is not null ? ["vmsandbox-init", InitProcess.Argument, "--nsexec", nsexec.Flags]
+            : prespawned ? ["vmsandbox-init", InitProcess.Argument, PrespawnedInit.Argument]
+            : ["vmsandbox-init", InitProcess.Argument];
         bool newPidNamespace = nsexec?.InitMakesPidNamespace != true;
         // Sources must sit above the child's fd numbers (see Spawn.Start).
         var high = stdio.Select(fd => ProcessCalls.DuplicateAbove(fd.Fd, 10)).ToList();
@@ -64,6 +67,12 @@ public sealed class ProcessSpawner
                     else
                     {
                         Namespace.Join(pidNs, Namespace.CLONE_NEWPID, $"/proc/{joinPidOf}/ns/pid");
+                    }
+                    if (prespawned)
+                    {
+                        // Inherited by the child: it only takes time no one else wants until it
+                        // is claimed, when it returns to SCHED_OTHER itself.
+                        _ = Scheduling.TrySetCallingThreadIdle();
                     }
                     if (_fixedAddresses)
                     {

@@ -18,7 +18,7 @@ public sealed class CreatePathWarmupTests
     [Fact]
     public void The_warmups_spec_reaches_the_parts_a_dockers_spec_has()
     {
-        RuntimeSpec spec = SpecLoader.ParseAndValidate(CreatePathWarmup.SampleSpec, new List<string>(), "config.json");
+        RuntimeSpec spec = SpecLoader.ParseAndValidate(VmSandbox.Agent.ContainerInit.InitWarmup.SampleSpec, new List<string>(), "config.json");
         Assert.NotEmpty(spec.Linux!.Seccomp!.Syscalls!);
         Assert.Contains(spec.Linux.Seccomp.Syscalls!, s => s.Args is { Count: > 0 });
         Assert.Contains(spec.Mounts!, m => m.Type == "bind");
