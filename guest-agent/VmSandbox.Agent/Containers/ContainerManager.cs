@@ -365,15 +365,9 @@ public sealed partial class ContainerManager
                 }
             }
             container.Cgroup.AddProcess(process.Pid);
-            if (prespawned is not null)
-            {
-                channel.Send(config, [.. relay.ChildFds.Select(fd => fd.Fd)]);
-                relay.CloseChildFds();
-            }
-            else
-            {
-                channel.Send(config);
-            }
+            // A pre-spawned init gets its stdio with its config (a fresh one got them at its spawn).
+            channel.Send(config, prespawned is null ? [] : [.. relay.ChildFds.Select(fd => fd.Fd)]);
+            relay.CloseChildFds();
             var fds = new List<SafeFd>();
             InitMessage? reply = channel.Receive(fds);
             if (reply?.Type == InitMessage.ErrorType)

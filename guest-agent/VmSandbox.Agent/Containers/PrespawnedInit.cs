@@ -1,4 +1,3 @@
-using VmSandbox.Agent.ContainerInit;
 using VmSandbox.Agent.ContainerInit.Protocol;
 using VmSandbox.Interop;
 
@@ -18,9 +17,6 @@ namespace VmSandbox.Agent.Containers;
 /// </summary>
 public sealed class PrespawnedInit : IDisposable
 {
-    /// <summary>The init's argument that says so: it warms up and takes its stdio with its config.</summary>
-    public const string Argument = InitProcess.PrespawnedArgument;
-
     private readonly object _lock = new();
     private Action<int>? _onExit;
     private int? _status;

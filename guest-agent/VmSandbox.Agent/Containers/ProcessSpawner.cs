@@ -43,7 +43,7 @@ public sealed class ProcessSpawner
             stdio = [.. stdio, .. nsexec.ChildFds];
         }
         string[] argv = nsexec is not null ? ["vmsandbox-init", InitProcess.Argument, "--nsexec", nsexec.Flags]
-            : prespawned ? ["vmsandbox-init", InitProcess.Argument, PrespawnedInit.Argument]
+            : prespawned ? ["vmsandbox-init", InitProcess.Argument, InitProcess.PrespawnedArgument]
             : ["vmsandbox-init", InitProcess.Argument];
         bool newPidNamespace = nsexec?.InitMakesPidNamespace != true;
         // Sources must sit above the child's fd numbers (see Spawn.Start).

@@ -56,11 +56,10 @@ public sealed class MonitoredVm : IAsyncDisposable
     /// boot; on microvm <paramref name="wiredLater"/> adds spare NICs, on q35 hot-plug slots.
     /// On failure nothing is left.
     /// </summary>
-    /// <summary>
-    /// Boots the sandbox's VM. <paramref name="networkRead"/>, when given, is called once the
-    /// network namespace has been read for the NICs to boot with, before QEMU starts: from then on
-    /// hooks may wire the namespace while the VM boots (<see cref="SandboxMonitor"/>).
-    /// </summary>
+    /// <param name="networkRead">
+    /// Called, when given, once the namespace has been read for the NICs to boot with, before QEMU
+    /// starts: from then on hooks may wire the namespace while the VM boots (<see cref="SandboxMonitor"/>).
+    /// </param>
     public static async Task<MonitoredVm> BootAsync(RuntimeConfig config, string id, string runDir, SharedDir share, int memoryMiB, int vcpus, bool wiredLater, Action<string> log, CancellationToken ct,
         Func<Task>? networkRead = null)
     {
